@@ -1,0 +1,151 @@
+"""ImageContext: one decoded image and everything metrics share, derived lazily, once.
+
+Every family receives the same context; whatever one family derives (working copy, face,
+masks, noise level) is computed on first use and then shared. Nothing here reads files:
+:mod:`lenscore.datasets.decode` builds contexts from files.
+
+Coordinates: ``rgb``/``gray``/``linear`` are full resolution; the ``work_*`` arrays are a copy
+whose longer side is ``WORK_LONG_SIDE`` px (so a 768 px and a 1536 px render of one scene are
+measured alike). Boxes are (x, y, w, h); ``subject_box`` is in full-resolution pixels and
+``work_subject_box`` in working pixels.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from lenscore import imaging, subject
+from lenscore.errors import InputError
+
+#: longer side of the working copy, in pixels.
+WORK_LONG_SIDE = 768
+
+
+class ImageContext:
+    """A decoded image (float32 sRGB in [0, 1], H x W x 3, RGB order) and its lazy derivations.
+
+    Parameters
+    ----------
+    rgb : array
+        H x W x 3 float in [0, 1], sRGB-encoded.
+    subject_box : (x, y, w, h), optional
+        The subject given by the user (full-resolution pixels); wins over face detection.
+    skin_mask : bool array, optional
+        A skin mask given by the user (full resolution); wins over the skin model.
+    prompt : str, optional
+        The prompt text (used by the clip family).
+    """
+
+    def __init__(self, rgb: np.ndarray, *, subject_box: tuple[int, int, int, int] | None = None,
+                 skin_mask: np.ndarray | None = None, prompt: str | None = None,
+                 work_long_side: int = WORK_LONG_SIDE):
+        rgb = np.asarray(rgb)
+        if rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise InputError(f"expected an H x W x 3 RGB image, got an array of shape {rgb.shape}")
+        if rgb.dtype.kind != "f":
+            raise InputError(f"expected float RGB in [0, 1], got dtype {rgb.dtype}; "
+                             "divide integer images by their maximum first")
+        self.rgb = np.ascontiguousarray(rgb, dtype=np.float32)
+        self.height, self.width = self.rgb.shape[:2]
+        self.user_subject_box = (tuple(int(v) for v in subject_box)
+                                 if subject_box is not None else None)
+        self.user_skin_mask = skin_mask
+        self.prompt = prompt
+        self.work_long_side = work_long_side
+
+    # ---- full resolution -------------------------------------------------------------
+    @cached_property
+    def gray(self) -> np.ndarray:
+        """BT.709 luma of the sRGB-encoded image, [0, 1]."""
+        return imaging.luma(self.rgb)
+
+    @cached_property
+    def linear(self) -> np.ndarray:
+        """Linear-light RGB (sRGB EOTF)."""
+        return imaging.srgb_to_linear(self.rgb)
+
+    @cached_property
+    def luminance(self) -> np.ndarray:
+        """CIE Y of linear light, [0, 1]."""
+        return imaging.luma(self.linear)
+
+    # ---- working resolution -----------------------------------------------------------
+    @cached_property
+    def work_scale(self) -> float:
+        """Working pixels per full-resolution pixel."""
+        return self.work_long_side / max(self.height, self.width)
+
+    @cached_property
+    def work_rgb(self) -> np.ndarray:
+        return imaging.resize_long_side(self.rgb, self.work_long_side)
+
+    @cached_property
+    def work_gray(self) -> np.ndarray:
+        return imaging.luma(self.work_rgb)
+
+    @cached_property
+    def work_linear(self) -> np.ndarray:
+        return imaging.srgb_to_linear(self.work_rgb)
+
+    @cached_property
+    def work_luminance(self) -> np.ndarray:
+        return imaging.luma(self.work_linear)
+
+    @cached_property
+    def noise_sigma(self) -> float:
+        """Std of white noise in ``work_gray`` (Immerkaer 1996), in [0, 1] units."""
+        return imaging.immerkaer_noise_sigma(self.work_gray)
+
+    # ---- subject ---------------------------------------------------------------------------
+    @cached_property
+    def faces(self) -> list[subject.Face]:
+        """Detected faces, largest first, full-resolution pixels."""
+        faces = subject.detect_faces(self.work_gray)
+        s = 1.0 / self.work_scale
+        return [subject.Face(imaging.scale_box(f.box, s), f.neighbors) for f in faces]
+
+    @cached_property
+    def face_box(self) -> tuple[int, int, int, int] | None:
+        """The main face (largest detected), or None."""
+        return self.faces[0].box if self.faces else None
+
+    @cached_property
+    def subject_source(self) -> str:
+        """Where ``subject_box`` came from: 'user', 'face' or 'fallback'."""
+        if self.user_subject_box is not None:
+            return "user"
+        return "face" if self.face_box is not None else "fallback"
+
+    @cached_property
+    def subject_box(self) -> tuple[int, int, int, int]:
+        """The subject (head and shoulders), full-resolution pixels."""
+        if self.user_subject_box is not None:
+            return self.user_subject_box
+        if self.face_box is not None:
+            return subject.head_and_shoulders(self.face_box, (self.height, self.width))
+        return subject.fallback_box((self.height, self.width))
+
+    @cached_property
+    def work_subject_box(self) -> tuple[int, int, int, int]:
+        return imaging.scale_box(self.subject_box, self.work_scale)
+
+    @cached_property
+    def work_subject_mask(self) -> np.ndarray:
+        """True on the subject, working resolution."""
+        return imaging.box_to_mask(self.work_subject_box, self.work_gray.shape)
+
+    @cached_property
+    def work_background_mask(self) -> np.ndarray:
+        """True outside the subject, working resolution."""
+        return ~self.work_subject_mask
+
+    # ---- shared by several families ---------------------------------------------------------
+    @cached_property
+    def shared(self) -> dict[str, Any]:
+        """Scratch space for derivations one family makes and another reuses
+        (e.g. bokeh's detected orbs, which color uses as light-carrying pixels).
+        Families run in registry order; a reader must cope with a missing key."""
+        return {}

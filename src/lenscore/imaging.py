@@ -1,0 +1,82 @@
+"""Small pure array functions shared by every metric family (no I/O, no state).
+
+Conventions: images are float32 in [0, 1]; RGB arrays are H x W x 3 in R, G, B order
+(not OpenCV's BGR); "gray" is BT.709 luma of the sRGB-encoded values, "luminance" is
+CIE Y of linear light.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+#: BT.709 / sRGB luminance weights (CIE Y of linear sRGB primaries).
+REC709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+
+#: linear sRGB (D65) -> CIE XYZ, IEC 61966-2-1.
+SRGB_TO_XYZ = np.array(
+    [[0.4124564, 0.3575761, 0.1804375],
+     [0.2126729, 0.7151522, 0.0721750],
+     [0.0193339, 0.1191920, 0.9503041]], dtype=np.float32)
+
+
+def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
+    """sRGB EOTF (IEC 61966-2-1): encoded values in [0, 1] -> linear light in [0, 1]."""
+    rgb = np.asarray(rgb, dtype=np.float32)
+    return np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def linear_to_srgb(lin: np.ndarray) -> np.ndarray:
+    """Inverse sRGB EOTF: linear light in [0, 1] -> encoded values in [0, 1] (clipped)."""
+    lin = np.clip(np.asarray(lin, dtype=np.float32), 0.0, 1.0)
+    return np.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin ** (1 / 2.4) - 0.055).astype(np.float32)
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """Weighted sum of the channels with BT.709 weights (works on encoded or linear RGB)."""
+    return (np.asarray(rgb, dtype=np.float32) @ REC709).astype(np.float32)
+
+
+def linear_to_xyz(lin: np.ndarray) -> np.ndarray:
+    """Linear sRGB (D65) -> CIE XYZ, any leading shape, last axis 3."""
+    return (np.asarray(lin, dtype=np.float32) @ SRGB_TO_XYZ.T).astype(np.float32)
+
+
+def resize_long_side(img: np.ndarray, long_side: int) -> np.ndarray:
+    """Resize so the longer side is ``long_side`` px (area filter down, cubic up)."""
+    h, w = img.shape[:2]
+    scale = long_side / max(h, w)
+    if abs(scale - 1.0) < 1e-9:
+        return img
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    out = cv2.resize(img, size, interpolation=interp)
+    return np.clip(out, 0.0, 1.0) if out.dtype.kind == "f" else out
+
+
+def immerkaer_noise_sigma(gray: np.ndarray) -> float:
+    """Standard deviation of additive white noise, Immerkaer (1996), "Fast noise variance estimation".
+
+    sigma = sqrt(pi/2) / (6 (W-2)(H-2)) * sum |I * M|, M = [[1,-2,1],[-2,4,-2],[1,-2,1]].
+    Returns NaN for images smaller than 3x3.
+    """
+    g = np.asarray(gray, dtype=np.float32)
+    h, w = g.shape[:2]
+    if h < 3 or w < 3:
+        return float("nan")
+    m = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
+    conv = cv2.filter2D(g, cv2.CV_32F, m, borderType=cv2.BORDER_REFLECT)[1:-1, 1:-1]
+    return float(np.sqrt(np.pi / 2.0) * np.abs(conv).sum(dtype=np.float64) / (6.0 * (w - 2) * (h - 2)))
+
+
+def box_to_mask(box: tuple[int, int, int, int], shape: tuple[int, int]) -> np.ndarray:
+    """Boolean mask of ``shape`` (H, W) that is True inside ``box`` = (x, y, w, h), clipped."""
+    x, y, bw, bh = (int(round(v)) for v in box)
+    mask = np.zeros(shape[:2], dtype=bool)
+    mask[max(0, y):max(0, y + bh), max(0, x):max(0, x + bw)] = True
+    return mask
+
+
+def scale_box(box: tuple[float, float, float, float], s: float) -> tuple[int, int, int, int]:
+    """Scale an (x, y, w, h) box by ``s`` and round to whole pixels."""
+    return tuple(int(round(v * s)) for v in box)  # type: ignore[return-value]
