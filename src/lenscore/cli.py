@@ -1,0 +1,154 @@
+"""The lenscore command line: the only module that parses arguments and prints.
+
+Exit codes: 0 ok; 1 gate failed; 2 usage or config error; 3 finished but some inputs were
+unreadable (each one an error row). Heavy packages (pandas, matplotlib, scipy, colour, torch)
+are imported inside the commands, so ``lenscore --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from lenscore import __version__
+
+EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_UNREADABLE = 0, 1, 2, 3
+
+
+def _quiet() -> bool:
+    """No progress bar in CI or when stderr is not a terminal."""
+    return bool(os.environ.get("CI")) or not sys.stderr.isatty()
+
+
+def _err(msg: str) -> None:
+    click.echo(f"lenscore: {msg}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="lenscore")
+def main() -> None:
+    """Score AI-generated portraits by the physics of light.
+
+    Bokeh circularity, focus-plane separation, warm/cool colour temperature and skin texture,
+    measured on the pixels; prompt alignment with CLIP (optional extra).
+    """
+
+
+def _parse_families(value: str | None) -> list[str] | None:
+    return None if value is None else [v for v in value.split(",") if v.strip()]
+
+
+def _score_to_dir(records, out: Path, *, families, jobs: int, max_pixels: int | None,
+                  input_desc: str, label: str = "scoring") -> tuple[int, int]:
+    """Score records into out/ (scores.csv, summary.json) with a progress bar on a terminal."""
+    from lenscore.evaluator.run import run
+    from lenscore.reports.aggregate import write_summary
+
+    if _quiet():
+        result = run(records, out, families=families, jobs=jobs, max_pixels=max_pixels)
+    else:
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeRemainingColumn)
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), transient=True) as progress:
+            task = progress.add_task(label, total=len(records))
+            result = run(records, out, families=families, jobs=jobs, max_pixels=max_pixels,
+                         on_row=lambda row: progress.advance(task))
+    write_summary(out, families, input_desc=input_desc)
+    return result.n, result.n_failed
+
+
+@main.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("results"),
+              show_default=True, help="Folder for scores.csv and summary.json.")
+@click.option("--manifest", "-m", type=click.Path(path_type=Path),
+              help="CSV or JSONL listing path, variant[, prompt, seed, subject_box] per image.")
+@click.option("--families", "-f", metavar="LIST",
+              help="Comma-separated metric families to run (default: all optical families).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: the machine's cores).")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=100_000_000, show_default=True,
+              help="Refuse larger images (decompression-bomb guard).")
+def score(path: Path | None, out: Path, manifest: Path | None, families: str | None,
+          jobs: int | None, max_pixels: int) -> None:
+    """Score a folder of renders (PATH) or the images a --manifest lists.
+
+    First-level subfolders of PATH are prompt variants (renders/optical/*.png ->
+    variant 'optical'); images directly in PATH are variant 'default'. Writes
+    OUT/scores.csv (one row per image, written as each finishes) and OUT/summary.json.
+    """
+    from lenscore.datasets.discover import find_images, read_manifest
+    from lenscore.evaluator.run import select_families
+
+    if path is None and manifest is None:
+        raise click.UsageError("give a folder of images (PATH) or --manifest FILE")
+    records = read_manifest(manifest) if manifest is not None else find_images(path)
+    fams = select_families(_parse_families(families))
+    n_jobs = jobs or (os.cpu_count() or 1)
+    n, n_failed = _score_to_dir(records, out, families=fams, jobs=n_jobs, max_pixels=max_pixels,
+                                input_desc=str(manifest or path))
+    click.echo(f"scored {n - n_failed} of {n} images -> {out / 'scores.csv'}, "
+               f"{out / 'summary.json'}")
+    if n_failed:
+        _err(f"{n_failed} image(s) could not be read; see the 'error' column of "
+             f"{out / 'scores.csv'}")
+        sys.exit(EXIT_UNREADABLE)
+
+
+@main.command("metrics")
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+def metrics_cmd(as_json: bool) -> None:
+    """List every metric output with its unit, direction and range."""
+    from lenscore.metrics import families
+
+    fams = families()
+    if as_json:
+        import json
+
+        from lenscore.reports.aggregate import metrics_metadata
+
+        click.echo(json.dumps(metrics_metadata(list(fams.values())), indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="lenscore metrics", show_lines=False)
+    for col in ("output", "unit", "direction", "range", "version", "description"):
+        table.add_column(col, overflow="fold")
+    for fam in fams.values():
+        for o in fam.outputs:
+            rng = f"{o.range[0]:g} .. {o.range[1]:g}"
+            extra = f" (needs [{fam.extra}])" if fam.extra else ""
+            table.add_row(o.name, o.unit, o.direction_text, rng, fam.version + extra, o.description)
+    Console().print(table)
+
+
+def run_cli(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (lenscore's own errors -> message + exit 2)."""
+    from lenscore.errors import LenscoreError
+
+    try:
+        main.main(args=argv, prog_name="lenscore", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return int(e.exit_code or 0)
+    except click.ClickException as e:
+        e.show()
+        return int(e.exit_code)
+    except click.exceptions.Abort:
+        _err("aborted")
+        return 130
+    except LenscoreError as e:
+        _err(f"error: {e}")
+        return e.exit_code
+    except SystemExit as e:
+        return int(e.code or 0) if not isinstance(e.code, str) else (_err(e.code) or 1)
+    return 0
+
+
+def entry() -> None:  # console script
+    sys.exit(run_cli())

@@ -1,0 +1,161 @@
+"""Finding the images to score: a folder (variants from first-level subfolders) or a manifest.
+
+Folder layout: ``renders/optical/*.png`` -> variant ``optical``; images directly in the root ->
+variant ``default``. Recursive, sorted by path, hidden folders skipped, symlinked folders not
+followed (so a symlink loop cannot hang the walk).
+
+Manifest (CSV with a header, or JSONL): per image ``path`` (relative to the manifest's folder),
+``variant``, and optionally ``prompt``, ``seed``, ``subject_box`` (``x,y,w,h`` in pixels). A path
+may not leave the manifest's folder. Faults are :class:`ConfigError` with the line and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lenscore.datasets.decode import SUPPORTED_SUFFIXES
+from lenscore.errors import ConfigError, UsageError
+
+DEFAULT_VARIANT = "default"
+MANIFEST_COLUMNS = ("path", "variant", "prompt", "seed", "subject_box")
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image to score. ``path`` is as shown to the user (relative to the input root);
+    ``source`` is what to open."""
+
+    path: str
+    source: str
+    variant: str = DEFAULT_VARIANT
+    prompt: str | None = None
+    seed: str | None = None
+    subject_box: tuple[int, int, int, int] | None = None
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+def find_images(root: str | os.PathLike) -> list[ImageRecord]:
+    """Images under ``root`` (a folder, or a single image file), sorted by path."""
+    rootp = Path(root)
+    if not rootp.exists():
+        raise UsageError(f"no such file or folder: {root}")
+    if rootp.is_file():
+        return [ImageRecord(path=rootp.name, source=str(rootp))]
+    records: list[ImageRecord] = []
+    for dirpath, dirnames, filenames in os.walk(rootp, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for fn in sorted(filenames):
+            if fn.startswith(".") or not fn.lower().endswith(SUPPORTED_SUFFIXES):
+                continue
+            full = Path(dirpath) / fn
+            rel = full.relative_to(rootp)
+            variant = rel.parts[0] if len(rel.parts) > 1 else DEFAULT_VARIANT
+            records.append(ImageRecord(path=rel.as_posix(), source=str(full), variant=variant))
+    records.sort(key=lambda r: r.path)
+    if not records:
+        raise UsageError(f"no images found in {root} (looked for {', '.join(SUPPORTED_SUFFIXES)}, "
+                         f"recursively)")
+    return records
+
+
+def read_manifest(manifest: str | os.PathLike) -> list[ImageRecord]:
+    """Records from a CSV or JSONL manifest; paths are relative to the manifest's folder."""
+    mpath = Path(manifest)
+    if not mpath.is_file():
+        raise UsageError(f"manifest not found: {manifest}")
+    try:
+        text = mpath.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"not UTF-8 text ({e.reason} at byte {e.start})", source=str(mpath)) from None
+    rows = _jsonl_rows(text, str(mpath)) if mpath.suffix.lower() in (".jsonl", ".ndjson") \
+        else _csv_rows(text, str(mpath))
+    base = mpath.parent.resolve()
+    records = [_record(row, line, base, str(mpath)) for line, row in rows]
+    if not records:
+        raise UsageError(f"manifest {manifest} lists no images")
+    return records
+
+
+def _csv_rows(text: str, src: str) -> list[tuple[int, dict]]:
+    reader = csv.reader(text.splitlines())
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ConfigError("empty manifest: expected a header line with at least 'path'",
+                          source=src, line=1) from None
+    header = [h.strip() for h in header]
+    if "path" not in header:
+        raise ConfigError(f"the header has no 'path' column (found: {', '.join(header) or 'nothing'}); "
+                          f"expected columns {', '.join(MANIFEST_COLUMNS)}", source=src, line=1)
+    rows = []
+    for i, values in enumerate(reader, start=2):
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            raise ConfigError(f"{len(values)} fields where the header has {len(header)}",
+                              source=src, line=i)
+        rows.append((i, dict(zip(header, values))))
+    return rows
+
+
+def _jsonl_rows(text: str, src: str) -> list[tuple[int, dict]]:
+    rows = []
+    for i, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"invalid JSON: {e.msg}", source=src, line=i, column=e.colno) from None
+        if not isinstance(obj, dict):
+            raise ConfigError(f"expected a JSON object per line, got {type(obj).__name__}",
+                              source=src, line=i, column=1)
+        rows.append((i, obj))
+    return rows
+
+
+def _record(row: dict, line: int, base: Path, src: str) -> ImageRecord:
+    raw_path = row.get("path")
+    if not isinstance(raw_path, str) or not raw_path.strip():
+        raise ConfigError("missing 'path'", source=src, line=line, column="path")
+    rel = raw_path.strip()
+    if os.path.isabs(rel) or "\x00" in rel:
+        raise ConfigError(f"path '{rel}' must be relative to the manifest's folder",
+                          source=src, line=line, column="path")
+    target = (base / rel).resolve()
+    try:
+        target.relative_to(base)
+    except ValueError:
+        raise ConfigError(f"path '{rel}' points outside the manifest's folder ({base}); "
+                          f"manifests may only list files below themselves",
+                          source=src, line=line, column="path") from None
+    variant = _opt_str(row.get("variant")) or DEFAULT_VARIANT
+    box = _parse_box(row.get("subject_box"), src, line)
+    return ImageRecord(path=Path(rel).as_posix(), source=str(base / rel), variant=variant,
+                       prompt=_opt_str(row.get("prompt")), seed=_opt_str(row.get("seed")),
+                       subject_box=box)
+
+
+def _opt_str(v: object) -> str | None:
+    if v is None:
+        return None
+    s = str(v).strip()
+    return s or None
+
+
+def _parse_box(v: object, src: str, line: int) -> tuple[int, int, int, int] | None:
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return None
+    parts = v if isinstance(v, list) else str(v).replace(";", ",").split(",")
+    try:
+        nums = [float(p) for p in parts]
+    except (TypeError, ValueError):
+        nums = []
+    if len(nums) != 4 or nums[2] <= 0 or nums[3] <= 0 or nums[0] < 0 or nums[1] < 0:
+        raise ConfigError(f"subject_box must be 'x,y,w,h' in pixels with w, h > 0, got {v!r}",
+                          source=src, line=line, column="subject_box")
+    return tuple(int(round(n)) for n in nums)  # type: ignore[return-value]
