@@ -190,7 +190,7 @@ def _icc_to_srgb(im: Any, icc: bytes, notes: list[str]) -> Any:
     try:
         src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         desc = (ImageCms.getProfileDescription(src) or "").strip()
-        if "srgb" in desc.lower():
+        if desc.lower().startswith("srgb"):  # "sRGB IEC61966-2.1", "sRGB built-in"
             return im
         out_mode = "RGBA" if im.mode in ("RGBA", "LA") else "RGB"
         dst = ImageCms.createProfile("sRGB")
