@@ -1,0 +1,58 @@
+"""The built-in demo set: the article's two prompts, rendered by the ground-truth renderer.
+
+``blurred`` is the prompt that fails ("blurred crowd"): Gaussian background blur, one neutral
+light, smoothed skin. ``optical`` is the article's improved prompt: 85 mm f/1.4 at 2.5 m, crowd at
+20 m as bokeh orbs, 2700 K sodium vapour key against 6500 K LED fill, visible pores.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+#: The prompt text each variant stands for (from ../shared/seed/cinematic-bokeh-portrait-tips.txt).
+DEMO_PROMPTS = {
+    "blurred": "cinematic portrait of a woman in front of a dense, blurred crowd, intense "
+               "chromatic bokeh, realistic skin",
+    "optical": "85mm f/1.4 portrait at 2.5 meters, dense crowd at 20 meters rendered as abstract "
+               "bokeh orbs, 2700K sodium vapor highlights against 6500K LED fill, visible pore "
+               "structure, natural sebum reflection",
+}
+
+
+def write_demo(out_dir: str | Path, *, n: int = 12, size: int = 768, seed0: int = 0,
+               jobs: int = 1) -> Path:
+    """Render ``n`` images per variant into ``out_dir/renders/<variant>/`` with their ground
+    truth in ``out_dir/truth/<variant>/`` and write ``out_dir/manifest.csv``; returns its path."""
+    from lenscore.datasets.synthetic import demo_specs
+
+    out = Path(out_dir)
+    jobs_list = []
+    rows = []
+    for variant, prompt in DEMO_PROMPTS.items():
+        for spec in demo_specs(variant, n, size=size, seed0=seed0):
+            rel = f"renders/{variant}/seed{spec.seed:03d}.png"
+            jobs_list.append((spec, str(out / rel), str(out / "truth" / variant / f"seed{spec.seed:03d}.json")))
+            rows.append({"path": rel, "variant": variant, "prompt": prompt, "seed": spec.seed})
+    if jobs > 1 and len(jobs_list) > 1:
+        import concurrent.futures as cf
+        import multiprocessing as mp
+
+        with cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("fork")) as pool:
+            list(pool.map(_render_one, jobs_list))
+    else:
+        for j in jobs_list:
+            _render_one(j)
+    manifest = out / "manifest.csv"
+    with open(manifest, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=["path", "variant", "prompt", "seed"])
+        w.writeheader()
+        w.writerows(rows)
+    return manifest
+
+
+def _render_one(job: tuple) -> None:
+    from lenscore.datasets.synthetic import render, save_render
+
+    spec, png, js = job
+    save_render(render(spec), png, js)
