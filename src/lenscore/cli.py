@@ -161,6 +161,56 @@ def _print_variant_table(summary_path: Path) -> None:
     Console(width=max(100, 40 + 28 * len(variants))).print(table)
 
 
+@main.command()
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("validation"),
+              show_default=True, help="Folder for validation.json.")
+@click.option("--quick", is_flag=True, help="A reduced sweep (smaller images, fewer scenes).")
+@click.option("--families", "-f", metavar="LIST", help="Only these families (comma-separated).")
+@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of real images for --manifest (default: the manifest's folder).")
+@click.option("--manifest", "-m", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV of real pairs: higher, lower, output (instead of the synthetic sweeps).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: the machine's cores).")
+def validate(out: Path, quick: bool, families: str | None, data: Path | None,
+             manifest: Path | None, jobs: int | None) -> None:
+    """Check every metric against known truth and print PASS/FAIL per target.
+
+    Without --manifest: renders sweeps with the ground-truth renderer (f-number, aperture shape,
+    Kelvin pairs, smoothing ladder, pore amplitude, resolution), scores them, and compares with
+    the truth and the design targets. With --manifest: real pairs where a person knows which
+    image should score higher. Exit 0 when every check passes, 1 when any fails.
+    """
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from lenscore.evaluator import validate as v
+
+    n_jobs = jobs or (os.cpu_count() or 1)
+    if manifest is not None:
+        checks = v.validate_pairs(str(manifest), str(data) if data else None)
+    else:
+        checks = v.run_validation(quick=quick, jobs=n_jobs, families=_parse_families(families),
+                                  on_family=lambda f: click.echo(f"validating {f} ...", err=True))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "validation.json").write_text(json.dumps([c.to_dict() for c in checks], indent=2))
+    table = Table(title="lenscore validate: agreement with known truth")
+    for col in ("family", "check", "measured", "target", "verdict", "detail"):
+        table.add_column(col, overflow="fold")
+    style = {"PASS": "green", "FAIL": "bold red", "N/A": "yellow"}
+    for c in checks:
+        meas = "n/a" if c.measured != c.measured else f"{c.measured:.3g}{(' ' + c.unit) if c.unit else ''}"
+        table.add_row(c.family, c.name, meas, c.target, f"[{style[c.verdict]}]{c.verdict}[/]", c.detail)
+    Console(width=160).print(table)
+    n_fail = sum(c.passed is False for c in checks)
+    click.echo(f"{sum(c.passed is True for c in checks)} passed, {n_fail} failed, "
+               f"{sum(c.passed is None for c in checks)} not measurable -> {out / 'validation.json'}")
+    if n_fail:
+        sys.exit(EXIT_GATE_FAILED)
+
+
 @main.command("metrics")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 def metrics_cmd(as_json: bool) -> None:
