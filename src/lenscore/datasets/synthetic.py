@@ -180,7 +180,7 @@ def coc_diameter_mm(focal_mm: float, f_number: float, focus_m: float, depth_m: f
     Examples
     --------
     >>> round(coc_diameter_mm(85, 1.4, 2.5, 20.0), 4)
-    1.8699
+    1.8698
     """
     f, n = float(focal_mm), float(f_number)
     s, d = float(focus_m) * 1000.0, float(depth_m) * 1000.0
@@ -291,9 +291,11 @@ def aperture_kernel(shape: str, diameter_px: float, *, angle: float = 0.0,
 def _blackbody_xyz(kelvin_decikelvin: int) -> tuple[float, float, float]:
     import colour  # lazy: ~0.9 s
 
-    sd = colour.sd_blackbody(kelvin_decikelvin / 10.0, colour.SpectralShape(360, 830, 1))
-    cmfs = colour.MSDS_CMFS["CIE 1931 2 Degree Standard Observer"]
-    xyz = np.asarray(colour.sd_to_XYZ(sd, cmfs), dtype=np.float64)
+    cmfs = colour.MSDS_CMFS["CIE 1931 2 Degree Standard Observer"]  # 360-830 nm, 1 nm
+    sd = colour.sd_blackbody(kelvin_decikelvin / 10.0, cmfs.shape)
+    # emissive source: plain integration against the CMFs (equal-energy "illuminant")
+    xyz = np.asarray(colour.sd_to_XYZ(sd, cmfs, colour.sd_ones(cmfs.shape), method="Integration"),
+                     dtype=np.float64)
     xyz = xyz / xyz[1]
     return float(xyz[0]), float(xyz[1]), float(xyz[2])
 
@@ -395,6 +397,7 @@ def _astronaut_layers() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     skin = (_skin_ycrcb(u8) & (region > 0)).astype(np.uint8)
     skin = cv2.morphologyEx(skin, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     skin = cv2.erode(skin, np.ones((3, 3), np.uint8))
+    skin &= cv2.erode((subj > 0.99).astype(np.uint8), np.ones((7, 7), np.uint8))
     skin = cv2.GaussianBlur(skin.astype(np.float32), (0, 0), 1.0)
     # remove the photograph's own fine skin texture so pore_amplitude alone controls it
     smooth = cv2.GaussianBlur(lin, (0, 0), 2.0)
@@ -653,6 +656,7 @@ def render(spec: SceneSpec) -> Render:
         alpha = np.zeros((h, w), np.float32)
         skin = np.zeros((h, w), np.float32)
         face, spots = None, []
+    skin = skin * (alpha >= 0.98)  # skin (and the beauty filter) stays inside the subject
     subject_mask = alpha >= 0.5
     skin_mask = skin >= 0.5
     face_w = float(face[2]) if face is not None else float("nan")
