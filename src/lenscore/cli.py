@@ -211,6 +211,103 @@ def validate(out: Path, quick: bool, families: str | None, data: Path | None,
         sys.exit(EXIT_GATE_FAILED)
 
 
+def _gate_inputs(config: Path | None, jobs: int | None, out: Path):
+    """Load the gate config and library, score the renders into ``out``; returns what gate needs."""
+    from lenscore.datasets.library import load_library
+    from lenscore.evaluator.run import select_families
+    from lenscore.reports import gate as g
+    from lenscore.reports.aggregate import read_scores
+
+    cfg = g.load_config(g.find_config(config))
+    library = load_library(cfg.library)
+    records, missing = g.gate_records(cfg, library)
+    for m in missing:
+        _err(f"no renders for {m} (expected images in {cfg.renders / m if cfg.renders else 'the manifest'})")
+    fams = select_families(cfg.families)
+    if records:
+        _score_to_dir(records, out, families=fams, jobs=jobs or (os.cpu_count() or 1),
+                      max_pixels=100_000_000, input_desc=f"lenscore gate ({cfg.source})")
+        scores = read_scores(out / "scores.csv")
+    else:
+        import pandas as pd
+
+        scores = pd.DataFrame(columns=["path", "variant", "status", "error", "notes", "seed"])
+    return cfg, library, missing, scores
+
+
+@main.command()
+@click.option("--config", "-c", type=click.Path(path_type=Path),
+              help="Gate config (default: ./lenscore.toml, else [tool.lenscore.gate] in ./pyproject.toml).")
+@click.option("--baseline", "-b", type=click.Path(path_type=Path),
+              help="Baseline summary.json written by 'lenscore baseline' (enables max_regression rules).")
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("gate-results"),
+              show_default=True, help="Folder for the scores of this run.")
+@click.option("--junit", type=click.Path(path_type=Path), help="Write a JUnit XML report here.")
+@click.option("--summary", "summary_md", type=click.Path(path_type=Path),
+              help="Write a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes.")
+def gate(config: Path | None, baseline: Path | None, out: Path, junit: Path | None,
+         summary_md: Path | None, jobs: int | None) -> None:
+    """Guard a prompt library in CI: exit 0 pass, 1 fail, 2 config or usage error.
+
+    Scores renders/<prompt id>/<variant>/ for every prompt of the library and checks each rule
+    of the config: absolute bounds on the mean, and regressions against a baseline decided with
+    the confidence interval of the difference (so noise alone does not fail a build).
+    """
+    import json
+
+    from lenscore.reports import gate as g
+    from lenscore.reports.aggregate import read_scores
+
+    cfg, library, missing, scores = _gate_inputs(config, jobs, out)
+    base_path = baseline or cfg.baseline
+    base_summary = base_scores = None
+    if base_path is not None:
+        if not Path(base_path).is_file():
+            raise click.UsageError(f"baseline not found: {base_path} (write one with 'lenscore baseline')")
+        base_summary = json.loads(Path(base_path).read_text(encoding="utf-8"))
+        sibling = Path(base_path).parent / "scores.csv"
+        base_scores = read_scores(sibling) if sibling.is_file() else None
+    result = g.evaluate(cfg, scores, baseline_summary=base_summary, baseline_scores=base_scores,
+                        missing=missing, library=library)
+    for c in result.cases:
+        if c.status != g.PASS:
+            click.echo(f"{c.status.upper():>12}  {c.prompt_id}/{c.variant}  {c.rule}: {c.message}")
+    n_pass = sum(c.status == g.PASS for c in result.cases)
+    click.echo(f"lenscore gate: {'PASSED' if result.passed else 'FAILED'} - {n_pass} passed, "
+               f"{len(result.failed)} failed, "
+               f"{sum(c.status == g.INCONCLUSIVE for c in result.cases)} inconclusive, "
+               f"{sum(c.status == g.SKIPPED for c in result.cases)} skipped")
+    if junit:
+        junit.parent.mkdir(parents=True, exist_ok=True)
+        junit.write_text(g.junit_xml(result), encoding="utf-8")
+    if summary_md:
+        summary_md.parent.mkdir(parents=True, exist_ok=True)
+        with open(summary_md, "a", encoding="utf-8") as fh:  # append: GITHUB_STEP_SUMMARY is shared
+            fh.write(g.markdown_summary(result))
+    if not result.passed:
+        sys.exit(EXIT_GATE_FAILED)
+
+
+@main.command()
+@click.option("--config", "-c", type=click.Path(path_type=Path), help="Gate config (as for 'gate').")
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("baseline"),
+              show_default=True, help="Folder for the baseline's summary.json and scores.csv.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes.")
+def baseline(config: Path | None, out: Path, jobs: int | None) -> None:
+    """Score the library's renders now and write them as the baseline (deliberately).
+
+    Commit OUT/summary.json and OUT/scores.csv; 'lenscore gate --baseline OUT/summary.json'
+    then fails on regressions against it.
+    """
+    cfg, library, missing, scores = _gate_inputs(config, jobs, out)
+    if missing:
+        raise click.UsageError(f"cannot write a baseline while {len(missing)} prompt variant(s) "
+                               f"have no renders: {', '.join(missing)}")
+    click.echo(f"baseline of {len(scores)} renders written to {out / 'summary.json'} "
+               f"and {out / 'scores.csv'}")
+
+
 @main.command("metrics")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 def metrics_cmd(as_json: bool) -> None:

@@ -135,9 +135,10 @@ def _record(row: dict, line: int, base: Path, src: str) -> ImageRecord:
                           source=src, line=line, column="path") from None
     variant = _opt_str(row.get("variant")) or DEFAULT_VARIANT
     box = _parse_box(row.get("subject_box"), src, line)
+    extra = {k: v for k, v in row.items() if k not in MANIFEST_COLUMNS and v not in (None, "")}
     return ImageRecord(path=Path(rel).as_posix(), source=str(base / rel), variant=variant,
                        prompt=_opt_str(row.get("prompt")), seed=_opt_str(row.get("seed")),
-                       subject_box=box)
+                       subject_box=box, extra=extra)
 
 
 def _opt_str(v: object) -> str | None:
