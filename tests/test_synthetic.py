@@ -320,3 +320,45 @@ def test_save_render(tmp_path):
     assert json.loads(js.read_text()) == r.truth
     png16, _ = S.save_render(r, tmp_path / "b.png", tmp_path / "b_truth.json", bits=16)
     assert cv2.imread(str(png16), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+
+
+def test_srgb_encoding_matches_imaging():
+    from lenscore.imaging import linear_to_srgb
+
+    x = np.linspace(-0.1, 1.1, 200_001, dtype=np.float32).reshape(-1, 1, 1).repeat(3, axis=2)
+    np.testing.assert_allclose(S._encode_srgb(x), linear_to_srgb(x), atol=1e-6)
+
+
+def test_same_scene_at_two_resolutions():
+    spec = S.SceneSpec(seed=1, pore_amplitude=0.1, light_depth_m=(6.0, 60.0), width=256, height=256)
+    lo, hi = S.render(spec), S.render(replace(spec, width=512, height=512))
+    down = cv2.resize(hi.rgb, (256, 256), interpolation=cv2.INTER_AREA)
+    assert float(np.abs(lo.rgb - down).mean()) < 0.02
+    a = sorted((o["x"] / 256, o["y"] / 256) for o in lo.truth["orbs"])
+    b = sorted((o["x"] / 512, o["y"] / 512) for o in hi.truth["orbs"])
+    assert len(a) == len(b)
+    assert max(abs(p - q) for u, v in zip(a, b) for p, q in zip(u, v)) < 0.01
+    assert hi.truth["coc_px"]["background"] == pytest.approx(2 * lo.truth["coc_px"]["background"])
+
+
+@pytest.mark.parametrize("size", [(400, 256), (256, 400)])
+def test_non_square_frames(size):
+    w, h = size
+    r = S.render(S.SceneSpec(width=w, height=h, subject="procedural", pore_amplitude=0.1, smoothing=1))
+    assert r.rgb.shape == (h, w, 3) and r.subject_mask.shape == (h, w)
+    x, y, bw, bh = r.truth["face_box"]
+    assert 0 <= x and x + bw <= w and 0 <= y and y + bh <= h
+
+
+def test_explicit_light_behind_the_subject_is_not_an_orb():
+    spec = S.SceneSpec(n_lights=0, lights=(S.LightSpec(0.45, 0.3), S.LightSpec(0.08, 0.08)), **SMALL)
+    t = S.render(spec).truth
+    assert t["n_lights_placed"] == 2
+    assert [L["in_background"] for L in t["lights"]] == [False, True]
+    assert len(t["orbs"]) == 1 and t["orbs"][0]["x"] == pytest.approx(0.08 * 319, abs=1)
+
+
+def test_light_kelvin_range_is_respected():
+    t = S.render(S.SceneSpec(light_kelvin=(2200.0, 9500.0), subject="none", **SMALL)).truth
+    ks = t["kelvin"]["lights"]
+    assert len(ks) == 12 and all(2200 <= k <= 9500 for k in ks) and max(ks) - min(ks) > 1000

@@ -10,10 +10,16 @@ BokehMe, Peng et al. CVPR 2022, without its neural part):
   that ships with scikit-image (``skimage.data.astronaut()``, NASA, public domain), cut out with a
   hand-drawn head-and-shoulders polygon (``_ASTRONAUT_POLYGON``, astronaut pixel coordinates;
   the held helmet is part of the subject), or a procedural head;
-* a textured **background** (procedural city / crowd: buildings with windows, heads and bodies)
-  at ``background_m``, blurred by the aperture kernel of its blur-disc diameter;
+* a textured **background** (procedural night street: buildings with lit windows, a crowd of
+  heads and bodies; NOT the astronaut photo's own backdrop) at ``background_m``, blurred by the
+  aperture kernel of its blur-disc diameter (drawn and blurred at 1/2-1/4 resolution when that
+  diameter is >= 24 px, then resized up: the blurred layer holds no detail finer than that);
 * **point lights** at their own depths, stamped with the aperture kernel of their own blur
   disc, which is exact for a point source (the image of a point is the scaled aperture).
+  ``intensity`` is the orb's peak linear level (max channel); lights are placed at random
+  (rejection sampling) with their whole disc inside the frame and outside the subject by more
+  than their radius, not overlapping unless ``allow_overlap``; depths drawn uniformly in 1/d
+  within ``light_depth_m`` give the "size variation by distance".
 
 Blur-disc (circle of confusion) diameter on the sensor, thin lens focused at ``s``::
 
@@ -36,22 +42,27 @@ observer with colour-science), converted XYZ -> linear sRGB with the same matrix
 amber).  The subject's linear albedo is multiplied by the key light's colour (max channel 1, times
 ``key_intensity``), small specular "sebum" highlights of the key light's colour are added on the
 skin, the background texture is lit by ``background_kelvin`` ambient light.  All layers are mixed
-in linear light, then encoded with the sRGB OETF (:func:`lenscore.imaging.linear_to_srgb`).
+in linear light, then encoded with the sRGB OETF (the same curve as
+:func:`lenscore.imaging.linear_to_srgb`, computed with ``cv2.pow``; equal within 2e-7).
 With ``clip_highlights=False`` values above ``HIGHLIGHT_KNEE`` pass a hue-preserving shoulder
 (every channel scaled by the same factor, so chromaticity and CCT survive); with ``True`` channels
 clip hard at 1, as a sensor does.
 
 Skin: pore-scale texture is band-pass (difference-of-Gaussians) white noise at a scale of
-``face_width / PORES_PER_FACE`` px, multiplicative on the skin albedo with amplitude
-``pore_amplitude`` (the astronaut's own skin texture at that scale is removed first, so 0 means
-plastic skin).  The beauty-filter ladder (``smoothing`` = 0..``MAX_SMOOTHING``) applies, to the
-sRGB-encoded skin region (a retouch happens after the photograph), a bilateral filter (Tomasi &
-Manduchi 1998) then a Gaussian, both of strength rising with the level.
+``face_width / PORES_PER_FACE`` px, drawn on a grid fixed to the face (``PORE_GRID_PER_FACE``
+cells per face width) and resampled to the image, multiplicative on the skin albedo with
+amplitude ``pore_amplitude`` (the astronaut's own skin texture is low-passed away first, so 0
+means plastic skin).  The beauty-filter ladder (``smoothing`` = 0..``MAX_SMOOTHING``) applies, to
+the sRGB-encoded skin region (a retouch happens after the photograph), a bilateral filter (Tomasi
+& Manduchi 1998) then a Gaussian, both of strength rising with the level (see
+:func:`beauty_filter`).  The skin mask of the astronaut is the Chai & Ngan (1999) YCrCb
+skin-colour model inside a hand-drawn face outline plus the neck, minus eyes, brows and mouth.
 
 Conventions: pixel (row i, column j) has its centre at (x, y) = (j, i); boxes are (x, y, w, h)
 in pixels; every random draw comes from ``seed`` through independent streams (layout,
 background, lights, pores, sebum), so changing e.g. ``pore_amplitude`` or ``smoothing`` leaves
-the rest of the scene identical.
+the rest of the scene identical.  Everything is laid out in fractions of the frame (subject,
+background shapes, pore grid), so one seed at 768 and at 1536 px is the same scene.
 
 Ground truth (``Render.truth``, JSON-serialisable) is documented in :func:`render`.
 """
@@ -731,16 +742,25 @@ def _kelvin_draw(spec: SceneSpec, rng: np.random.Generator) -> float:
 def render(spec: SceneSpec) -> Render:
     """Render one portrait with its ground truth.
 
-    ``truth`` keys: ``renderer_version``, ``spec`` (all fields), ``seed``, ``width``, ``height``,
-    ``aperture``, ``gaussian_sigma_px`` (gaussian only, else null),
-    ``coc_px`` {subject, background, lights: [..]} and ``coc_mm`` (same), ``kelvin`` {key,
-    background, lights: [..]}, ``lights`` (every placed light: x, y, depth_m, coc_px,
-    diameter_px, kelvin, intensity, angle, vignette, major_px, minor_px, in_background,
-    visible), ``orbs`` (the lights whose centre is in the background and whose orb is visible;
-    same fields), ``n_lights_requested``, ``n_lights_placed``, ``subject_box`` [x, y, w, h] or
-    null, ``face_box`` or null, ``face_width_px``, ``skin_box``, ``pore_scale_px``,
-    ``pore_amplitude``, ``smoothing``, ``clipped_fraction`` (pixels with a channel >= 1 in linear
-    light after exposure, before the shoulder), ``highlight_mode`` ("shoulder" | "clip").
+    ``truth`` keys:
+
+    - ``renderer_version``, ``spec`` (every SceneSpec field), ``seed``, ``width``, ``height``,
+      ``aperture``, ``gaussian_sigma_px`` (background's sigma for ``gaussian``, else null);
+    - ``coc_px`` and ``coc_mm``: {``subject`` (0: on the focus plane), ``background``,
+      ``lights``: [one per placed light]}; ``kelvin``: {``key``, ``background``, ``lights``};
+    - ``lights``: every placed light, a dict with ``x``, ``y`` (centre, px), ``depth_m``,
+      ``coc_px``, ``coc_mm``, ``diameter_px``, ``kelvin``, ``intensity`` (peak linear level),
+      ``shape``, ``angle`` (rad), ``vignette``, ``major_px``, ``minor_px``, ``sigma_px``
+      (gaussian only), ``in_background`` (centre outside the subject mask), ``visible``
+      (in the background and at least 1 px wide), ``fully_inside`` (whole disc in the frame);
+    - ``orbs``: the lights with ``in_background`` and ``visible`` (what a detector should find);
+    - ``n_lights_requested``, ``n_lights_placed`` (fewer when the background has no room);
+    - ``subject``, ``subject_box`` [x, y, w, h] (bounding box of ``subject_mask``) or null,
+      ``face_box`` [x, y, w, h] (floats; eyebrows-to-chin, cheek to cheek) or null,
+      ``face_width_px``, ``skin_box``, ``pore_scale_px``, ``pore_amplitude``, ``smoothing``;
+    - ``clipped_fraction`` (pixels with a channel >= 1 in linear light after exposure, before
+      the shoulder / clip), ``highlight_mode`` ("shoulder" | "clip").
+
     Orb ``diameter_px`` is the blur-disc diameter c (the equal-area diameter for polygons; the
     undimmed disc for cats_eye, whose actual extent is ``major_px`` x ``minor_px``).
     """
