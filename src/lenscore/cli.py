@@ -42,28 +42,50 @@ def _parse_families(value: str | None) -> list[str] | None:
 
 
 def _score_to_dir(records, out: Path, *, families, jobs: int, max_pixels: int | None,
-                  input_desc: str, label: str = "scoring") -> tuple[int, int]:
-    """Score records into out/ (scores.csv, summary.json) with a progress bar on a terminal."""
-    from lenscore.evaluator.run import run
+                  input_desc: str, label: str = "scoring", cache_dir: Path | None = None,
+                  resume: bool = False, executor: str = "process",
+                  scheduler: str | None = None) -> tuple[int, int]:
+    """Score records into out/ (scores.csv, summary.json) with a progress bar on a terminal.
+
+    SIGTERM / Ctrl-C stop cleanly: every finished row stays in scores.csv, the message says how
+    to resume, and the exit code is 128 + the signal number.
+    """
+    from lenscore.evaluator.run import Interrupted, graceful_signals, run
     from lenscore.reports.aggregate import write_summary
 
-    if _quiet():
-        result = run(records, out, families=families, jobs=jobs, max_pixels=max_pixels)
-    else:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeRemainingColumn)
+    opts = dict(families=families, jobs=jobs, max_pixels=max_pixels, cache_dir=cache_dir,
+                resume=resume, executor=executor, scheduler=scheduler)
+    try:
+        with graceful_signals():
+            if _quiet():
+                result = run(records, out, **opts)
+            else:
+                from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                           TimeRemainingColumn)
 
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeRemainingColumn(), transient=True) as progress:
-            task = progress.add_task(label, total=len(records))
-            result = run(records, out, families=families, jobs=jobs, max_pixels=max_pixels,
-                         on_row=lambda row: progress.advance(task))
+                with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                              TimeRemainingColumn(), transient=True) as progress:
+                    task = progress.add_task(label, total=len(records))
+                    result = run(records, out, **opts, on_row=lambda row: progress.advance(task),
+                                 on_resume=lambda n: progress.advance(task, n))
+    except Interrupted as e:
+        _err(f"interrupted by {e.signal_name}: {e.rows_written} finished row(s) are in "
+             f"{out / 'scores.csv'}; run the same command with --resume to score the rest")
+        sys.exit(128 + e.signum)
+    for w in result.warnings:
+        _err(f"warning: {w}")
+    if result.n_resumed:
+        click.echo(f"resumed: kept {result.n_resumed} finished row(s), scored {result.n_new} more",
+                   err=True)
+    if cache_dir is not None and result.n_new:
+        click.echo(f"cache: {result.n_cached} of {result.n_new} image(s) read back from "
+                   f"{cache_dir}", err=True)
     write_summary(out, families, input_desc=input_desc)
     return result.n, result.n_failed
 
 
 @main.command()
-@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.argument("path", required=False)
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("results"),
               show_default=True, help="Folder for scores.csv and summary.json.")
 @click.option("--manifest", "-m", type=click.Path(path_type=Path),
@@ -74,24 +96,50 @@ def _score_to_dir(records, out: Path, *, families, jobs: int, max_pixels: int | 
               help="Worker processes (default: the machine's cores).")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=100_000_000, show_default=True,
               help="Refuse larger images (decompression-bomb guard).")
-def score(path: Path | None, out: Path, manifest: Path | None, families: str | None,
-          jobs: int | None, max_pixels: int) -> None:
+@click.option("--cache", "cache_dir", type=click.Path(path_type=Path), default=None,
+              help="Result cache folder (default: .lenscore-cache/ beside OUT). A re-run of "
+                   "unchanged images reads their scores back instead of computing them.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache.")
+@click.option("--resume", is_flag=True,
+              help="Keep the finished rows of an interrupted run's OUT/scores.csv and score "
+                   "only the rest.")
+@click.option("--executor", type=click.Choice(["process", "dask"]), default="process",
+              show_default=True,
+              help="Run images in local worker processes, or on a Dask cluster.")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Dask scheduler address (tcp://host:8786) for --executor dask; without it a "
+                   "local Dask cluster of --jobs workers is started.")
+def score(path: str | None, out: Path, manifest: Path | None, families: str | None,
+          jobs: int | None, max_pixels: int, cache_dir: Path | None, no_cache: bool,
+          resume: bool, executor: str, scheduler: str | None) -> None:
     """Score a folder of renders (PATH) or the images a --manifest lists.
 
     First-level subfolders of PATH are prompt variants (renders/optical/*.png ->
     variant 'optical'); images directly in PATH are variant 'default'. Writes
     OUT/scores.csv (one row per image, written as each finishes) and OUT/summary.json.
+    PATH may be an fsspec URL (s3://bucket/renders/ with s3fs installed).
     """
     from lenscore.datasets.discover import find_images, read_manifest
     from lenscore.evaluator.run import select_families
 
+    from lenscore.evaluator.cache import default_cache_dir
+    from lenscore.evaluator.executors import default_jobs
+    from lenscore.evaluator.sources import find_images_url, is_url
+
     if path is None and manifest is None:
         raise click.UsageError("give a folder of images (PATH) or --manifest FILE")
-    records = read_manifest(manifest) if manifest is not None else find_images(path)
+    if scheduler and executor != "dask":
+        raise click.UsageError("--scheduler needs --executor dask")
+    if manifest is not None:
+        records = read_manifest(manifest)
+    else:
+        records = find_images_url(path) if is_url(path) else find_images(path)
     fams = select_families(_parse_families(families))
-    n_jobs = jobs or (os.cpu_count() or 1)
+    n_jobs = jobs or default_jobs()
+    cache = None if no_cache else (cache_dir or default_cache_dir(out))
     n, n_failed = _score_to_dir(records, out, families=fams, jobs=n_jobs, max_pixels=max_pixels,
-                                input_desc=str(manifest or path))
+                                input_desc=str(manifest or path), cache_dir=cache, resume=resume,
+                                executor=executor, scheduler=scheduler)
     click.echo(f"scored {n - n_failed} of {n} images -> {out / 'scores.csv'}, "
                f"{out / 'summary.json'}")
     if n_failed:

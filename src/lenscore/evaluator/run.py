@@ -2,17 +2,37 @@
 
 ``score_record`` turns one record into one row and never raises for a bad image: unreadable
 inputs become ``status=error`` rows with a reason, and a family that fails on one image is NaN
-with the reason in ``notes``. ``run`` maps it over records (in worker processes with ``jobs > 1``)
-and writes each row to ``scores.csv`` as soon as it is final, in input order, so an interrupted
-run keeps every finished row.
+with the reason in ``notes``. ``run`` maps it over records and writes each row to ``scores.csv``
+as soon as it is final, in input order, so an interrupted run keeps every finished row.
+
+Scale
+-----
+* Work per image is done once: the file is read once (those bytes are hashed for the cache and
+  decoded), one :class:`~lenscore.context.ImageContext` carries the decode, the working copy and
+  the face detection to every family.
+* ``jobs > 1`` runs images in worker processes, ``executor='dask'`` on a Dask cluster
+  (:mod:`lenscore.evaluator.executors`); a bounded window of a few images per worker is in
+  flight, so memory stays flat however large the folder.
+* With ``cache_dir`` every image's decode facts and each family's values are stored under the
+  file's SHA-256 (:mod:`lenscore.evaluator.cache`); a re-run of an unchanged folder reads them
+  back without decoding.
+* Each row is one ``write()`` of a complete line on an unbuffered file, so a run killed even by
+  SIGKILL leaves a valid CSV of finished rows; ``resume=True`` keeps them (dropping a torn last
+  line if there is one), skips their paths and appends the rest: no duplicates.
+* A worker process that dies (a segfault in a decoder on a hostile file) costs only the image
+  that killed it: the pool is restarted and the images in flight are re-run one at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import math
 import os
-import sys
+import signal
+import threading
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -20,10 +40,53 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from lenscore.datasets.decode import DEFAULT_MAX_PIXELS, decode_image
 from lenscore.datasets.discover import ImageRecord
 from lenscore.datasets.prompts import prompt_from_text
-from lenscore.errors import InputError
+from lenscore.errors import InputError, UsageError
 from lenscore.metrics.base import MetricFamily, MetricResult
 
 BASE_COLUMNS = ("path", "variant", "prompt", "seed", "status", "error", "notes", "width", "height")
+
+
+class Interrupted(BaseException):
+    """Raised in the main thread by SIGTERM/SIGINT inside :func:`graceful_signals`.
+
+    A ``BaseException`` so no ``except Exception`` in a metric swallows it. After :func:`run`
+    re-raises it, ``rows_written`` says how many rows ``scores.csv`` holds.
+    """
+
+    def __init__(self, signum: int):
+        self.signum = int(signum)
+        self.rows_written = 0
+        self.scores_path: Path | None = None
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        self.signal_name = name
+        super().__init__(f"interrupted by {name}")
+
+
+@contextlib.contextmanager
+def graceful_signals(signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT)) -> Iterator[None]:
+    """Turn the first SIGTERM/SIGINT into :class:`Interrupted` (a clean stop); a second one acts
+    the default way (SIGTERM kills, Ctrl-C raises KeyboardInterrupt). No-op outside the main
+    thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old: dict[int, Any] = {}
+
+    def handler(signum: int, frame: Any) -> None:
+        for s, h in old.items():
+            signal.signal(s, h)
+        raise Interrupted(signum)
+
+    try:
+        for s in signals:
+            old[s] = signal.signal(s, handler)
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def select_families(names: Iterable[str] | None = None) -> list[MetricFamily]:
@@ -42,19 +105,23 @@ def columns_for(families: Sequence[MetricFamily]) -> list[str]:
     return list(BASE_COLUMNS) + [o.name for f in families for o in f.outputs]
 
 
+def _compute_one(fam: MetricFamily, ctx: Any) -> tuple[MetricResult, bool]:
+    """One family on one context: (result, True) or (NaN result with the reason, False)."""
+    ok = True
+    try:
+        res = fam.compute(ctx)
+    except Exception as e:  # a metric bug must not lose the image: NaN + reason, keep going
+        res = fam.nan_result(f"internal error ({type(e).__name__}: {e}); please report it")
+        ok = False
+    for o in fam.outputs:
+        res.values.setdefault(o.name, math.nan)
+    return res, ok
+
+
 def compute_families(ctx: Any, families: Sequence[MetricFamily] | None = None) -> dict[str, MetricResult]:
     """Run each family on one :class:`ImageContext`; a family that raises is NaN with the reason."""
     fams = select_families() if families is None else families
-    out: dict[str, MetricResult] = {}
-    for fam in fams:
-        try:
-            res = fam.compute(ctx)
-        except Exception as e:  # a metric bug must not lose the image: NaN + reason, keep going
-            res = fam.nan_result(f"internal error ({type(e).__name__}: {e}); please report it")
-        for o in fam.outputs:
-            res.values.setdefault(o.name, math.nan)
-        out[fam.name] = res
-    return out
+    return {fam.name: _compute_one(fam, ctx)[0] for fam in fams}
 
 
 @dataclass
@@ -78,60 +145,289 @@ def notes_text(results: dict[str, MetricResult], decode_notes: Sequence[str] = (
     return "; ".join(parts)
 
 
-def score_record(record: ImageRecord, families: Sequence[MetricFamily], *,
-                 max_pixels: int | None = DEFAULT_MAX_PIXELS, keep_results: bool = False) -> RowResult:
-    """Decode one image, run the families, return its row. Never raises for bad input."""
-    from lenscore.context import ImageContext
+# ---- one image ---------------------------------------------------------------------------------
+@dataclass
+class DecodeInfo:
+    """What decoding one file gave: its size, notes and metadata prompt, or why it failed.
 
+    ``cacheable`` is False for errors that do not follow from the file's bytes (permission,
+    missing file, out of memory, a crash), which must be tried again next run."""
+
+    status: str = "ok"
+    error: str = ""
+    width: int | str = ""
+    height: int | str = ""
+    notes: list[str] = field(default_factory=list)
+    prompt: str | None = None
+    seed: str | None = None
+    cacheable: bool = True
+
+    @classmethod
+    def failed(cls, error: str, *, cacheable: bool) -> "DecodeInfo":
+        return cls(status="error", error=error, cacheable=cacheable)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "error": self.error, "width": self.width,
+                "height": self.height, "notes": list(self.notes), "prompt": self.prompt,
+                "seed": self.seed}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "DecodeInfo":
+        return cls(status=str(d.get("status", "ok")), error=str(d.get("error", "")),
+                   width=d.get("width", ""), height=d.get("height", ""),
+                   notes=[str(n) for n in d.get("notes", [])], prompt=d.get("prompt"),
+                   seed=d.get("seed"))
+
+
+@dataclass
+class TaskResult:
+    """What one image's task sends back to the main process (small: no pixels, no artifacts
+    unless ``keep_results``)."""
+
+    decode: DecodeInfo
+    #: family name -> (values, reasons), for every family that ran or came from the cache.
+    families: dict[str, tuple[dict[str, Any], dict[str, str]]] = field(default_factory=dict)
+    #: families computed now whose results may be stored (not those that raised).
+    fresh: list[str] = field(default_factory=list)
+    decode_fresh: bool = False
+    file_hash: str | None = None
+    stat_key: tuple | None = None
+    #: True when nothing was computed: every part came from the cache.
+    cached: bool = False
+    results: dict[str, MetricResult] = field(default_factory=dict)
+
+
+def _lookup(get_many: Callable[[list[str]], dict], h: str, record: ImageRecord,
+            families: Sequence[MetricFamily], max_pixels: int | None
+            ) -> tuple[DecodeInfo | None, dict[str, tuple[dict, dict]]]:
+    from lenscore.evaluator.cache import decode_key, decode_values, family_key
+
+    dk = decode_key(h, max_pixels=max_pixels)
+    fkeys = {f.name: family_key(h, f, max_pixels=max_pixels, subject_box=record.subject_box,
+                                prompt=record.prompt) for f in families}
+    got = get_many([dk, *fkeys.values()])
+    decode = DecodeInfo.from_json(got[dk]) if isinstance(got.get(dk), dict) else None
+    fams: dict[str, tuple[dict, dict]] = {}
+    for f in families:
+        entry = got.get(fkeys[f.name])
+        if not isinstance(entry, dict) or not isinstance(entry.get("values"), dict):
+            continue
+        values = decode_values(entry["values"])
+        if any(o.name not in values for o in f.outputs):  # outputs changed: a miss
+            continue
+        reasons = entry.get("reasons") if isinstance(entry.get("reasons"), dict) else {}
+        fams[f.name] = (values, {str(k): str(v) for k, v in reasons.items()})
+    return decode, fams
+
+
+def _fully_cached(decode: DecodeInfo | None, fams: dict, families: Sequence[MetricFamily]) -> bool:
+    return decode is not None and (decode.status != "ok" or all(f.name in fams for f in families))
+
+
+def _score(record: ImageRecord, families: Sequence[MetricFamily], *, max_pixels: int | None,
+           cache_db: str | None = None, keep_results: bool = False) -> TaskResult:
+    """Read, (hash,) decode and measure one image. Never raises for bad input."""
+    from lenscore.context import ImageContext
+    from lenscore.evaluator.cache import file_hash, reader_for
+    from lenscore.evaluator.sources import max_bytes_for, read_source
+
+    try:
+        data, stat_key = read_source(record.source, max_bytes=max_bytes_for(max_pixels))
+    except InputError as e:
+        return TaskResult(DecodeInfo.failed(str(e), cacheable=False))
+    except MemoryError:
+        return TaskResult(DecodeInfo.failed("out of memory while reading: lower --jobs",
+                                            cacheable=False))
+    h = file_hash(data) if cache_db else None
+    reader = reader_for(cache_db) if h else None
+    cached_decode, cached = (_lookup(reader.get_many, h, record, families, max_pixels)
+                             if reader is not None and h else (None, {}))
+    if not keep_results and _fully_cached(cached_decode, cached, families):
+        return TaskResult(cached_decode, cached, [], False, h, stat_key, cached=True)  # type: ignore[arg-type]
+
+    try:
+        decoded = decode_image(data, max_pixels=max_pixels)
+    except InputError as e:
+        return TaskResult(DecodeInfo.failed(str(e), cacheable=True), decode_fresh=True,
+                          file_hash=h, stat_key=stat_key)
+    except MemoryError:
+        return TaskResult(DecodeInfo.failed("out of memory while decoding: lower --max-pixels or "
+                                            "--jobs", cacheable=False), file_hash=h)
+    except Exception as e:  # a decoder bug on a hostile file is still just this file's error
+        return TaskResult(DecodeInfo.failed(f"cannot decode ({type(e).__name__}: {e})",
+                                            cacheable=False), file_hash=h)
+    del data
+    info = prompt_from_text(decoded.text)
+    decode = DecodeInfo(width=decoded.width, height=decoded.height, notes=list(decoded.notes),
+                        prompt=info.prompt, seed=info.seed)
+    try:
+        ctx = ImageContext(decoded.rgb, subject_box=record.subject_box,
+                           prompt=record.prompt or info.prompt or None)
+    except InputError as e:
+        return TaskResult(DecodeInfo.failed(str(e), cacheable=True), decode_fresh=True,
+                          file_hash=h, stat_key=stat_key)
+    del decoded
+    out = TaskResult(decode, {}, [], True, h, stat_key)
+    for fam in families:
+        if fam.name in cached and not keep_results:
+            out.families[fam.name] = cached[fam.name]
+            continue
+        res, ok = _compute_one(fam, ctx)
+        out.families[fam.name] = (dict(res.values), dict(res.reasons))
+        if ok:
+            out.fresh.append(fam.name)
+        if keep_results:
+            out.results[fam.name] = res
+    return out
+
+
+def score_task(record: ImageRecord, family_names: Sequence[str], max_pixels: int | None,
+               cache_db: str | None = None) -> TaskResult:
+    """The per-image task that executors run (picklable by reference; families by name)."""
+    return _score(record, select_families(family_names), max_pixels=max_pixels, cache_db=cache_db)
+
+
+def assemble_row(record: ImageRecord, tr: TaskResult, families: Sequence[MetricFamily]
+                 ) -> dict[str, Any]:
+    """The CSV row of one image, the same whether its parts were computed now or cached."""
     row: dict[str, Any] = {"path": record.path, "variant": record.variant,
                            "prompt": record.prompt or "", "seed": record.seed or "",
                            "status": "ok", "error": "", "notes": "", "width": "", "height": ""}
+    d = tr.decode
+    if d.status != "ok":
+        row.update(status="error", error=d.error)
+        return row
+    row["prompt"] = row["prompt"] or (d.prompt or "")
+    row["seed"] = row["seed"] or (d.seed or "")
+    row["width"], row["height"] = d.width, d.height
+    results: dict[str, MetricResult] = {}
+    for fam in families:
+        values, reasons = tr.families.get(fam.name) or (
+            {o.name: math.nan for o in fam.outputs}, {fam.name: "not computed"})
+        results[fam.name] = MetricResult(dict(values), dict(reasons))
+        row.update(values)
+    row["notes"] = notes_text(results, d.notes)
+    return row
+
+
+def score_record(record: ImageRecord, families: Sequence[MetricFamily], *,
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS, keep_results: bool = False) -> RowResult:
+    """Decode one image, run the families, return its row. Never raises for bad input."""
+    tr = _score(record, families, max_pixels=max_pixels, keep_results=keep_results)
+    return RowResult(assemble_row(record, tr, families), tr.results if keep_results else {})
+
+
+def _failed_task(message: str) -> TaskResult:
+    return TaskResult(DecodeInfo.failed(message, cacheable=False))
+
+
+# ---- the scores table --------------------------------------------------------------------------
+@dataclass
+class ScoresScan:
+    """What an existing ``scores.csv`` holds: its header and its complete rows."""
+
+    header: list[str] | None
+    good_end: int          # byte offset just after the last complete row
+    size: int
+    paths: set[str]
+    n: int
+    n_failed: int
+
+
+def scan_scores(path: str | os.PathLike) -> ScoresScan:
+    """Read ``scores.csv`` as far as its rows are complete (a SIGKILL may leave a torn last line).
+
+    A row is complete when its line ends with a newline and it has as many fields as the header;
+    reading stops at the first row that is not.
+    """
+    data = Path(path).read_bytes()
+    state = {"pos": 0, "complete": False}
+
+    def lines() -> Iterator[str]:
+        for raw in io.BytesIO(data):
+            state["pos"] += len(raw)
+            state["complete"] = raw.endswith(b"\n")
+            yield raw.decode("utf-8", "replace")
+
+    reader = csv.reader(lines())
     try:
-        decoded = decode_image(record.source, max_pixels=max_pixels)
-    except InputError as e:
-        row.update(status="error", error=str(e))
-        return RowResult(row)
-    except MemoryError:
-        row.update(status="error", error="out of memory while decoding: lower --max-pixels or --jobs")
-        return RowResult(row)
-    except Exception as e:  # a decoder bug on a hostile file is still just this file's error
-        row.update(status="error", error=f"cannot decode ({type(e).__name__}: {e})")
-        return RowResult(row)
-    if not row["prompt"] or not row["seed"]:
-        info = prompt_from_text(decoded.text)
-        row["prompt"] = row["prompt"] or (info.prompt or "")
-        row["seed"] = row["seed"] or (info.seed or "")
-    row["width"], row["height"] = decoded.width, decoded.height
-    try:
-        ctx = ImageContext(decoded.rgb, subject_box=record.subject_box, prompt=row["prompt"] or None)
-    except InputError as e:
-        row.update(status="error", error=str(e))
-        return RowResult(row)
-    results = compute_families(ctx, families)
-    for res in results.values():
-        row.update(res.values)
-    row["notes"] = notes_text(results, decoded.notes)
-    return RowResult(row, results if keep_results else {})
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        return ScoresScan(None, 0, len(data), set(), 0, 0)
+    if not state["complete"]:
+        return ScoresScan(None, 0, len(data), set(), 0, 0)
+    good_end = state["pos"]
+    paths: set[str] = set()
+    n = n_failed = 0
+    status_i = header.index("status") if "status" in header else None
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:  # NUL bytes or an unterminated quote: the torn end of the file
+            break
+        if not state["complete"] or len(row) != len(header):
+            break
+        good_end = state["pos"]
+        paths.add(row[0])
+        n += 1
+        n_failed += status_i is not None and row[status_i] != "ok"
+    return ScoresScan(header, good_end, len(data), paths, n, n_failed)
 
 
 class ScoresWriter:
-    """Writes ``scores.csv`` row by row (flushed after each), with a fixed header."""
+    """Writes ``scores.csv`` row by row, each row one ``write()`` of a complete line.
 
-    def __init__(self, path: str | os.PathLike, columns: Sequence[str]):
+    With ``resume=True`` an existing file with the same header is kept (cut after its last
+    complete row) and appended to; ``done`` holds the paths it already has.
+    """
+
+    def __init__(self, path: str | os.PathLike, columns: Sequence[str], *, resume: bool = False):
         self.path = Path(path)
         self.columns = list(columns)
+        self.done: set[str] = set()
+        self.n_existing = self.n_failed_existing = self.dropped_bytes = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "w", newline="", encoding="utf-8")
-        self._writer = csv.DictWriter(self._fh, fieldnames=self.columns, extrasaction="ignore")
-        self._writer.writeheader()
-        self._fh.flush()
+        scan = None
+        if resume and self.path.is_file() and self.path.stat().st_size > 0:
+            scan = scan_scores(self.path)
+            if scan.header is None:
+                scan = None
+            elif scan.header != self.columns:
+                raise UsageError(
+                    f"cannot resume into {self.path}: it was written with other columns (other "
+                    f"families or metric versions: {len(scan.header)} columns, this run has "
+                    f"{len(self.columns)}). Run without --resume to start it again, or choose "
+                    f"another --out.")
+        if scan is not None:
+            if scan.good_end < scan.size:
+                os.truncate(self.path, scan.good_end)
+                self.dropped_bytes = scan.size - scan.good_end
+            self.done = scan.paths
+            self.n_existing, self.n_failed_existing = scan.n, scan.n_failed
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0))
+        else:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+                               | getattr(os, "O_CLOEXEC", 0), 0o644)
+            self._write_cells(self.columns)
+
+    def _write_cells(self, cells: Sequence[Any]) -> None:
+        buf = io.StringIO()
+        csv.writer(buf).writerow(cells)
+        data = buf.getvalue().encode("utf-8")
+        view = memoryview(data)
+        while view:
+            n = os.write(self._fd, view)
+            view = view[n:]
 
     def write(self, row: dict[str, Any]) -> None:
-        self._writer.writerow({k: _cell(row.get(k, "")) for k in self.columns})
-        self._fh.flush()
+        self._write_cells([_cell(row.get(k, "")) for k in self.columns])
 
     def close(self) -> None:
-        self._fh.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def __enter__(self) -> "ScoresWriter":
         return self
@@ -143,50 +439,242 @@ class ScoresWriter:
 def _cell(v: Any) -> Any:
     if isinstance(v, float):
         return "" if math.isnan(v) else repr(round(v, 6)) if abs(v) < 1e15 else repr(v)
+    if isinstance(v, str) and "\x00" in v:
+        return v.replace("\x00", "")  # a NUL byte would make the CSV unreadable
     return v
 
 
-def _score_star(args: tuple) -> RowResult:
-    record, family_names, max_pixels = args
-    return score_record(record, select_families(family_names), max_pixels=max_pixels)
+# ---- many images -------------------------------------------------------------------------------
+class _Item:
+    __slots__ = ("record", "future", "result")
+
+    def __init__(self, record: ImageRecord, future: Any = None, result: TaskResult | None = None):
+        self.record, self.future, self.result = record, future, result
+
+    def ready(self) -> bool:
+        return self.result is not None or self.future.done()
+
+
+def _main_side_hit(store: Any, record: ImageRecord, families: Sequence[MetricFamily],
+                   max_pixels: int | None) -> TaskResult | None:
+    """A fully cached image found from the stat memo alone (no reading, no hashing)."""
+    from lenscore.evaluator.sources import is_url, local_stat_key
+
+    if is_url(record.source):
+        return None
+    src = os.path.abspath(record.source)
+    h = store.memo_hash(src, local_stat_key(src))
+    if h is None:
+        return None
+    decode, fams = _lookup(store.get_many, h, record, families, max_pixels)
+    if not _fully_cached(decode, fams, families):
+        return None
+    return TaskResult(decode, fams, [], False, h, None, cached=True)  # type: ignore[arg-type]
+
+
+def stream_results(records: Iterable[ImageRecord], families: Sequence[MetricFamily], executor: Any,
+                   *, max_pixels: int | None = DEFAULT_MAX_PIXELS, store: Any = None,
+                   window: int | None = None) -> Iterator[tuple[ImageRecord, TaskResult]]:
+    """(record, result) in input order, at most ``window`` images in flight.
+
+    A broken process pool (a worker killed by a crash) is restarted and the images in flight are
+    re-run one at a time; the one that breaks it again becomes an error row.
+    """
+    from concurrent.futures import BrokenExecutor
+
+    names = [f.name for f in families]
+    db = str(store.db_path) if store is not None else None
+    win = max(2, window or 4 * max(1, int(getattr(executor, "workers", 1))))
+    pending: deque[_Item] = deque()
+
+    def submit(rec: ImageRecord) -> Any:
+        return executor.submit(score_task, rec, names, max_pixels, db)
+
+    def isolate(items: list[_Item]) -> None:
+        executor.restart()
+        for it in items:
+            try:
+                it.result = submit(it.record).result()
+            except BrokenExecutor:
+                executor.restart()
+                it.result = _failed_task(
+                    "the worker process died while scoring this image (a crash in a decoder or a "
+                    "metric on this file); please report it with the file")
+            except Exception as e:
+                it.result = _failed_task(f"internal error while scoring ({type(e).__name__}: {e}); "
+                                         f"please report it")
+            it.future = None
+
+    def resolve(it: _Item) -> TaskResult:
+        if it.result is None:
+            try:
+                it.result = it.future.result()
+            except BrokenExecutor:
+                suspects = [it] + [p for p in pending if p.result is None and not _succeeded(p.future)]
+                for p in pending:
+                    if p.result is None and _succeeded(p.future):
+                        p.result = p.future.result()
+                isolate(suspects)
+            except Exception as e:  # a lost Dask worker, an unpicklable result...
+                it.result = _failed_task(f"internal error while scoring ({type(e).__name__}: {e}); "
+                                         f"please report it")
+            it.future = None
+        return it.result
+
+    for rec in records:
+        hit = _main_side_hit(store, rec, families, max_pixels) if store is not None else None
+        pending.append(_Item(rec, None, hit) if hit is not None else _Item(rec, submit(rec)))
+        while pending and (len(pending) >= win or pending[0].ready()):
+            it = pending.popleft()
+            yield it.record, resolve(it)
+    while pending:
+        it = pending.popleft()
+        yield it.record, resolve(it)
+
+
+def _succeeded(fut: Any) -> bool:
+    try:
+        return fut.done() and not fut.cancelled() and fut.exception(timeout=0) is None
+    except Exception:
+        return False
 
 
 def iter_rows(records: Sequence[ImageRecord], families: Sequence[MetricFamily], *, jobs: int = 1,
               max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Iterator[RowResult]:
     """Rows in input order; with ``jobs > 1`` computed in worker processes."""
-    if jobs <= 1 or len(records) <= 1:
-        for r in records:
-            yield score_record(r, families, max_pixels=max_pixels)
-        return
-    import concurrent.futures as cf
-    import multiprocessing as mp
+    from lenscore.evaluator.executors import make_executor
 
-    ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    names = [f.name for f in families]
-    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        yield from pool.map(_score_star, ((r, names, max_pixels) for r in records), chunksize=1)
+    exe = make_executor("process", jobs=min(jobs, max(1, len(records))))
+    try:
+        for rec, tr in stream_results(records, families, exe, max_pixels=max_pixels):
+            yield RowResult(assemble_row(rec, tr, families))
+    finally:
+        exe.close()
 
 
 @dataclass
 class RunResult:
     scores_path: Path
+    #: rows in scores.csv now (kept from an earlier run with ``resume`` + written now).
     n: int
     n_failed: int
+    n_new: int = 0
+    #: of the new rows, how many came whole from the cache.
+    n_cached: int = 0
+    #: rows kept from the earlier run (``resume``).
+    n_resumed: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def _store_result(store: Any, rec: ImageRecord, tr: TaskResult, by_name: dict[str, MetricFamily],
+                  max_pixels: int | None) -> None:
+    from lenscore.evaluator.cache import decode_key, encode_values, family_key
+    from lenscore.evaluator.sources import is_url
+
+    h = tr.file_hash
+    if not h or tr.cached:
+        if h and tr.stat_key and not is_url(rec.source):
+            store.put_memo(os.path.abspath(rec.source), tr.stat_key, h)
+        return
+    if tr.decode_fresh and tr.decode.cacheable:
+        store.put(decode_key(h, max_pixels=max_pixels), tr.decode.to_json())
+    for name in tr.fresh:
+        values, reasons = tr.families[name]
+        store.put(family_key(h, by_name[name], max_pixels=max_pixels,
+                             subject_box=rec.subject_box, prompt=rec.prompt),
+                  {"values": encode_values(values), "reasons": dict(reasons)})
+    if tr.stat_key and not is_url(rec.source) and tr.decode.cacheable:
+        store.put_memo(os.path.abspath(rec.source), tr.stat_key, h)
 
 
 def run(records: Sequence[ImageRecord], out_dir: str | os.PathLike, *,
         families: Sequence[MetricFamily], jobs: int = 1, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-        on_row: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
-    """Score ``records`` into ``out_dir/scores.csv``; returns counts."""
+        on_row: Callable[[dict[str, Any]], None] | None = None,
+        cache_dir: str | os.PathLike | None = None, resume: bool = False,
+        executor: Any = "process", scheduler: str | None = None, window: int | None = None,
+        on_resume: Callable[[int], None] | None = None) -> RunResult:
+    """Score ``records`` into ``out_dir/scores.csv``; returns counts.
+
+    Parameters
+    ----------
+    jobs : int
+        Images at once (worker processes, or LocalCluster workers with ``executor='dask'``).
+    cache_dir : path, optional
+        Folder of the result cache (see :mod:`lenscore.evaluator.cache`); None = no cache.
+    resume : bool
+        Keep the finished rows of an existing ``scores.csv`` and score only the other records.
+    executor : 'process' | 'dask' | executor object
+        Where images run (see :mod:`lenscore.evaluator.executors`); an object passed in is
+        used as is and not closed.
+    scheduler : str, optional
+        Dask scheduler address (``executor='dask'``); without it a LocalCluster is started.
+    on_resume : callable, optional
+        Called once with the number of rows kept from the earlier run.
+
+    Raises
+    ------
+    Interrupted
+        re-raised after a clean stop (``rows_written`` set); every finished row is on disk.
+    """
+    from lenscore.evaluator.cache import CacheUnavailable, ScoreCache
+    from lenscore.evaluator.executors import make_executor
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "scores.csv"
-    n = n_failed = 0
-    with ScoresWriter(path, columns_for(families)) as writer:
-        for res in iter_rows(records, families, jobs=jobs, max_pixels=max_pixels):
-            writer.write(res.row)
-            n += 1
-            n_failed += res.row["status"] != "ok"
+    result = RunResult(path, 0, 0)
+    store = None
+    if cache_dir is not None:
+        try:
+            store = ScoreCache(cache_dir)
+        except CacheUnavailable as e:
+            result.warnings.append(f"{e}; running without a cache")
+    by_name = {f.name: f for f in families}
+    writer = None
+    exe = None
+    owns = False
+    interrupted = False
+    try:
+        writer = ScoresWriter(path, columns_for(families), resume=resume)
+        result.n_resumed = writer.n_existing
+        result.n, result.n_failed = writer.n_existing, writer.n_failed_existing
+        if writer.dropped_bytes:
+            result.warnings.append(f"dropped a torn last line ({writer.dropped_bytes} bytes) from "
+                                   f"{path}; that image is scored again")
+        if on_resume is not None and writer.n_existing:
+            on_resume(writer.n_existing)
+        todo = [r for r in records if r.path not in writer.done] if writer.done else list(records)
+        if isinstance(executor, str):
+            exe = make_executor(executor, jobs=min(jobs, max(1, len(todo))), scheduler=scheduler)
+            owns = True
+        else:
+            exe = executor
+        for rec, tr in stream_results(todo, families, exe, max_pixels=max_pixels, store=store,
+                                      window=window):
+            row = assemble_row(rec, tr, families)
+            writer.write(row)
+            result.n += 1
+            result.n_new += 1
+            result.n_cached += tr.cached
+            result.n_failed += row["status"] != "ok"
+            if store is not None:
+                _store_result(store, rec, tr, by_name, max_pixels)
             if on_row is not None:
-                on_row(res.row)
-    return RunResult(path, n, n_failed)
+                on_row(row)
+    except BaseException as e:
+        interrupted = True
+        if isinstance(e, Interrupted):
+            e.rows_written = result.n
+            e.scores_path = path
+        raise
+    finally:
+        if exe is not None and owns:
+            try:
+                exe.close(cancel=interrupted)
+            except Exception:
+                pass
+        if writer is not None:
+            writer.close()
+        if store is not None:
+            store.close()
+    return result

@@ -1,0 +1,263 @@
+"""A content-addressed cache of per-image results, so a re-run costs little more than hashing.
+
+Keys
+----
+* decode entry: SHA-256 of the file's bytes + lenscore version + cache schema + ``max_pixels``
+  -> width, height, decode notes, the prompt/seed found in the file's metadata, or the error a
+  bad file gave (only errors that follow from the bytes themselves are stored);
+* family entry: the same + the family's name, version and parameters + the working resolution +
+  the record's ``subject_box`` and ``prompt`` -> that family's values and NaN reasons.
+
+One entry per family, so adding a family to a run computes only the new family, and a family
+whose version or parameters changed is recomputed alone. Keys never depend on the file's path:
+a renamed or copied render is a hit.
+
+Hashing never decodes. A memo of (path -> size, mtime_ns, ctime_ns, inode, device, hash) lets a
+re-run of an unchanged folder skip even the hashing (as git's index does); any change to the
+file changes its ctime, so a stale memo cannot serve an old result.
+
+Storage: one SQLite database (``scores.sqlite``, WAL mode) of JSON text, no pickle. The run's main
+process is the only writer; worker processes open it read-only. A run killed mid-write leaves
+a consistent database (SQLite's journal).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from lenscore import __version__
+
+#: bump when the stored layout or the meaning of an entry changes.
+CACHE_SCHEMA = "1"
+DB_NAME = "scores.sqlite"
+DEFAULT_DIR_NAME = ".lenscore-cache"
+
+
+def default_cache_dir(out_dir: str | os.PathLike) -> Path:
+    """``.lenscore-cache/`` beside the output folder (shared by sibling outputs)."""
+    out = Path(out_dir).absolute()
+    return out.parent / DEFAULT_DIR_NAME
+
+
+def file_hash(data: bytes) -> str:
+    """SHA-256 of the file's bytes (hex); the file is never decoded for its key."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _digest(parts: Mapping[str, Any]) -> str:
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=repr)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def decode_key(h: str, *, max_pixels: int | None) -> str:
+    return _digest({"kind": "decode", "schema": CACHE_SCHEMA, "lenscore": __version__,
+                    "file": h, "max_pixels": max_pixels})
+
+
+def family_key(h: str, family: Any, *, max_pixels: int | None,
+               subject_box: Sequence[int] | None, prompt: str | None) -> str:
+    from lenscore.context import WORK_LONG_SIDE
+
+    return _digest({"kind": "family", "schema": CACHE_SCHEMA, "lenscore": __version__,
+                    "file": h, "max_pixels": max_pixels, "work_long_side": WORK_LONG_SIDE,
+                    "family": family.name, "version": family.version,
+                    "params": _jsonable(dict(family.params)),
+                    "subject_box": list(subject_box) if subject_box is not None else None,
+                    "prompt": prompt})
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, Mapping):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, (str, int, bool)) or v is None:
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else repr(v)
+    try:
+        f = float(v)  # numpy scalars
+        return f if math.isfinite(f) else repr(f)
+    except (TypeError, ValueError):
+        return repr(v)
+
+
+def encode_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Metric values as JSON: floats, NaN/inf as None/strings."""
+    out: dict[str, Any] = {}
+    for k, v in values.items():
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            out[k] = str(v)
+            continue
+        out[k] = None if math.isnan(f) else (f if math.isfinite(f) else repr(f))
+    return out
+
+
+def decode_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in values.items():
+        if v is None:
+            out[k] = math.nan
+        elif isinstance(v, str) and v in ("inf", "-inf"):
+            out[k] = float(v)
+        else:
+            out[k] = v
+    return out
+
+
+_SCHEMA_SQL = (
+    "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS files (source TEXT PRIMARY KEY, stat TEXT NOT NULL, "
+    "hash TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID",
+)
+
+
+class CacheUnavailable(Exception):
+    """The cache folder cannot be created or opened (the run goes on without a cache)."""
+
+
+class ScoreCache:
+    """The writer side (the run's main process). Use as a context manager or call ``close()``."""
+
+    def __init__(self, directory: str | os.PathLike, *, commit_every: int = 64,
+                 commit_seconds: float = 2.0):
+        self.directory = Path(directory)
+        self.db_path = self.directory / DB_NAME
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._con = sqlite3.connect(str(self.db_path), timeout=30.0, isolation_level=None)
+            self._con.execute("PRAGMA journal_mode=WAL")
+            self._con.execute("PRAGMA synchronous=NORMAL")
+            for sql in _SCHEMA_SQL:
+                self._con.execute(sql)
+            self._con.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (CACHE_SCHEMA,))
+        except (OSError, sqlite3.Error) as e:
+            raise CacheUnavailable(f"cannot use the cache at {self.directory} ({e})") from None
+        self._pending = 0
+        self._last_commit = time.monotonic()
+        self._in_tx = False
+        self._every, self._seconds = commit_every, commit_seconds
+        self.hits = self.writes = 0
+
+    # ---- reads --------------------------------------------------------------------------------
+    def get_many(self, keys: Iterable[str]) -> dict[str, dict]:
+        return _get_many(self._con, keys)
+
+    def memo_hash(self, source: str, stat_key: Sequence[int] | None) -> str | None:
+        """The content hash remembered for ``source`` if the file is unchanged since, else None."""
+        if stat_key is None:
+            return None
+        row = self._con.execute("SELECT stat, hash FROM files WHERE source = ?", (source,)).fetchone()
+        if row is None or row[0] != _stat_text(stat_key):
+            return None
+        return row[1]
+
+    # ---- writes -------------------------------------------------------------------------------
+    def _begin(self) -> None:
+        if not self._in_tx:
+            self._con.execute("BEGIN")
+            self._in_tx = True
+
+    def put(self, key: str, value: Mapping[str, Any]) -> None:
+        self._begin()
+        self._con.execute("INSERT OR REPLACE INTO entries VALUES (?, ?)",
+                          (key, json.dumps(value, separators=(",", ":"), allow_nan=False)))
+        self.writes += 1
+        self._tick()
+
+    def put_memo(self, source: str, stat_key: Sequence[int], h: str) -> None:
+        self._begin()
+        self._con.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?)",
+                          (source, _stat_text(stat_key), h))
+        self._tick()
+
+    def _tick(self) -> None:
+        self._pending += 1
+        if self._pending >= self._every or time.monotonic() - self._last_commit > self._seconds:
+            self.commit()
+
+    def commit(self) -> None:
+        if self._in_tx:
+            try:
+                self._con.execute("COMMIT")
+            except sqlite3.Error:
+                pass
+            self._in_tx = False
+        self._pending = 0
+        self._last_commit = time.monotonic()
+
+    def close(self) -> None:
+        try:
+            self.commit()
+            self._con.close()
+        except sqlite3.Error:
+            pass
+
+    def __enter__(self) -> "ScoreCache":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _stat_text(stat_key: Sequence[int]) -> str:
+    return ",".join(str(int(v)) for v in stat_key)
+
+
+def _get_many(con: sqlite3.Connection, keys: Iterable[str]) -> dict[str, dict]:
+    keys = list(keys)
+    if not keys:
+        return {}
+    out: dict[str, dict] = {}
+    marks = ",".join("?" * len(keys))
+    try:
+        for k, v in con.execute(f"SELECT key, value FROM entries WHERE key IN ({marks})", keys):
+            try:
+                out[k] = json.loads(v)
+            except ValueError:  # a damaged entry is a miss, never a crash
+                continue
+    except sqlite3.Error:
+        return {}
+    return out
+
+
+class CacheReader:
+    """Read-only access for worker processes (one connection per process)."""
+
+    def __init__(self, db_path: str | os.PathLike):
+        uri = Path(db_path).absolute().as_uri() + "?mode=ro"
+        self._con = sqlite3.connect(uri, uri=True, timeout=30.0, check_same_thread=False)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, dict]:
+        return _get_many(self._con, keys)
+
+
+_READERS: dict[tuple[int, int, str], CacheReader | None] = {}
+
+
+def reader_for(db_path: str | None) -> CacheReader | None:
+    """This process's reader of ``db_path`` (None when there is no cache or it cannot be opened).
+
+    Keyed by process and thread: a connection must never cross a fork, and Dask runs tasks in
+    threads.
+    """
+    if not db_path:
+        return None
+    k = (os.getpid(), threading.get_ident(), str(db_path))
+    if k not in _READERS:
+        try:
+            _READERS[k] = CacheReader(db_path) if Path(db_path).exists() else None
+        except sqlite3.Error:
+            _READERS[k] = None
+    return _READERS[k]
