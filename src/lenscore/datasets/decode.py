@@ -24,7 +24,7 @@ import numpy as np
 from lenscore.errors import InputError
 
 DEFAULT_MAX_PIXELS = 100_000_000
-SUPPORTED_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+SUPPORTED_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")  # GIF: first frame, said so
 
 
 @dataclass

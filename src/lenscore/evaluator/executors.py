@@ -136,7 +136,8 @@ class DaskExecutor:
 
     name = "dask"
 
-    def __init__(self, scheduler: str | None = None, *, jobs: int = 1, processes: bool = True):
+    def __init__(self, scheduler: str | None = None, *, jobs: int = 1, processes: bool = True,
+                 timeout: str = "20s"):
         try:
             import logging
 
@@ -146,7 +147,7 @@ class DaskExecutor:
         self._cluster = None
         if scheduler:
             try:
-                self.client = Client(scheduler, timeout="20s", set_as_default=False)
+                self.client = Client(scheduler, timeout=timeout, set_as_default=False)
             except (OSError, TimeoutError) as e:
                 raise UsageError(f"cannot reach the Dask scheduler at {scheduler} ({e}); check the "
                                  f"address (tcp://host:8786) and that the scheduler runs") from None
