@@ -1,8 +1,11 @@
 """Benchmark of the ground-truth renderer (lenscore.datasets.synthetic).
 
 Run: .venv/bin/python benchmarks/bench_synthetic.py [--size 1024] [--repeats 7]
-Prints the median and the fastest wall time of ``render`` for a few scene kinds (the first,
-untimed call pays the colour-science import and the astronaut cut-out, both cached).
+Prints the median and the fastest wall time, and the median CPU time (all threads of this
+process; on a shared, loaded machine it is the steadier figure) of ``render`` for a few scene
+kinds. The first, untimed call pays the colour-science import and the astronaut cut-out (both
+cached). ``--threads 1`` pins OpenCV to one thread (the time floor in ENVIRONMENT.md is single
+threaded).
 """
 
 from __future__ import annotations
@@ -19,7 +22,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=0, help="OpenCV threads (0 = its default)")
     args = ap.parse_args()
+    if args.threads:
+        import cv2
+
+        cv2.setNumThreads(args.threads)
     t0 = time.perf_counter()
     render(SceneSpec(width=64, height=64))
     print(f"first call (imports, caches): {1000 * (time.perf_counter() - t0):.0f} ms")
@@ -33,13 +41,15 @@ def main() -> None:
         "smoothing 5": replace(opt, smoothing=5),
     }
     for name, spec in kinds.items():
-        times = []
+        times, cpu = [], []
         for i in range(args.repeats):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             render(replace(spec, seed=i))
             times.append(time.perf_counter() - t)
-        print(f"{args.size}x{args.size} {name:20s} median {1000 * statistics.median(times):6.0f} ms"
-              f"  fastest {1000 * min(times):6.0f} ms  (n={args.repeats})")
+            cpu.append(time.process_time() - c)
+        print(f"{args.size}x{args.size} {name:20s} wall median {1000 * statistics.median(times):5.0f} ms"
+              f"  fastest {1000 * min(times):5.0f} ms  cpu median {1000 * statistics.median(cpu):5.0f} ms"
+              f"  (n={args.repeats})")
 
 
 if __name__ == "__main__":

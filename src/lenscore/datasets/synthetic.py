@@ -437,7 +437,8 @@ def _astronaut_subject(h: int, w: int, rng: np.random.Generator):
     face = (fx * scale + tx, fy * scale + ty, fw * scale, fh * scale)
     # sebum spots (fractions of the face box): forehead, nose bridge, nose tip, cheekbones, chin
     spots = [(0.50, 0.20), (0.53, 0.50), (0.52, 0.66), (0.27, 0.62), (0.77, 0.60), (0.50, 0.93)]
-    return np.clip(lin_o, 0, 1), np.clip(subj_o, 0, 1), np.clip(skin_o, 0, 1), face, spots
+    np.clip(lin_o, 0, 1, out=lin_o)  # cubic overshoot; the masks (linear) stay within [0, 1]
+    return lin_o, subj_o, skin_o, face, spots
 
 
 def _procedural_subject(h: int, w: int, rng: np.random.Generator):
@@ -618,9 +619,14 @@ def _stamp(layer: np.ndarray, kernel_peak1: np.ndarray, cx: int, cy: int, color:
         kernel_peak1[ky0:ky1, kx0:kx1, None] * color[None, None, :])
 
 
-def _encode_srgb(lin: np.ndarray) -> np.ndarray:
-    """sRGB OETF, equal to :func:`lenscore.imaging.linear_to_srgb` within 2e-7, ~3x faster."""
-    lin = np.clip(lin, 0.0, 1.0).astype(np.float32, copy=False)
+def _encode_srgb(lin: np.ndarray, *, in_range: bool = False) -> np.ndarray:
+    """sRGB OETF, equal to :func:`lenscore.imaging.linear_to_srgb` within 2e-7, ~3x faster.
+
+    ``in_range=True`` skips the clip to [0, 1] when the caller has done it.
+    """
+    lin = np.asarray(lin, dtype=np.float32)
+    if not in_range:
+        lin = np.clip(lin, 0.0, 1.0)
     out = cv2.pow(lin, 1.0 / 2.4)
     out *= np.float32(1.055)
     out -= np.float32(0.055)
@@ -634,17 +640,16 @@ def _max3(img: np.ndarray) -> np.ndarray:
     return np.maximum(np.maximum(img[..., 0], img[..., 1]), img[..., 2])
 
 
-def _highlight_shoulder(lin: np.ndarray, knee: float = HIGHLIGHT_KNEE) -> np.ndarray:
-    """Scale each pixel's three channels by one factor so its max channel rolls off below 1."""
-    m = _max3(lin)
+def _highlight_shoulder(lin: np.ndarray, m: np.ndarray, knee: float = HIGHLIGHT_KNEE) -> None:
+    """In place: scale each pixel's three channels by one factor so that its max channel ``m``
+    rolls off smoothly (C1 at the knee) toward 1 and never reaches it; hue and CCT are kept."""
     over = m > knee
     if not over.any():
-        return lin
-    t = (m[over] - knee) / (1.0 - knee)
+        return
+    mo = m[over]
+    t = (mo - knee) / (1.0 - knee)
     target = knee + (1.0 - knee) * (1.0 - np.exp(-t))
-    out = lin.copy()
-    out[over] *= (target / m[over])[:, None]
-    return out
+    lin[over] *= (target / mo)[:, None]
 
 
 def _box_of(mask: np.ndarray) -> list[int] | None:
@@ -656,7 +661,7 @@ def _box_of(mask: np.ndarray) -> list[int] | None:
 
 def _apply_pores(alb: np.ndarray, skin: np.ndarray, box: list[int], face_w: float, amplitude: float,
                  rng: np.random.Generator) -> np.ndarray:
-    """Multiply the skin albedo by ``1 + amplitude * n``, n band-pass noise of unit std.
+    """Multiply the skin albedo (in place) by ``1 + amplitude * n``, n band-pass noise of unit std.
 
     n is white noise on a grid of ``PORE_GRID_PER_FACE`` cells per face width, band-passed by a
     difference of Gaussians (sigma 1 and 3 cells: the pore scale ``face_w / PORES_PER_FACE``),
@@ -672,11 +677,10 @@ def _apply_pores(alb: np.ndarray, skin: np.ndarray, box: list[int], face_w: floa
     np.clip(band, -3.0, 3.0, out=band)
     interp = cv2.INTER_AREA if gw > bw else cv2.INTER_CUBIC
     band = cv2.resize(band, (bw, bh), interpolation=interp)
-    out = alb.copy()
-    roi = out[y:y + bh, x:x + bw]
+    roi = alb[y:y + bh, x:x + bw]
     roi *= (1.0 + amplitude * band * skin[y:y + bh, x:x + bw])[..., None]
     np.clip(roi, 0.0, 1.0, out=roi)
-    return out
+    return alb
 
 
 def beauty_filter(rgb: np.ndarray, skin: np.ndarray, level: int, *, scale_px: float) -> np.ndarray:
@@ -799,20 +803,25 @@ def render(spec: SceneSpec) -> Render:
         if box is not None:
             alb_s = _apply_pores(alb_s, skin, box, face_w, spec.pore_amplitude, rng_pores)
     key_rgb = blackbody_linear_rgb(spec.key_kelvin) * np.float32(spec.key_intensity)
-    subj_lin = alb_s * key_rgb
+    subj_lin = alb_s
+    subj_lin *= key_rgb
     if face is not None and spec.sebum > 0:
+        # specular "sebum" highlights: small Gaussian spots of the key light's colour, on skin
         fx, fy, fw, fh = face
-        spec_layer = np.zeros((h, w), np.float32)
         for ux, uy in spots:
             px = fx + (ux + rng_sebum.uniform(-0.03, 0.03)) * fw
             py = fy + (uy + rng_sebum.uniform(-0.03, 0.03)) * fh
             sig = fw * rng_sebum.uniform(0.015, 0.03)
+            level = rng_sebum.uniform(0.6, 1.0)
             half = int(3 * sig) + 1
-            yy, xx = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float32)
-            g = np.exp(-(((xx - (px - round(px))) ** 2 + (yy - (py - round(py))) ** 2) / (2 * sig * sig)))
-            _stamp(spec_layer[..., None], g.astype(np.float32), int(round(px)), int(round(py)),
-                   np.array([rng_sebum.uniform(0.6, 1.0)], np.float32))
-        subj_lin = subj_lin + (spec.sebum * spec_layer * skin)[..., None] * key_rgb
+            cxi, cyi = int(round(px)), int(round(py))
+            y0, y1 = max(0, cyi - half), min(h, cyi + half + 1)
+            x0, x1 = max(0, cxi - half), min(w, cxi + half + 1)
+            if y1 <= y0 or x1 <= x0:
+                continue
+            yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+            g = np.exp(-((xx - px) ** 2 + (yy - py) ** 2) / (2 * sig * sig)) * np.float32(spec.sebum * level)
+            subj_lin[y0:y1, x0:x1] += (g * skin[y0:y1, x0:x1])[..., None] * key_rgb
 
     # ---- background layer -----------------------------------------------------------------
     # drawn, lit and blurred at 1/f of the resolution when the blur is wide (the blurred layer
@@ -845,7 +854,7 @@ def render(spec: SceneSpec) -> Render:
                 d = float(1.0 / rng_lights.uniform(1.0 / hi, 1.0 / lo))  # uniform in 1/d (dioptres)
             requests.append((d, _kelvin_draw(spec, rng_lights),
                              float(rng_lights.uniform(*spec.light_intensity)), None))
-    light_layer = np.zeros((h, w, 3), np.float32)
+    light_layer = bg  # lights add to the background layer (the subject occludes both)
     lights = []
     placed: list[tuple[float, float, float]] = []
     for depth, kelvin, inten, pos in requests:
@@ -897,7 +906,6 @@ def render(spec: SceneSpec) -> Render:
 
     # ---- composite ------------------------------------------------------------------------
     scene = bg
-    scene += light_layer
     sbox = _box_of(alpha > 0)
     if sbox is not None:  # scene = B + alpha (S - B), on the subject's box only
         x0, y0, bw, bh = sbox
@@ -907,11 +915,12 @@ def render(spec: SceneSpec) -> Render:
         roi += d
     if spec.exposure != 1.0:
         scene *= np.float32(spec.exposure)
-    clipped = float((_max3(scene) >= 1.0).mean())
+    peak = _max3(scene)
+    clipped = float((peak >= 1.0).mean())
     if not spec.clip_highlights:
-        scene = _highlight_shoulder(scene)
+        _highlight_shoulder(scene, peak)
     np.clip(scene, 0.0, 1.0, out=scene)
-    rgb = _encode_srgb(scene)
+    rgb = _encode_srgb(scene, in_range=True)
     if spec.smoothing > 0 and face is not None:
         rgb = np.clip(beauty_filter(rgb, skin, spec.smoothing, scale_px=pore_px), 0, 1).astype(np.float32)
 
