@@ -1,0 +1,612 @@
+"""A/B comparison of prompt variants: "is prompt B better than prompt A, and how sure are we?".
+
+For every output and every variant against the baseline:
+
+- **Pairing.** When both variants hold the same (prompt, seed) keys — or, failing that, the same
+  seeds, each seed once per variant — for at least ``pair_min_fraction`` of the smaller variant,
+  the comparison is *paired* on those keys (the images share their starting noise, so the
+  difference per pair removes what the seed contributes). Otherwise it is *unpaired*.
+- **Difference** of means ``B - A`` with a BCa bootstrap CI (:func:`lenscore.reports.stats.
+  bootstrap_diff_ci`). Paired by prompt and seed with several seeds per prompt and at least
+  ``MIN_CLUSTERS`` prompts, whole prompts are resampled (and sign-flipped in the test), so that
+  seeds of one prompt do not count as independent evidence.
+- **p-value** from a permutation test (paired: sign flips; unpaired: label shuffle), then
+  **Holm** across the outputs of this variant pair.
+- **Effect sizes**: Cliff's delta (B against A, on raw values) and the win rate (how often B beats
+  A in the output's direction; for "neither" outputs, how often B is higher).
+- **Verdict**, direction-aware: "better" / "worse" ("differs" for outputs without a direction)
+  only when the Holm-adjusted p < alpha AND the CI excludes 0; else "no detectable difference".
+- **Power line**: the change the user cares about, ``min_effect`` (in the output's units, per
+  output) or by default ``min_effect_sd`` = 0.5 pooled standard deviations of the two variants
+  (Cohen's "medium" effect), and the images per variant (or seed-matched pairs) needed to detect
+  it with 80 % power at level alpha/m (m = outputs compared: the threshold Holm applies to the
+  smallest p-value), from the observed spread. Also the smallest change detectable at the
+  present n.
+
+Statistics live in :mod:`lenscore.reports.stats`; this module does the bookkeeping (reading
+runs, matching rows, output metadata) and the JSON/table forms.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import zlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from lenscore.errors import UsageError
+from lenscore.reports import stats
+
+#: base (non-metric) columns of scores.csv
+BASE_COLUMNS = ("path", "variant", "prompt", "seed", "status", "error", "notes", "width", "height")
+#: resample whole prompts only when there are at least this many of them
+MIN_CLUSTERS = 8
+
+
+@dataclass(frozen=True)
+class OutputMeta:
+    """What a report needs to know about one output column."""
+
+    name: str
+    unit: str = ""
+    direction: str = "neither"
+    range: tuple[float, float] = (-math.inf, math.inf)
+    description: str = ""
+
+    @property
+    def arrow(self) -> str:
+        return {"higher": "\u2191", "lower": "\u2193"}.get(self.direction, "\u2195")
+
+
+@dataclass
+class OutputComparison:
+    """One output, one variant against the baseline."""
+
+    output: str
+    unit: str
+    direction: str
+    baseline: str
+    variant: str
+    paired: bool
+    n_baseline: int
+    n_variant: int
+    n_pairs: int | None
+    mean_baseline: float
+    mean_variant: float
+    diff: float
+    ci: tuple[float, float]
+    p_value: float
+    p_holm: float
+    cliffs_delta: float
+    win_rate: float
+    verdict: str
+    min_effect: float
+    min_effect_basis: str
+    n_needed: int | None
+    mde: float
+    underpowered: bool
+    power_line: str
+    note: str = ""
+
+    @property
+    def n_used(self) -> int:
+        return self.n_pairs if self.paired and self.n_pairs is not None else \
+            min(self.n_baseline, self.n_variant)
+
+
+@dataclass
+class PairComparison:
+    """Every output of one variant against the baseline."""
+
+    baseline: str
+    variant: str
+    pairing: str  # "prompt+seed" | "seed" | "unpaired"
+    pairing_note: str
+    n_baseline: int
+    n_variant: int
+    n_pairs: int | None
+    results: list[OutputComparison] = field(default_factory=list)
+
+    def by_verdict(self, *verdicts: str) -> list[OutputComparison]:
+        return [r for r in self.results if r.verdict in verdicts]
+
+
+@dataclass
+class Comparison:
+    """The whole comparison: settings and one :class:`PairComparison` per variant."""
+
+    baseline: str
+    variants: list[str]
+    pairs: list[PairComparison]
+    alpha: float
+    confidence: float
+    settings: dict[str, Any]
+    outputs: dict[str, OutputMeta]
+
+    def to_dict(self) -> dict[str, Any]:
+        def clean(v: Any) -> Any:
+            if isinstance(v, float):
+                return None if not math.isfinite(v) else v
+            if isinstance(v, (list, tuple)):
+                return [clean(x) for x in v]
+            if isinstance(v, dict):
+                return {k: clean(x) for k, x in v.items()}
+            if isinstance(v, (np.floating, np.integer)):
+                return clean(v.item())
+            return v
+
+        return clean({
+            "baseline": self.baseline,
+            "variants": self.variants,
+            "alpha": self.alpha,
+            "confidence": self.confidence,
+            "settings": self.settings,
+            "method": METHOD_TEXT,
+            "outputs": {k: {"unit": m.unit, "direction": m.direction,
+                            "description": m.description} for k, m in self.outputs.items()},
+            "pairs": [{**{k: v for k, v in asdict(p).items() if k != "results"},
+                       "results": [asdict(r) for r in p.results]} for p in self.pairs],
+        })
+
+
+METHOD_TEXT = (
+    "Difference of means B - baseline with a BCa bootstrap CI (paired by prompt and seed, or by "
+    "seed, when both variants share them; prompts resampled as clusters when there are enough); "
+    "two-sided permutation p-value (paired: sign flips; unpaired: label shuffle), Holm-corrected "
+    "across outputs; Cliff's delta; win rate = P(B beats baseline), ties half. Verdict: better/"
+    "worse (or 'differs' without a direction) only when the Holm p < alpha and the CI excludes 0. "
+    "Power: images per variant (or pairs) for 80 % power at alpha/m to detect the min effect.")
+
+
+# ---------------------------------------------------------------------------------------------
+# reading runs and output metadata
+def read_run(run_dir: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
+    """``(scores DataFrame, summary dict)`` of a scored run folder (summary may be ``{}``)."""
+    from lenscore.reports.aggregate import read_scores
+
+    d = Path(run_dir)
+    scores_path = d / "scores.csv" if d.is_dir() else d
+    if not scores_path.is_file():
+        raise UsageError(f"no scores.csv in {run_dir}: score the images first "
+                         f"('lenscore score {run_dir} --out RESULTS') or pass a run folder")
+    df = read_scores(scores_path)
+    missing = [c for c in ("path", "variant") if c not in df.columns]
+    if missing:
+        raise UsageError(f"{scores_path} is not a lenscore scores table: columns "
+                         f"{', '.join(missing)} are missing")
+    for c in BASE_COLUMNS:
+        if c not in df.columns:
+            df[c] = "ok" if c == "status" else ""
+    summary: dict[str, Any] = {}
+    sp = scores_path.parent / "summary.json"
+    if sp.is_file():
+        try:
+            summary = json.loads(sp.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            summary = {}
+    return df, summary
+
+
+def metric_columns(df: Any) -> list[str]:
+    """Output columns (``family.output``) of a scores table, in table order."""
+    return [c for c in df.columns if c not in BASE_COLUMNS and "." in str(c)]
+
+
+def output_meta(columns: Sequence[str], summary: Mapping[str, Any] | None = None,
+                directions: Mapping[str, str] | None = None) -> dict[str, OutputMeta]:
+    """Unit/direction/range per column: explicit ``directions`` win, then the run's summary.json,
+    then the metric registry; unknown columns get direction "neither"."""
+    recorded: dict[str, dict[str, Any]] = {}
+    for fam in (summary or {}).get("metrics", {}).values():
+        recorded.update(fam.get("outputs", {}) or {})
+    registry: dict[str, Any] = {}
+    try:
+        from lenscore.metrics import all_outputs
+
+        registry = all_outputs()
+    except Exception:  # a broken family module must not break a report
+        registry = {}
+    out: dict[str, OutputMeta] = {}
+    for c in columns:
+        unit, direction, rng, desc = "", "neither", (-math.inf, math.inf), ""
+        if c in registry:
+            o = registry[c]
+            unit, direction, rng, desc = o.unit, o.direction, tuple(o.range), o.description
+        if c in recorded:
+            r = recorded[c]
+            unit = r.get("unit", unit) or unit
+            direction = r.get("direction", direction) or direction
+            desc = r.get("description", desc) or desc
+            if isinstance(r.get("range"), (list, tuple)) and len(r["range"]) == 2:
+                rng = tuple(_num(v) for v in r["range"])
+        if directions and c in directions:
+            direction = directions[c]
+        if direction not in ("higher", "lower", "neither"):
+            direction = "neither"
+        out[c] = OutputMeta(c, unit, direction, rng, desc)
+    return out
+
+
+def _num(v: Any) -> float:
+    if v in ("inf", "+inf"):
+        return math.inf
+    if v == "-inf":
+        return -math.inf
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def merge_runs(runs: Sequence[tuple[str, Any]]) -> tuple[Any, dict[str, str]]:
+    """Concatenate several runs' scores; variants are renamed ``run`` (a run with one variant)
+    or ``run:variant``. Returns the frame and {new variant: original variant}."""
+    import pandas as pd
+
+    frames, origin = [], {}
+    names = [name for name, _ in runs]
+    if len(set(names)) != len(names):
+        names = [f"{n}#{i + 1}" for i, n in enumerate(names)]
+    for name, df in zip(names, (r[1] for r in runs)):
+        df = df.copy()
+        variants = list(dict.fromkeys(df["variant"].astype(str)))
+        mapping = {v: (name if len(variants) == 1 else f"{name}:{v}") for v in variants}
+        origin.update({new: old for old, new in mapping.items()})
+        df["variant"] = df["variant"].astype(str).map(mapping)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True, sort=False), origin
+
+
+# ---------------------------------------------------------------------------------------------
+# pairing
+def _key_series(df: Any, cols: Sequence[str]) -> Any:
+    return df[list(cols)].astype(str).agg("\x1f".join, axis=1)
+
+
+def find_pairing(a: Any, b: Any, *, min_fraction: float = 0.8
+                 ) -> tuple[str, Any | None, Any | None, str]:
+    """How rows of variants ``a`` and ``b`` (DataFrames) correspond.
+
+    Returns ``(pairing, index_a, index_b, note)``: pairing is "prompt+seed", "seed" or
+    "unpaired"; the indexes list matched rows in the same order (None when unpaired).
+    """
+    if len(a) == 0 or len(b) == 0:
+        return "unpaired", None, None, "a variant has no scored images"
+    seeds_ok = (a["seed"].astype(str).str.len() > 0).all() and \
+        (b["seed"].astype(str).str.len() > 0).all()
+    if not seeds_ok:
+        return "unpaired", None, None, "unpaired: not every image has a seed"
+    reasons = []
+    for cols, label in ((("prompt", "seed"), "prompt+seed"), (("seed",), "seed")):
+        ka, kb = _key_series(a, cols), _key_series(b, cols)
+        if ka.duplicated().any() or kb.duplicated().any():
+            reasons.append(f"{label} repeats within a variant")
+            continue
+        common = sorted(set(ka) & set(kb))
+        need = max(2, math.ceil(min_fraction * min(len(a), len(b))))
+        if len(common) >= need:
+            pos_a = dict(zip(ka.to_numpy(), a.index))
+            pos_b = dict(zip(kb.to_numpy(), b.index))
+            ia = np.array([pos_a[k] for k in common])
+            ib = np.array([pos_b[k] for k in common])
+            dropped = len(a) + len(b) - 2 * len(common)
+            note = f"paired by {label.replace('+', ' and ')}: {len(common)} pairs"
+            if dropped:
+                note += f" ({dropped} image(s) without a partner left out)"
+            return label, ia, ib, note
+        reasons.append(f"only {len(common)} shared {label} key(s)")
+    return "unpaired", None, None, "unpaired: " + "; ".join(reasons)
+
+
+# ---------------------------------------------------------------------------------------------
+# the comparison
+def _output_seed(seed: int, *parts: str) -> np.random.SeedSequence:
+    return np.random.SeedSequence([seed] + [zlib.crc32(p.encode("utf-8")) for p in parts])
+
+
+def _order_variants(df: Any) -> list[str]:
+    return list(dict.fromkeys(df["variant"].astype(str)))
+
+
+def compare_scores(scores: Any, *, baseline: str | None = None,
+                   variants: Sequence[str] | None = None,
+                   meta: Mapping[str, OutputMeta] | None = None,
+                   outputs: Sequence[str] | None = None,
+                   min_effect_sd: float = 0.5, min_effect: Mapping[str, float] | None = None,
+                   alpha: float = 0.05, confidence: float = 0.95, power: float = 0.8,
+                   n_resamples: int = 2000, n_permutations: int = 5000, seed: int = 0,
+                   pair_min_fraction: float = 0.8) -> Comparison:
+    """Compare every variant of a scores table against ``baseline``.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        A scores table (``variant``, ``prompt``, ``seed``, ``status`` and ``family.output``
+        columns). Rows with ``status != "ok"`` are ignored; NaNs are dropped per output.
+    baseline : str, optional
+        The reference variant (default: the first variant in the table).
+    variants : list of str, optional
+        Variants to compare against the baseline (default: all others).
+    meta : mapping, optional
+        Output metadata (:func:`output_meta`); default: from the registry, direction "neither"
+        for unknown columns.
+    outputs : list of str, optional
+        Output columns to compare (default: every ``family.output`` column).
+    min_effect_sd, min_effect :
+        The change worth detecting: ``min_effect[output]`` in the output's units when given,
+        otherwise ``min_effect_sd`` pooled standard deviations.
+    alpha, confidence, power :
+        Test level (after Holm), CI coverage, power for the sample-size line.
+    n_resamples, n_permutations, seed :
+        Bootstrap and permutation sizes and the seed that makes the result reproducible.
+    pair_min_fraction : float
+        Pair only when the shared keys cover this share of the smaller variant.
+    """
+    if "variant" not in scores.columns:
+        raise UsageError("the scores table has no 'variant' column")
+    df = scores.copy()
+    for c in ("prompt", "seed", "status"):
+        if c not in df.columns:
+            df[c] = "ok" if c == "status" else ""
+        df[c] = df[c].fillna("").astype(str)
+    df["variant"] = df["variant"].astype(str)
+    all_variants = _order_variants(df)
+    if len(all_variants) < 2:
+        raise UsageError(
+            f"need at least two variants to compare, found {len(all_variants)} "
+            f"({', '.join(all_variants) or 'none'}); put each prompt variant's images in its own "
+            "subfolder, or compare two runs: lenscore compare RUN_A RUN_B")
+    if baseline is None:
+        baseline = all_variants[0]
+    if baseline not in all_variants:
+        from lenscore.metrics.base import suggest
+
+        raise UsageError(f"baseline variant '{baseline}' is not in the table."
+                         f"{suggest(baseline, all_variants)} Variants: {', '.join(all_variants)}")
+    others = list(variants) if variants is not None else [v for v in all_variants if v != baseline]
+    for v in others:
+        if v not in all_variants:
+            raise UsageError(f"variant '{v}' is not in the table; variants: "
+                             f"{', '.join(all_variants)}")
+    cols = list(outputs) if outputs is not None else metric_columns(df)
+    if not cols:
+        raise UsageError("the scores table has no metric columns (family.output) to compare")
+    meta = dict(meta) if meta is not None else output_meta(cols)
+    for c in cols:
+        meta.setdefault(c, OutputMeta(c))
+    for c in cols:
+        import pandas as pd
+
+        df[c] = pd.to_numeric(df[c], errors="coerce")
+    ok = df[df["status"] == "ok"]
+    a_all = ok[ok["variant"] == baseline]
+    pairs = []
+    for v in others:
+        b_all = ok[ok["variant"] == v]
+        pairs.append(_compare_pair(
+            a_all, b_all, baseline, v, cols, meta, min_effect_sd=min_effect_sd,
+            min_effect=min_effect or {}, alpha=alpha, confidence=confidence, power=power,
+            n_resamples=n_resamples, n_permutations=n_permutations, seed=seed,
+            pair_min_fraction=pair_min_fraction))
+    settings = {"n_resamples": n_resamples, "n_permutations": n_permutations, "seed": seed,
+                "min_effect_sd": min_effect_sd, "min_effect": dict(min_effect or {}),
+                "power": power, "pair_min_fraction": pair_min_fraction,
+                "ci_method": "BCa bootstrap", "min_clusters": MIN_CLUSTERS}
+    return Comparison(baseline, [baseline] + others, pairs, alpha, confidence, settings,
+                      {c: meta[c] for c in cols})
+
+
+def _compare_pair(a_all: Any, b_all: Any, baseline: str, variant: str, cols: Sequence[str],
+                  meta: Mapping[str, OutputMeta], *, min_effect_sd: float,
+                  min_effect: Mapping[str, float], alpha: float, confidence: float, power: float,
+                  n_resamples: int, n_permutations: int, seed: int,
+                  pair_min_fraction: float) -> PairComparison:
+    pairing, ia, ib, note = find_pairing(a_all, b_all, min_fraction=pair_min_fraction)
+    paired = pairing != "unpaired"
+    clusters = None
+    if pairing == "prompt+seed":
+        prompts = a_all.loc[ia, "prompt"].to_numpy()
+        n_prompts = len(set(prompts))
+        if n_prompts < len(prompts):
+            if n_prompts >= MIN_CLUSTERS:
+                clusters = prompts
+                note += f"; {n_prompts} prompts resampled as clusters"
+            else:
+                note += (f"; only {n_prompts} prompts, too few to resample prompts as clusters: "
+                         "the CI treats each seed as independent")
+    pc = PairComparison(baseline, variant, pairing, note, len(a_all), len(b_all),
+                        len(ia) if paired else None)
+    raw = []
+    for c in cols:
+        m = meta[c]
+        ss = _output_seed(seed, baseline, variant, c)
+        rng_ci, rng_p = (np.random.default_rng(s) for s in ss.spawn(2))
+        ua = a_all[c].to_numpy(dtype=float)
+        ub = b_all[c].to_numpy(dtype=float)
+        ua, ub = ua[np.isfinite(ua)], ub[np.isfinite(ub)]
+        out_paired, out_note = False, ""
+        if paired:
+            xa = a_all.loc[ia, c].to_numpy(dtype=float)
+            xb = b_all.loc[ib, c].to_numpy(dtype=float)
+            keep = np.isfinite(xa) & np.isfinite(xb)
+            need = max(2, math.ceil(pair_min_fraction * min(ua.size, ub.size)))
+            if keep.sum() >= need:
+                out_paired = True
+                xa, xb = xa[keep], xb[keep]
+                cl = clusters[keep] if clusters is not None else None
+                n_a = n_b = n_pairs = int(keep.sum())
+            elif min(ua.size, ub.size) >= 2:
+                out_note = (f"unpaired for this output: only {int(keep.sum())} pairs have it "
+                            "measured on both sides")
+        if not out_paired:
+            xa, xb = ua, ub
+            cl, n_a, n_b, n_pairs = None, xa.size, xb.size, None
+        enough = (n_a >= 2 and n_b >= 2)
+        diff = float(xb.mean() - xa.mean()) if (n_a and n_b) else math.nan
+        if enough:
+            ci = stats.bootstrap_diff_ci(xa, xb, paired=out_paired, n_resamples=n_resamples,
+                                         confidence=confidence, seed=rng_ci, clusters=cl)
+            p = stats.permutation_pvalue(xa, xb, paired=out_paired,
+                                         n_permutations=n_permutations, seed=rng_p, clusters=cl)
+        else:
+            ci, p = (math.nan, math.nan), math.nan
+            out_note = (f"measurable on too few images ({baseline}: {ua.size} of {len(a_all)}, "
+                        f"{variant}: {ub.size} of {len(b_all)}; at least 2 each needed)")
+        psd = stats.pooled_sd(xa, xb)
+        sd_test = float(np.std(xb - xa, ddof=1)) if (out_paired and n_a >= 2) else psd
+        if c in min_effect:
+            effect, basis = float(min_effect[c]), "given"
+        else:
+            effect, basis = (min_effect_sd * psd if math.isfinite(psd) else math.nan,
+                             f"{min_effect_sd:g} SD")
+        raw.append(dict(
+            m=m, xa=xa, xb=xb, n_a=n_a, n_b=n_b, n_pairs=n_pairs, diff=diff, ci=ci, p=p,
+            sd_test=sd_test, effect=effect, basis=basis, paired=out_paired, note=out_note))
+    p_adj = stats.holm([r["p"] for r in raw])
+    m_tests = int(np.sum(np.isfinite([r["p"] for r in raw]))) or 1
+    alpha_m = alpha / m_tests
+    for r, pa in zip(raw, p_adj):
+        m = r["m"]
+        n_needed = stats.required_n(r["sd_test"], r["effect"], paired=r["paired"], alpha=alpha_m,
+                                    power=power) if math.isfinite(r["effect"]) else None
+        mde = stats.min_detectable_effect(r["sd_test"], r["n_a"], r["n_b"], paired=r["paired"],
+                                          alpha=alpha_m, power=power)
+        have = r["n_pairs"] if r["paired"] else min(r["n_a"], r["n_b"])
+        underpowered = bool(n_needed is not None and have < n_needed)
+        verdict = stats.verdict(r["diff"], r["ci"], float(pa), direction=m.direction, alpha=alpha)
+        pc.results.append(OutputComparison(
+            output=m.name, unit=m.unit, direction=m.direction, baseline=baseline, variant=variant,
+            paired=r["paired"], n_baseline=r["n_a"], n_variant=r["n_b"], n_pairs=r["n_pairs"],
+            mean_baseline=float(r["xa"].mean()) if r["n_a"] else math.nan,
+            mean_variant=float(r["xb"].mean()) if r["n_b"] else math.nan,
+            diff=r["diff"], ci=tuple(r["ci"]), p_value=r["p"], p_holm=float(pa),
+            cliffs_delta=stats.cliffs_delta(r["xa"], r["xb"]),
+            win_rate=stats.win_rate(r["xa"], r["xb"], paired=r["paired"], direction=m.direction),
+            verdict=verdict, min_effect=r["effect"], min_effect_basis=r["basis"],
+            n_needed=n_needed, mde=mde, underpowered=underpowered,
+            power_line=_power_line(n_needed, have, r["effect"], r["basis"], m.unit, r["paired"], mde,
+                                   power, verdict),
+            note=r["note"]))
+    return pc
+
+
+def _power_line(n_needed: int | None, have: int, effect: float, basis: str, unit: str,
+                paired: bool, mde: float, power: float, verdict: str) -> str:
+    if n_needed is None or not math.isfinite(effect) or verdict != stats.NO_DIFFERENCE:
+        return ""
+    what = "seed-matched pairs" if paired else "images per variant"
+    size = f"{fmt_num(effect)}{(' ' + unit) if unit else ''}"
+    if basis != "given":
+        size += f" ({basis})"
+    if have < n_needed:
+        line = (f"need ~{n_needed} {what} to detect a change of {size} "
+                f"with {power:.0%} power; have {have}")
+        if math.isfinite(mde):
+            line += f" (detectable now: ~{fmt_num(mde)})"
+        return line
+    return (f"{have} {what} would detect a change of {size} with {power:.0%} power: "
+            f"any real difference is likely smaller")
+
+
+# ---------------------------------------------------------------------------------------------
+# formatting
+def fmt_num(v: float, decimals: int | None = None) -> str:
+    """A number for people: 3 significant digits, no exponent in the usual range."""
+    if v is None or not math.isfinite(v):
+        return "n/a"
+    if decimals is not None:
+        return f"{v:,.{max(0, decimals)}f}"
+    a = abs(v)
+    if a == 0:
+        return "0"
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 1e-3:
+        d = max(0, 2 - int(math.floor(math.log10(a))))
+        return f"{v:.{d}f}"
+    return f"{v:.2e}"
+
+
+def ci_decimals(ci: tuple[float, float], value: float = math.nan) -> int:
+    """Decimals that show two significant digits of the CI width."""
+    lo, hi = ci
+    width = hi - lo if (math.isfinite(lo) and math.isfinite(hi)) else math.nan
+    if not math.isfinite(width) or width <= 0:
+        width = abs(value) if math.isfinite(value) and value != 0 else 1.0
+    return int(min(6, max(0, 1 - math.floor(math.log10(width)))))
+
+
+def fmt_diff(r: OutputComparison) -> str:
+    """'+0.31 [0.22, 0.40]' (with the unit when there is one)."""
+    if not math.isfinite(r.diff):
+        return "n/a"
+    d = ci_decimals(r.ci, r.diff)
+    s = f"{r.diff:+,.{d}f}"
+    if all(math.isfinite(x) for x in r.ci):
+        s += f" [{r.ci[0]:,.{d}f}, {r.ci[1]:,.{d}f}]"
+    return s + (f" {r.unit}" if r.unit else "")
+
+
+def fmt_p(p: float) -> str:
+    if p is None or not math.isfinite(p):
+        return "n/a"
+    if p < 0.001:
+        return "<0.001"
+    return f"{p:.3f}"
+
+
+def headline(r: OutputComparison) -> str:
+    """'optical vs blurred: bokeh.circularity better, +0.31 [0.22, 0.40]'."""
+    return f"{r.variant} vs {r.baseline}: {r.output} {r.verdict}, {fmt_diff(r)}"
+
+
+def write_comparison_json(comparison: Comparison, path: str | os.PathLike) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(comparison.to_dict(), indent=2, allow_nan=False, ensure_ascii=False),
+                 encoding="utf-8")
+    return p
+
+
+VERDICT_STYLE = {stats.BETTER: "bold green", stats.WORSE: "bold red", stats.DIFFERS: "bold yellow",
+                 stats.NO_DIFFERENCE: "dim", stats.NOT_ENOUGH: "dim italic"}
+
+
+def comparison_tables(comparison: Comparison) -> list[Any]:
+    """rich Tables, one per variant pair (the CLI prints them)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    tables = []
+    for pc in comparison.pairs:
+        t = Table(title=f"{pc.variant} vs {pc.baseline}  ({pc.pairing_note})",
+                  title_justify="left", show_lines=False)
+        for col, just in (("output", "left"), ("", "center"), (pc.baseline, "right"),
+                          (pc.variant, "right"), ("difference [95 % CI]", "right"),
+                          ("p (Holm)", "right"), ("Cliff d", "right"), ("win", "right"),
+                          ("n", "right"), ("verdict", "left")):
+            t.add_column(col, justify=just, overflow="fold")
+        for r in pc.results:
+            meta = comparison.outputs.get(r.output, OutputMeta(r.output))
+            t.add_row(r.output, meta.arrow, fmt_num(r.mean_baseline), fmt_num(r.mean_variant),
+                      fmt_diff(r), fmt_p(r.p_holm),
+                      "n/a" if not math.isfinite(r.cliffs_delta) else f"{r.cliffs_delta:+.2f}",
+                      "n/a" if not math.isfinite(r.win_rate) else f"{r.win_rate:.0%}",
+                      str(r.n_used), Text(r.verdict, style=VERDICT_STYLE.get(r.verdict, "")))
+        tables.append(t)
+    return tables
+
+
+def power_notes(comparison: Comparison) -> list[str]:
+    """The power lines of outputs that came out 'no detectable difference' with too few images."""
+    out = []
+    for pc in comparison.pairs:
+        for r in pc.results:
+            if r.verdict == stats.NO_DIFFERENCE and r.underpowered and r.power_line:
+                out.append(f"{pc.variant} vs {pc.baseline}, {r.output}: {r.power_line}")
+    return out
