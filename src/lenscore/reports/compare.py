@@ -416,7 +416,7 @@ def _compare_pair(a_all: Any, b_all: Any, baseline: str, variant: str, cols: Seq
             if n_prompts >= MIN_CLUSTERS:
                 clusters = prompts
                 note += f"; {n_prompts} prompts resampled as clusters"
-            else:
+            elif n_prompts > 1:
                 note += (f"; only {n_prompts} prompts, too few to resample prompts as clusters: "
                          "the CI treats each seed as independent")
     pc = PairComparison(baseline, variant, pairing, note, len(a_all), len(b_all),

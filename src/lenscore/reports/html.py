@@ -1,0 +1,457 @@
+"""``report.html`` (one self-contained file) and ``report.md`` for a scored run.
+
+Entry point for other modules: :func:`write_report` (``lenscore score``/``demo``/``compare``
+call it after scoring). It reads ``RUN_DIR/scores.csv`` (+ ``summary.json`` when present) and
+works with any set of ``family.output`` columns.
+
+The page has, top to bottom: verdict cards (variant vs baseline, direction-aware), the full
+comparison table, per-variant means with 95 % CIs, units and direction arrows, a distribution
+plot per output, a gallery of the best and worst images per metric family with the family's
+overlay drawn on them (:mod:`lenscore.reports.overlays`), failed images, and the method.
+
+Self-contained: images are JPEG thumbnails and plots SVG, both as base64 ``data:`` URIs; CSS is
+inline; there is no script and no external resource. Every user-provided string (prompt, path,
+variant, notes) goes through Jinja2's autoescape, so ``<script>`` in a prompt renders as text.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import json
+import math
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from lenscore import __version__
+from lenscore.reports import stats
+from lenscore.reports.compare import (METHOD_TEXT, Comparison, OutputMeta, compare_scores,
+                                      fmt_diff, fmt_num, fmt_p, metric_columns, output_meta,
+                                      power_notes, read_run, write_comparison_json)
+
+#: preferred output per family for the gallery ("best and worst by ...")
+HEADLINE = {
+    "bokeh": ("bokeh.disc_fraction", "bokeh.circularity", "bokeh.orb_count"),
+    "focus": ("focus.separation", "focus.background_blur_px"),
+    "color": ("color.separation", "color.mud_fraction", "color.delta_mired"),
+    "skin": ("skin.texture_energy",),
+    "clip": ("clip.prompt_alignment",),
+}
+FAMILY_TITLE = {"bokeh": "Bokeh", "focus": "Focus", "color": "Colour temperature",
+                "skin": "Skin texture", "clip": "Prompt alignment (CLIP)"}
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+def data_uri(payload: bytes, mime: str) -> str:
+    return f"data:{mime};base64," + base64.b64encode(payload).decode("ascii")
+
+
+def _f(v: Any) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return math.nan
+    return x
+
+
+def resolve_image(path: str, run_dir: Path, summary: Mapping[str, Any],
+                  image_root: str | os.PathLike | None = None) -> Path | None:
+    """Find an image of the scores table on disk (paths are stored relative to the input)."""
+    p = Path(path)
+    cands: list[Path] = []
+    if image_root is not None:
+        cands.append(Path(image_root) / p)
+    if p.is_absolute():
+        cands.append(p)
+    for key in ("input_root", "input"):
+        root = summary.get(key)
+        if isinstance(root, str) and root:
+            r = Path(root)
+            for base in (r, r.parent):
+                cands.append(base / p)
+                if not base.is_absolute():
+                    cands.append(run_dir.parent / base / p)
+                    cands.append(run_dir / base / p)
+    cands += [run_dir / p, run_dir.parent / p, Path.cwd() / p]
+    for c in cands:
+        try:
+            if c.is_file():
+                return c
+        except OSError:
+            continue
+    return None
+
+
+def _variant_stats(df: Any, cols: Sequence[str], summary: Mapping[str, Any],
+                   variants: Sequence[str], seed: int = 0) -> dict[str, dict[str, Any]]:
+    """Per-variant n, n_failed, and per output n/mean/median/std/ci95: from summary.json when it
+    covers the table, else computed (same function as the summary)."""
+    recorded = summary.get("variants") if isinstance(summary, Mapping) else None
+    if isinstance(recorded, Mapping) and all(v in recorded for v in variants) and all(
+            c in (recorded[v].get("outputs") or {}) for v in variants for c in cols):
+        return {v: dict(recorded[v]) for v in variants}
+    from lenscore.reports.aggregate import describe
+
+    out: dict[str, dict[str, Any]] = {}
+    for v in variants:
+        g = df[df["variant"].astype(str) == v]
+        ok = g[g["status"].astype(str) == "ok"]
+        out[v] = {"n": int(len(g)), "n_failed": int((g["status"].astype(str) != "ok").sum()),
+                  "outputs": {c: describe(np.asarray(ok[c], dtype=float), seed=seed)
+                              for c in cols}}
+    return out
+
+
+def _pick_headline(family: str, cols: Sequence[str], meta: Mapping[str, OutputMeta],
+                   df: Any) -> str | None:
+    fam_cols = [c for c in cols if c.split(".", 1)[0] == family]
+    usable = [c for c in fam_cols if np.isfinite(np.asarray(df[c], float)).any()]
+    for c in HEADLINE.get(family, ()):
+        if c in usable:
+            return c
+    for c in usable:
+        if meta[c].direction != "neither":
+            return c
+    return usable[0] if usable else None
+
+
+def _best_worst(df: Any, col: str, direction: str, k: int) -> tuple[list[int], list[int]]:
+    x = np.asarray(df[col], dtype=float)
+    idx = np.flatnonzero(np.isfinite(x))
+    if idx.size == 0:
+        return [], []
+    order = idx[np.argsort(x[idx], kind="stable")]
+    if direction != "lower":
+        order = order[::-1]  # best first ("neither": highest first)
+    k_best = min(k, math.ceil(order.size / 2))
+    best = list(order[:k_best])
+    rest = [i for i in order[::-1] if i not in best]
+    worst = rest[:min(k, len(rest))]
+    return [int(df.index[i]) for i in best], [int(df.index[i]) for i in worst]
+
+
+def _remeasure_note(stored: float, now: float) -> str:
+    """A warning when the overlay's re-measurement disagrees with scores.csv."""
+    if math.isnan(stored) and math.isnan(now):
+        return ""
+    if math.isfinite(stored) and math.isfinite(now) and \
+            abs(now - stored) <= 1e-3 * max(1.0, abs(stored)):
+        return ""
+    return (f"re-measured for this overlay: {fmt_num(now)} (scores.csv: {fmt_num(stored)}); "
+            "the metric's code or the file changed since scoring: re-score to compare")
+
+
+def _note_parts(notes: str) -> list[str]:
+    return [p.strip() for p in str(notes or "").split("; ") if p.strip()]
+
+
+def family_notes(notes: str, family: str) -> str:
+    """The parts of a row's ``notes`` that concern one family ("bokeh.x: ..." or "bokeh: ...")."""
+    keep = [p for p in _note_parts(notes)
+            if p.startswith(family + ".") or p.startswith(family + ":")]
+    return "; ".join(keep)
+
+
+def _normalise_reason(text: str) -> str:
+    """Group reasons that differ only by a count in parentheses ("(3 soft round highlights)")."""
+    import re
+
+    return re.sub(r"\s*\([^()]*\d[^()]*\)\s*$", "", text).strip()
+
+
+def missing_reasons(ok: Any, variants: Sequence[str]) -> list[dict[str, Any]]:
+    """NaN reasons from the ``notes`` column, counted per variant, most frequent first."""
+    counts: dict[str, Counter] = {}
+    if "notes" not in ok.columns:
+        return []
+    for v, notes in zip(ok["variant"].astype(str), ok["notes"]):
+        for part in dict.fromkeys(_normalise_reason(p) for p in _note_parts(notes)):
+            counts.setdefault(part, Counter())[v] += 1
+    rows = [{"reason": k, "counts": [c.get(v, 0) for v in variants], "total": sum(c.values())}
+            for k, c in counts.items()]
+    rows.sort(key=lambda r: (-r["total"], r["reason"]))
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------
+# the report data
+def build_report(run_dir: str | os.PathLike, *, comparison: Comparison | None = None,
+                 baseline: str | None = None, gallery: bool = True, n_gallery: int = 3,
+                 thumb_px: int = 440, seed: int = 0, min_effect_sd: float = 0.5,
+                 min_effect: Mapping[str, float] | None = None,
+                 image_root: str | os.PathLike | None = None,
+                 compare: bool = True, scores: Any = None,
+                 summary: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Everything the HTML and Markdown templates show (a plain dict; no HTML in it).
+
+    ``scores``/``summary`` replace reading ``run_dir`` (e.g. two runs merged by
+    ``lenscore compare``); a ``_source`` column, when present, gives each image's file.
+    """
+    from lenscore.reports import plots
+
+    run_dir = Path(run_dir)
+    if scores is None:
+        df, summary = read_run(run_dir)
+    else:
+        df, summary = scores.copy(), dict(summary or {})
+    df["variant"] = df["variant"].astype(str)
+    cols = metric_columns(df)
+    meta = output_meta(cols, summary)
+    variants = list(dict.fromkeys(df["variant"]))
+    vstats = _variant_stats(df, cols, summary, variants, seed=seed)
+    ok = df[df["status"].astype(str) == "ok"]
+    if comparison is None and compare and len(variants) >= 2 and cols:
+        comparison = compare_scores(df, baseline=baseline, meta=meta, seed=seed,
+                                    min_effect_sd=min_effect_sd, min_effect=min_effect)
+    vcolor = {v: plots.variant_color(i) for i, v in enumerate(variants)}
+
+    # --- verdict cards and comparison tables
+    pairs = []
+    if comparison is not None:
+        for pc in comparison.pairs:
+            rows = []
+            for r in pc.results:
+                m = comparison.outputs.get(r.output) or meta.get(r.output) or OutputMeta(r.output)
+                rows.append({
+                    "output": r.output, "arrow": m.arrow, "unit": r.unit,
+                    "description": m.description, "direction": m.direction,
+                    "mean_a": fmt_num(r.mean_baseline), "mean_b": fmt_num(r.mean_variant),
+                    "diff": fmt_diff(r), "p": fmt_p(r.p_value), "p_holm": fmt_p(r.p_holm),
+                    "cliff": "n/a" if not math.isfinite(r.cliffs_delta)
+                    else f"{r.cliffs_delta:+.2f}",
+                    "win": "n/a" if not math.isfinite(r.win_rate) else f"{r.win_rate:.0%}",
+                    "n": r.n_used, "verdict": r.verdict,
+                    "vclass": r.verdict.split()[0] if r.verdict else "",
+                    "power_line": r.power_line, "underpowered": r.underpowered, "note": r.note})
+            cards = [x for x in rows if x["verdict"] in (stats.BETTER, stats.WORSE)]
+            cards.sort(key=lambda x: {stats.BETTER: 0, stats.WORSE: 1}[x["verdict"]])
+            differs = [x for x in rows if x["verdict"] == stats.DIFFERS]
+            quiet = [x for x in rows if x["verdict"] == stats.NO_DIFFERENCE]
+            missing = [x for x in rows if x["verdict"] == stats.NOT_ENOUGH]
+            counts = Counter(x["verdict"] for x in rows)
+            pairs.append({"baseline": pc.baseline, "variant": pc.variant,
+                          "color_a": vcolor.get(pc.baseline, "#888"),
+                          "color_b": vcolor.get(pc.variant, "#888"),
+                          "pairing_note": pc.pairing_note, "rows": rows, "cards": cards,
+                          "quiet": quiet, "differs": differs, "missing": missing,
+                          "counts": counts,
+                          "power": [x for x in quiet if x["underpowered"] and x["power_line"]]})
+
+    # --- per-variant summary table, grouped by family
+    families: dict[str, list[dict[str, Any]]] = {}
+    for c in cols:
+        m = meta[c]
+        cells = []
+        for v in variants:
+            d = (vstats.get(v, {}).get("outputs") or {}).get(c) or {}
+            mean, ci = d.get("mean"), d.get("ci95") or [None, None]
+            cells.append({"mean": fmt_num(_f(mean)) if mean is not None else "not measurable",
+                          "ci": (f"{fmt_num(_f(ci[0]))} \u2013 {fmt_num(_f(ci[1]))}"
+                                 if ci and ci[0] is not None and ci[1] is not None else ""),
+                          "n": d.get("n", 0)})
+        families.setdefault(c.split(".", 1)[0], []).append(
+            {"output": c, "short": c.split(".", 1)[1], "unit": m.unit, "arrow": m.arrow,
+             "direction": m.direction, "description": m.description, "cells": cells})
+
+    # --- distribution plots
+    dist = []
+    for c in cols:
+        values = {v: np.asarray(ok.loc[ok["variant"] == v, c], dtype=float) for v in variants}
+        if not any(np.isfinite(x).any() for x in values.values()):
+            continue
+        mci = {}
+        for v in variants:
+            d = (vstats.get(v, {}).get("outputs") or {}).get(c) or {}
+            ci = d.get("ci95") or [None, None]
+            if d.get("mean") is not None and ci[0] is not None and ci[1] is not None:
+                mci[v] = (_f(d["mean"]), _f(ci[0]), _f(ci[1]))
+        svg = plots.distribution_plot(values, title=c, unit=meta[c].unit,
+                                      direction=meta[c].direction, means_ci=mci, seed=seed)
+        dist.append({"output": c, "src": data_uri(svg, "image/svg+xml"),
+                     "description": meta[c].description})
+    not_measured = [c for c in cols if not np.isfinite(np.asarray(ok[c], float)).any()]
+
+    # --- gallery
+    galleries = []
+    gallery_errors: list[str] = []
+    if gallery and len(ok):
+        galleries, gallery_errors = _build_gallery(run_dir, summary, ok, cols, meta, vcolor,
+                                                   n_gallery=n_gallery, thumb_px=thumb_px,
+                                                   image_root=image_root)
+
+    # --- failures and missing-value reasons
+    failed = df[df["status"].astype(str) != "ok"]
+    failures = [{"path": str(r["path"]), "variant": str(r["variant"]), "error": str(r["error"])}
+                for _, r in failed.iterrows()]
+    reasons = missing_reasons(ok, variants)
+    fam_meta = {}
+    for fam, d in (summary.get("metrics") or {}).items():
+        fam_meta[fam] = {"version": d.get("version", ""), "method": d.get("method", "")}
+
+    n_total = int(len(df))
+    return {
+        "title": "lenscore report",
+        "run_dir": str(run_dir),
+        "input": str(summary.get("input", "")),
+        "created": str(summary.get("created", "")),
+        "generated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "version": __version__,
+        "scored_with": summary.get("lenscore_version", ""),
+        "n_total": n_total, "n_ok": int(len(ok)), "n_failed": int(len(failed)),
+        "variants": [{"name": v, "color": vcolor[v], "n": vstats.get(v, {}).get("n", 0),
+                      "n_failed": vstats.get(v, {}).get("n_failed", 0),
+                      "is_baseline": comparison is not None and v == comparison.baseline}
+                     for v in variants],
+        "pairs": pairs,
+        "families": families,
+        "family_titles": FAMILY_TITLE,
+        "dist": dist, "not_measured": not_measured,
+        "galleries": galleries, "gallery_errors": gallery_errors[:20],
+        "failures": failures[:200], "n_failures_hidden": max(0, len(failures) - 200),
+        "reasons": reasons[:15],
+        "family_meta": fam_meta,
+        "method": METHOD_TEXT if comparison is not None else "",
+        "settings": comparison.settings if comparison is not None else {},
+        "alpha": comparison.alpha if comparison is not None else 0.05,
+        "comparison": comparison,
+        "variant_stats": vstats,
+        "meta": meta,
+    }
+
+
+def _build_gallery(run_dir: Path, summary: Mapping[str, Any], ok: Any, cols: Sequence[str],
+                   meta: Mapping[str, OutputMeta], vcolor: Mapping[str, str], *, n_gallery: int,
+                   thumb_px: int, image_root: Any) -> tuple[list[dict[str, Any]], list[str]]:
+    from lenscore.reports import overlays
+
+    fams = list(dict.fromkeys(c.split(".", 1)[0] for c in cols))
+    plan = []  # (family, headline, best idx, worst idx)
+    needed: dict[int, set[str]] = {}
+    for fam in fams:
+        head = _pick_headline(fam, cols, meta, ok)
+        if head is None:
+            continue
+        best, worst = _best_worst(ok, head, meta[head].direction, n_gallery)
+        plan.append((fam, head, best, worst))
+        for i in best + worst:
+            needed.setdefault(i, set()).add(fam)
+    cache: dict[int, tuple[np.ndarray | None, dict[str, Any]]] = {}
+    errors: list[str] = []
+    for i, fams_i in needed.items():
+        row = ok.loc[i]
+        src = str(row.get("_source", "") or "")
+        path = Path(src) if src and Path(src).is_file() else \
+            resolve_image(str(row["path"]), run_dir, summary, image_root)
+        if path is None:
+            errors.append(f"{row['path']}: image not found (looked beside the run and the input)")
+            cache[i] = (None, {})
+            continue
+        draw = [f for f in fams_i if f in overlays.OVERLAY_FAMILIES]
+        try:
+            if draw:
+                rgb, results = overlays.measure_image(path, families=draw)
+            else:
+                from lenscore.datasets.decode import decode_image
+
+                rgb, results = decode_image(path).rgb, {}
+        except Exception as e:  # noqa: BLE001 - one unreadable image must not lose the report
+            errors.append(f"{row['path']}: {type(e).__name__}: {e}")
+            cache[i] = (None, {})
+            continue
+        cache[i] = (rgb, results)
+    out = []
+    for fam, head, best, worst in plan:
+        m = meta[head]
+        sides = []
+        for label, idxs in (("best", best), ("worst", worst)):
+            tiles = []
+            for i in idxs:
+                row = ok.loc[i]
+                rgb, results = cache.get(i, (None, {}))
+                tile = {"path": str(row["path"]), "name": Path(str(row["path"])).name,
+                        "variant": str(row["variant"]), "color": vcolor.get(str(row["variant"])),
+                        "prompt": str(row.get("prompt", "") or ""),
+                        "seed": str(row.get("seed", "") or ""),
+                        "value": fmt_num(_f(row[head])), "unit": m.unit,
+                        "notes": family_notes(str(row.get("notes", "") or ""), fam),
+                        "src": None, "uv": None, "remeasured": ""}
+                if rgb is not None:
+                    res = results.get(fam)
+                    if res is not None and head in res.values:
+                        tile["remeasured"] = _remeasure_note(_f(row[head]), _f(res.values[head]))
+                    img = overlays.overlay(fam, rgb, res, long_side=thumb_px) if res is not None \
+                        else overlays.thumbnail(rgb, thumb_px)[0]
+                    tile["src"] = data_uri(overlays.encode_image(img, "jpeg", 84), "image/jpeg")
+                    if fam == "color" and res is not None:
+                        try:
+                            svg = overlays.color_uv_plot(res, size=(3.4, 2.5), title="", fmt="png",
+                                                        compact=True, dpi=130)
+                        except Exception:  # noqa: BLE001
+                            svg = None
+                        if svg:
+                            tile["uv"] = data_uri(svg, "image/png")
+                tiles.append(tile)
+            sides.append({"label": label, "tiles": tiles})
+        out.append({"family": fam, "title": FAMILY_TITLE.get(fam, fam), "output": head,
+                    "arrow": m.arrow, "direction": m.direction, "sides": sides})
+    return out, errors
+
+
+# ----------------------------------------------------------------------------------------------
+# rendering
+def _env() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("lenscore.reports", "templates"),
+        autoescape=True, trim_blocks=True, lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined)
+    return env
+
+
+def render_html(data: Mapping[str, Any]) -> str:
+    """The report page from :func:`build_report`'s data (autoescaped)."""
+    return _env().get_template("report.html.j2").render(**data)
+
+
+def render_report_markdown(data: Mapping[str, Any]) -> str:
+    from lenscore.reports.markdown import render_markdown
+
+    variants = [v["name"] for v in data["variants"]]
+    run_line = (f"{data['n_ok']} of {data['n_total']} images scored in {len(variants)} "
+                f"variant(s): {', '.join(variants)}")
+    return render_markdown(title=("lenscore: " + " / ".join(
+        f"{p['variant']} vs {p['baseline']}" for p in data["pairs"])) if data["pairs"]
+        else "lenscore report", run_line=run_line, comparison=data["comparison"],
+        variant_stats=data["variant_stats"], meta=data["meta"], failures=data["n_failed"])
+
+
+def write_report(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | None = None,
+                 comparison: Comparison | None = None, baseline: str | None = None,
+                 gallery: bool = True, n_gallery: int = 3, seed: int = 0,
+                 min_effect_sd: float = 0.5, min_effect: Mapping[str, float] | None = None,
+                 image_root: str | os.PathLike | None = None, scores: Any = None,
+                 summary: Mapping[str, Any] | None = None) -> dict[str, Path]:
+    """Write ``report.html`` and ``report.md`` (and ``comparison.json`` when the run has two or
+    more variants) for the scored run in ``run_dir``; returns {"html", "md"[, "json"]} paths.
+
+    ``comparison`` reuses a comparison already computed (e.g. across two runs); otherwise the
+    run's variants are compared against ``baseline`` (default: the first variant).
+    """
+    data = build_report(run_dir, comparison=comparison, baseline=baseline, gallery=gallery,
+                        n_gallery=n_gallery, seed=seed, min_effect_sd=min_effect_sd,
+                        min_effect=min_effect, image_root=image_root, scores=scores,
+                        summary=summary)
+    out = Path(out_dir) if out_dir is not None else Path(run_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"html": out / "report.html", "md": out / "report.md"}
+    paths["html"].write_text(render_html(data), encoding="utf-8")
+    paths["md"].write_text(render_report_markdown(data), encoding="utf-8")
+    if data["comparison"] is not None:
+        paths["json"] = write_comparison_json(data["comparison"], out / "comparison.json")
+    return paths

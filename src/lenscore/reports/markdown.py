@@ -1,0 +1,128 @@
+"""``report.md``: the summary and verdicts for a pull request or a CI step summary.
+
+GitHub renders HTML inside Markdown, so every user-provided string (variant names, paths,
+prompts) is HTML-escaped and its table pipes are escaped too (:func:`md_escape`).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any, Mapping, Sequence
+
+from lenscore.reports import stats
+from lenscore.reports.compare import (Comparison, OutputMeta, fmt_diff, fmt_num, fmt_p,
+                                      power_notes)
+
+VERDICT_MARK = {stats.BETTER: "\U0001F7E2 better", stats.WORSE: "\U0001F534 worse",
+                stats.DIFFERS: "\U0001F7E1 differs",
+                stats.NO_DIFFERENCE: "\u26AA no detectable difference",
+                stats.NOT_ENOUGH: "\u2014 not enough data"}
+
+
+def md_escape(text: Any) -> str:
+    """Text safe inside a Markdown table cell rendered by GitHub (HTML-escaped, pipes,
+    backticks and brackets neutralised, newlines flattened)."""
+    s = html.escape(str(text), quote=True)
+    for ch in ("\\", "|", "`", "*", "_", "[", "]"):
+        s = s.replace(ch, "\\" + ch)
+    return " ".join(s.split())
+
+
+def _arrow(meta: OutputMeta | None) -> str:
+    return meta.arrow if meta is not None else ""
+
+
+def _count_line(results: Sequence[Any]) -> str:
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.verdict] = counts.get(r.verdict, 0) + 1
+    order = (stats.BETTER, stats.WORSE, stats.DIFFERS, stats.NO_DIFFERENCE, stats.NOT_ENOUGH)
+    return ", ".join(f"{counts[v]} {v}" for v in order if counts.get(v))
+
+
+def comparison_markdown(comparison: Comparison) -> list[str]:
+    lines: list[str] = []
+    for pc in comparison.pairs:
+        lines.append(f"### {md_escape(pc.variant)} vs {md_escape(pc.baseline)} (baseline)")
+        lines.append("")
+        lines.append(f"**{_count_line(pc.results)}** \u00b7 {md_escape(pc.pairing_note)}")
+        lines.append("")
+        lines.append(f"| output | {md_escape(pc.baseline)} | {md_escape(pc.variant)} | "
+                     f"difference [{comparison.confidence:.0%} CI] | p (Holm) | Cliff's \u03b4 | "
+                     f"win rate | n | verdict |")
+        lines.append("|---|--:|--:|--:|--:|--:|--:|--:|---|")
+        for r in pc.results:
+            meta = comparison.outputs.get(r.output)
+            cd = "n/a" if not math.isfinite(r.cliffs_delta) else f"{r.cliffs_delta:+.2f}"
+            wr = "n/a" if not math.isfinite(r.win_rate) else f"{r.win_rate:.0%}"
+            lines.append(
+                f"| `{r.output}` {_arrow(meta)} | {fmt_num(r.mean_baseline)} | "
+                f"{fmt_num(r.mean_variant)} | {md_escape(fmt_diff(r))} | {fmt_p(r.p_holm)} | "
+                f"{cd} | {wr} | {r.n_used} | {VERDICT_MARK.get(r.verdict, r.verdict)} |")
+        lines.append("")
+    notes = power_notes(comparison)
+    if notes:
+        lines.append("**Sample size.** Where no difference was detected, more images would be "
+                     "needed to see a change of the size given:")
+        lines.append("")
+        lines.extend(f"- {md_escape(n)}" for n in notes)
+        lines.append("")
+    return lines
+
+
+def summary_markdown(variant_stats: Mapping[str, Mapping[str, Any]],
+                     meta: Mapping[str, OutputMeta]) -> list[str]:
+    """Per-variant table: mean [95 % CI] (n) per output."""
+    variants = list(variant_stats)
+    if not variants:
+        return []
+    lines = ["| output | unit | " + " | ".join(md_escape(v) for v in variants) + " |",
+             "|---|---|" + "--:|" * len(variants)]
+    for name, m in meta.items():
+        cells = []
+        for v in variants:
+            d = (variant_stats[v].get("outputs") or {}).get(name) or {}
+            mean = d.get("mean")
+            ci = d.get("ci95") or [None, None]
+            if mean is None:
+                cells.append("n/a")
+                continue
+            c = f"{fmt_num(mean)}"
+            if ci[0] is not None and ci[1] is not None:
+                c += f" [{fmt_num(ci[0])}, {fmt_num(ci[1])}]"
+            cells.append(f"{c} (n={d.get('n', 0)})")
+        lines.append(f"| `{name}` {m.arrow} | {md_escape(m.unit)} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def render_markdown(*, title: str, run_line: str, comparison: Comparison | None,
+                    variant_stats: Mapping[str, Mapping[str, Any]],
+                    meta: Mapping[str, OutputMeta], failures: int = 0,
+                    report_html: str | None = "report.html") -> str:
+    """The whole ``report.md``."""
+    out = [f"## {md_escape(title)}", "", md_escape(run_line), ""]
+    if comparison is not None:
+        out.extend(comparison_markdown(comparison))
+        out.append("<sub>" + html.escape(
+            "Difference = variant - baseline, BCa bootstrap CI; permutation p-value, Holm-"
+            "corrected across outputs; win rate = share of (paired) comparisons the variant "
+            "wins in the output's direction (\u2191 higher is better, \u2193 lower is better, "
+            "\u2195 descriptive). A verdict needs Holm p < "
+            f"{comparison.alpha:g} and a CI excluding 0.") + "</sub>")
+        out.append("")
+    if failures:
+        out.append(f"\u26a0\ufe0f {failures} image(s) could not be scored (see scores.csv).")
+        out.append("")
+    table = summary_markdown(variant_stats, meta)
+    if table:
+        out.append("<details><summary>Per-variant means with 95 % CIs</summary>")
+        out.append("")
+        out.extend(table)
+        out.append("")
+        out.append("</details>")
+        out.append("")
+    if report_html:
+        out.append(f"Full report with plots and overlays: `{md_escape(report_html)}`")
+        out.append("")
+    return "\n".join(out)
