@@ -156,7 +156,8 @@ def _parse_box(v: object, src: str, line: int) -> tuple[int, int, int, int] | No
         nums = [float(p) for p in parts]
     except (TypeError, ValueError):
         nums = []
-    if len(nums) != 4 or nums[2] <= 0 or nums[3] <= 0 or nums[0] < 0 or nums[1] < 0:
+    if len(nums) != 4 or not all(abs(n) < 1e9 for n in nums) \
+            or nums[2] <= 0 or nums[3] <= 0 or nums[0] < 0 or nums[1] < 0:  # NaN/inf fail abs() < 1e9
         raise ConfigError(f"subject_box must be 'x,y,w,h' in pixels with w, h > 0, got {v!r}",
                           source=src, line=line, column="subject_box")
     return tuple(int(round(n)) for n in nums)  # type: ignore[return-value]
