@@ -436,25 +436,39 @@ def test_diversity_of_scored_embeddings(scorer):
 # the torchvision fallback (ENVIRONMENT.md): only on the exact error, tested in subprocesses
 # ---------------------------------------------------------------------------------------------
 
-def _run_with_fake_torchvision(tmp_path: Path, init_source: str, body: str) -> subprocess.CompletedProcess:
-    pkg = tmp_path / "fake" / "torchvision"
-    pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text(textwrap.dedent(init_source))
-    code = f"import sys; sys.path.insert(0, {str(tmp_path / 'fake')!r})\n" + textwrap.dedent(body)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
-
-
-def test_fallback_registers_placeholders_on_the_exact_error(oc, tmp_path):
-    fake = """
+def test_fallback_only_on_the_exact_error(oc, tmp_path):
+    """A fake torchvision first fails with another error (must propagate, nothing registered),
+    then with the exact CUDA-build error (placeholders registered, import retried and loaded)."""
+    fake = tmp_path / "fake" / "torchvision"
+    fake.mkdir(parents=True)
+    other = 'raise RuntimeError("some other torchvision failure")\n'
+    exact = textwrap.dedent("""
         import torch
         try:
             torch.ops.torchvision.nms
         except (AttributeError, RuntimeError):
             raise RuntimeError("operator torchvision::nms does not exist")
         LOADED = True
-    """
-    body = """
+    """)
+    (fake / "__init__.py").write_text(other)
+    code = textwrap.dedent(f"""
+        import pathlib, sys
+        sys.path.insert(0, {str(tmp_path / "fake")!r})
         import torch, lenscore.metrics.clip as C
+        try:
+            C._import_torchvision()
+        except RuntimeError as e:
+            assert "some other" in str(e), e
+        else:
+            raise SystemExit("another RuntimeError must propagate")
+        assert C._TV_PLACEHOLDER_LIB is None
+        try:
+            torch.ops.torchvision.nms
+            raise SystemExit("no op may be registered for another error")
+        except (AttributeError, RuntimeError):
+            pass
+        pathlib.Path({str(fake / "__init__.py")!r}).write_text({exact!r})
+        import importlib; importlib.invalidate_caches()
         tv, used = C._import_torchvision()
         assert tv.LOADED and used
         try:
@@ -464,31 +478,12 @@ def test_fallback_registers_placeholders_on_the_exact_error(oc, tmp_path):
         else:
             raise SystemExit("placeholder nms should refuse to run")
         print("ok")
-    """
-    out = _run_with_fake_torchvision(tmp_path, fake, body)
-    assert out.returncode == 0, out.stderr
+    """)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                         env=env)
+    assert out.returncode == 0, out.stderr + out.stdout
     assert out.stdout.strip() == "ok"
-
-
-def test_fallback_is_not_used_for_other_errors(oc, tmp_path):
-    fake = """
-        raise RuntimeError("some other torchvision failure")
-    """
-    body = """
-        import torch, lenscore.metrics.clip as C
-        try:
-            C._import_torchvision()
-        except RuntimeError as e:
-            assert "some other" in str(e)
-        assert C._TV_PLACEHOLDER_LIB is None
-        try:
-            torch.ops.torchvision.nms
-        except (AttributeError, RuntimeError):
-            print("untouched")
-    """
-    out = _run_with_fake_torchvision(tmp_path, fake, body)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "untouched"
 
 
 def test_real_torchvision_loads_and_fallback_matches_the_environment(oc):
@@ -499,3 +494,94 @@ def test_real_torchvision_loads_and_fallback_matches_the_environment(oc):
         assert C._TV_MISSING_OP in probe.stderr  # the failure ENVIRONMENT.md documents
     assert (C._TV_PLACEHOLDER_LIB is not None) == plain_fails
     assert "open_clip" in sys.modules
+
+
+# ---------------------------------------------------------------------------------------------
+# summary helpers and the command line, end to end
+# ---------------------------------------------------------------------------------------------
+
+def test_variant_summary_diversity_and_margin():
+    e = np.eye(4, dtype=np.float32)
+    rows = [("a", "p1", e[0], e[0]), ("a", "p2", e[1], e[1]), ("a", None, e[2], None),
+            ("b", "p", e[3], e[3]), ("b", "p", e[3], e[3])]
+    s = C.variant_summary(rows)
+    assert s["a"]["n_embedded"] == 3 and s["a"]["diversity"] == pytest.approx(1.0)
+    assert s["a"]["alignment_margin"] == pytest.approx(100.0) and s["a"]["n_prompts"] == 2
+    assert s["b"]["diversity"] == pytest.approx(0.0) and s["b"]["alignment_margin"] is None
+    json.dumps(s, allow_nan=False)
+
+
+def _write_folder(tmp_path: Path, n: int = 5) -> Path:
+    from PIL import Image
+
+    root = tmp_path / "renders"
+    rng = np.random.default_rng(0)
+    rows = ["path,variant,prompt"]
+    for i in range(n):
+        variant = "optical" if i % 2 else "blurred"
+        (root / variant).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (96, 80, 3), dtype=np.uint8)).save(root / variant / f"{i}.png")
+        prompt = "" if i == 0 else ("85mm f/1.4 portrait, " * (30 if i == 1 else 1)).strip(", ")
+        rows.append(f'{variant}/{i}.png,{variant},"{prompt}"')
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return root / "manifest.csv"
+
+
+def test_cli_scores_a_folder_with_a_local_checkpoint(tiny, tmp_path):
+    import csv
+
+    from click.testing import CliRunner
+
+    from lenscore.cli import main
+
+    name, ckpt = tiny
+    manifest = _write_folder(tmp_path)
+    probes = tmp_path / "probes.yaml"
+    probes.write_text("probes:\n  rim_light: [strong rim light, flat front light]\n")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["score", "--manifest", str(manifest), "--out", str(out), "-j", "1",
+                                  "--no-cache", "--clip-model", name, "--clip-pretrained", str(ckpt),
+                                  "--clip-batch-size", "2", "--clip-probes", str(probes)])
+    assert r.exit_code == 0, r.output + str(r.exception)
+    rows = list(csv.DictReader((out / "scores.csv").open()))
+    assert len(rows) == 5 and all(row["status"] == "ok" for row in rows)
+    assert {"clip.prompt_alignment", "clip.probe_bokeh_orbs", "clip.probe_rim_light"} <= set(rows[0])
+    by_path = {row["path"]: row for row in rows}
+    assert by_path["blurred/0.png"]["clip.prompt_alignment"] == ""  # no prompt: NaN ...
+    assert "clip.prompt_alignment: no prompt for this image" in by_path["blurred/0.png"]["notes"]
+    assert by_path["blurred/0.png"]["clip.probe_bokeh_orbs"] != ""  # ... probes still measured
+    assert "split into" in by_path["optical/1.png"]["notes"]
+    summary = json.loads((out / "summary.json").read_text())
+    meta = summary["clip"]
+    assert meta["model"] == name and meta["weights_sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()
+    assert set(meta["variants"]) == {"blurred", "optical"}
+    assert meta["variants"]["optical"]["n_embedded"] == 2
+    assert 0.0 <= meta["variants"]["optical"]["diversity"] <= 2.0
+    assert "clip.probe_rim_light" in summary["metrics"]["clip"]["outputs"]
+    assert summary["variants"]["optical"]["outputs"]["clip.probe_rim_light"]["n"] == 2
+
+
+def test_cli_without_weights_skips_clip_with_one_line_and_runs_the_rest(oc, tmp_path):
+    from click.testing import CliRunner
+
+    from lenscore.cli import main
+
+    manifest = _write_folder(tmp_path, n=2)
+    base = ["score", "--manifest", str(manifest), "-j", "1", "--no-cache"]
+    plain = CliRunner().invoke(main, [*base, "--out", str(tmp_path / "plain")])
+    r = CliRunner().invoke(main, [*base, "--out", str(tmp_path / "skip"), "--clip-model", "ViT-B-32"])
+    assert plain.exit_code == 0 and r.exit_code == 0, r.output
+    lines = [ln for ln in r.stderr.splitlines() if "clip" in ln]
+    assert len(lines) == 1 and "--clip-pretrained" in lines[0]
+    header = (tmp_path / "skip" / "scores.csv").read_text().splitlines()[0]
+    assert header == (tmp_path / "plain" / "scores.csv").read_text().splitlines()[0]
+    assert "clip" not in json.loads((tmp_path / "skip" / "summary.json").read_text())
+
+
+def test_uniform_and_tiny_images_score_without_error(scorer):
+    from lenscore.context import ImageContext
+
+    ctxs = [ImageContext(np.full((8, 8, 3), 0.5, np.float32), prompt="a grey square"),
+            ImageContext(np.zeros((300, 200, 3), np.float32), prompt="darkness")]
+    for r in scorer.score([scorer.prepare(c) for c in ctxs], [c.prompt for c in ctxs]):
+        assert all(np.isfinite(v) for v in r.values.values())

@@ -44,7 +44,7 @@ def _parse_families(value: str | None) -> list[str] | None:
 def _score_to_dir(records, out: Path, *, families, jobs: int, max_pixels: int | None,
                   input_desc: str, label: str = "scoring", cache_dir: Path | None = None,
                   resume: bool = False, executor: str = "process",
-                  scheduler: str | None = None) -> tuple[int, int]:
+                  scheduler: str | None = None, clip=None) -> tuple[int, int]:
     """Score records into out/ (scores.csv, summary.json) with a progress bar on a terminal.
 
     SIGTERM / Ctrl-C stop cleanly: every finished row stays in scores.csv, the message says how
@@ -55,6 +55,8 @@ def _score_to_dir(records, out: Path, *, families, jobs: int, max_pixels: int | 
 
     opts = dict(families=families, jobs=jobs, max_pixels=max_pixels, cache_dir=cache_dir,
                 resume=resume, executor=executor, scheduler=scheduler)
+    if clip is not None:
+        opts["clip"] = clip
     try:
         with graceful_signals():
             if _quiet():
@@ -80,8 +82,40 @@ def _score_to_dir(records, out: Path, *, families, jobs: int, max_pixels: int | 
     if cache_dir is not None and result.n_new:
         click.echo(f"cache: {result.n_cached} of {result.n_new} image(s) read back from "
                    f"{cache_dir}", err=True)
-    write_summary(out, families, input_desc=input_desc)
+    if clip is not None:
+        from lenscore.metrics.clip import variant_summary
+
+        write_summary(out, [*families, clip.family], input_desc=input_desc,
+                      extra={"clip": {**clip.metadata(),
+                                      "variants": variant_summary(result.clip_embeddings)}})
+    else:
+        write_summary(out, families, input_desc=input_desc)
     return result.n, result.n_failed
+
+
+def _load_clip_or_skip(model: str, pretrained: str | None, batch_size: int,
+                       probes_file: Path | None):
+    """The CLIP scorer, or None (with one line saying why and how to fix it) when it cannot run:
+    the optical families run either way."""
+    from lenscore.errors import MissingDependencyError
+    from lenscore.metrics.clip import ClipUnavailable, load_clip, parse_probes
+
+    probes = None
+    if probes_file is not None:
+        import yaml
+
+        try:
+            data = yaml.safe_load(probes_file.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as e:
+            raise click.UsageError(f"cannot read --clip-probes {probes_file}: {e}")
+        if isinstance(data, dict) and isinstance(data.get("probes"), dict):
+            data = data["probes"]
+        probes = parse_probes(data, include_defaults=False, source=str(probes_file))
+    try:
+        return load_clip(model, pretrained, batch_size=batch_size, probes=probes)
+    except (ClipUnavailable, MissingDependencyError) as e:
+        _err(str(e))
+        return None
 
 
 @main.command()
@@ -109,9 +143,22 @@ def _score_to_dir(records, out: Path, *, families, jobs: int, max_pixels: int | 
 @click.option("--scheduler", metavar="ADDRESS",
               help="Dask scheduler address (tcp://host:8786) for --executor dask; without it a "
                    "local Dask cluster of --jobs workers is started.")
+@click.option("--clip-model", metavar="NAME",
+              help="Also run the clip family with this open_clip model (e.g. ViT-B-32); needs "
+                   "the 'clip' extra and --clip-pretrained.")
+@click.option("--clip-pretrained", metavar="PATH|TAG",
+              help="CLIP weights: a local checkpoint file, or an open_clip tag already in the "
+                   "Hugging Face cache (e.g. laion2b_s34b_b79k). Never downloaded.")
+@click.option("--clip-batch-size", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Images per CLIP forward pass.")
+@click.option("--clip-probes", type=click.Path(path_type=Path, dir_okay=False),
+              help="YAML/JSON file of extra optics probes: name: [positive caption, negative "
+                   "caption] (optionally under a 'probes:' key).")
 def score(path: str | None, out: Path, manifest: Path | None, families: str | None,
           jobs: int | None, max_pixels: int, cache_dir: Path | None, no_cache: bool,
-          resume: bool, executor: str, scheduler: str | None) -> None:
+          resume: bool, executor: str, scheduler: str | None, clip_model: str | None = None,
+          clip_pretrained: str | None = None, clip_batch_size: int = 16,
+          clip_probes: Path | None = None) -> None:
     """Score a folder of renders (PATH) or the images a --manifest lists.
 
     First-level subfolders of PATH are prompt variants (renders/optical/*.png ->
@@ -135,11 +182,18 @@ def score(path: str | None, out: Path, manifest: Path | None, families: str | No
     else:
         records = find_images_url(path) if is_url(path) else find_images(path)
     fams = select_families(_parse_families(families))
+    clip = None
+    if clip_model:
+        clip = _load_clip_or_skip(clip_model, clip_pretrained, clip_batch_size, clip_probes)
+        if clip is not None:
+            fams = [f for f in fams if f.name != "clip"]
+    elif clip_pretrained or clip_probes:
+        raise click.UsageError("--clip-pretrained and --clip-probes need --clip-model")
     n_jobs = jobs or default_jobs()
     cache = None if no_cache else (cache_dir or default_cache_dir(out))
     n, n_failed = _score_to_dir(records, out, families=fams, jobs=n_jobs, max_pixels=max_pixels,
                                 input_desc=str(manifest or path), cache_dir=cache, resume=resume,
-                                executor=executor, scheduler=scheduler)
+                                executor=executor, scheduler=scheduler, clip=clip)
     click.echo(f"scored {n - n_failed} of {n} images -> {out / 'scores.csv'}, "
                f"{out / 'summary.json'}")
     if n_failed:

@@ -195,6 +195,8 @@ class TaskResult:
     #: True when nothing was computed: every part came from the cache.
     cached: bool = False
     results: dict[str, MetricResult] = field(default_factory=dict)
+    #: with a CLIP scorer: the image prepared for it in the worker (uint8, model input size).
+    clip_image: Any = None
 
 
 def _lookup(get_many: Callable[[list[str]], dict], h: str, record: ImageRecord,
@@ -225,7 +227,8 @@ def _fully_cached(decode: DecodeInfo | None, fams: dict, families: Sequence[Metr
 
 
 def _score(record: ImageRecord, families: Sequence[MetricFamily], *, max_pixels: int | None,
-           cache_db: str | None = None, keep_results: bool = False) -> TaskResult:
+           cache_db: str | None = None, keep_results: bool = False,
+           clip_prep: Callable[[Any], Any] | None = None) -> TaskResult:
     """Read, (hash,) decode and measure one image. Never raises for bad input."""
     from lenscore.context import ImageContext
     from lenscore.evaluator.cache import file_hash, reader_for
@@ -242,7 +245,7 @@ def _score(record: ImageRecord, families: Sequence[MetricFamily], *, max_pixels:
     reader = reader_for(cache_db) if h else None
     cached_decode, cached = (_lookup(reader.get_many, h, record, families, max_pixels)
                              if reader is not None and h else (None, {}))
-    if not keep_results and _fully_cached(cached_decode, cached, families):
+    if not keep_results and clip_prep is None and _fully_cached(cached_decode, cached, families):
         return TaskResult(cached_decode, cached, [], False, h, stat_key, cached=True)  # type: ignore[arg-type]
 
     try:
@@ -268,6 +271,11 @@ def _score(record: ImageRecord, families: Sequence[MetricFamily], *, max_pixels:
                           file_hash=h, stat_key=stat_key)
     del decoded
     out = TaskResult(decode, {}, [], True, h, stat_key)
+    if clip_prep is not None:
+        try:
+            out.clip_image = clip_prep(ctx)
+        except Exception:  # the clip step then reports this image as not measurable
+            out.clip_image = None
     for fam in families:
         if fam.name in cached and not keep_results:
             out.families[fam.name] = cached[fam.name]
@@ -282,9 +290,11 @@ def _score(record: ImageRecord, families: Sequence[MetricFamily], *, max_pixels:
 
 
 def score_task(record: ImageRecord, family_names: Sequence[str], max_pixels: int | None,
-               cache_db: str | None = None) -> TaskResult:
-    """The per-image task that executors run (picklable by reference; families by name)."""
-    return _score(record, select_families(family_names), max_pixels=max_pixels, cache_db=cache_db)
+               cache_db: str | None = None, clip_prep: Any = None) -> TaskResult:
+    """The per-image task that executors run (picklable by reference; families by name;
+    ``clip_prep`` a picklable :class:`lenscore.metrics.clip.ClipPreprocess`)."""
+    return _score(record, select_families(family_names), max_pixels=max_pixels, cache_db=cache_db,
+                  clip_prep=clip_prep)
 
 
 def assemble_row(record: ImageRecord, tr: TaskResult, families: Sequence[MetricFamily]
@@ -474,7 +484,8 @@ def _main_side_hit(store: Any, record: ImageRecord, families: Sequence[MetricFam
 
 def stream_results(records: Iterable[ImageRecord], families: Sequence[MetricFamily], executor: Any,
                    *, max_pixels: int | None = DEFAULT_MAX_PIXELS, store: Any = None,
-                   window: int | None = None) -> Iterator[tuple[ImageRecord, TaskResult]]:
+                   window: int | None = None, clip_prep: Any = None
+                   ) -> Iterator[tuple[ImageRecord, TaskResult]]:
     """(record, result) in input order, at most ``window`` images in flight.
 
     A broken process pool (a worker killed by a crash) is restarted and the images in flight are
@@ -488,6 +499,8 @@ def stream_results(records: Iterable[ImageRecord], families: Sequence[MetricFami
     pending: deque[_Item] = deque()
 
     def submit(rec: ImageRecord) -> Any:
+        if clip_prep is not None:
+            return executor.submit(score_task, rec, names, max_pixels, db, clip_prep)
         return executor.submit(score_task, rec, names, max_pixels, db)
 
     def isolate(items: list[_Item]) -> None:
@@ -522,7 +535,8 @@ def stream_results(records: Iterable[ImageRecord], families: Sequence[MetricFami
         return it.result
 
     for rec in records:
-        hit = _main_side_hit(store, rec, families, max_pixels) if store is not None else None
+        hit = (_main_side_hit(store, rec, families, max_pixels)
+               if store is not None and clip_prep is None else None)
         pending.append(_Item(rec, None, hit) if hit is not None else _Item(rec, submit(rec)))
         while pending and (len(pending) >= win or pending[0].ready()):
             it = pending.popleft()
@@ -564,6 +578,8 @@ class RunResult:
     #: rows kept from the earlier run (``resume``).
     n_resumed: int = 0
     warnings: list[str] = field(default_factory=list)
+    #: with ``clip``: (variant, prompt, image embedding, prompt embedding or None) per new ok row.
+    clip_embeddings: list[tuple[str, str, Any, Any]] = field(default_factory=list)
 
 
 def _store_result(store: Any, rec: ImageRecord, tr: TaskResult, by_name: dict[str, MetricFamily],
@@ -592,7 +608,7 @@ def run(records: Sequence[ImageRecord], out_dir: str | os.PathLike, *,
         on_row: Callable[[dict[str, Any]], None] | None = None,
         cache_dir: str | os.PathLike | None = None, resume: bool = False,
         executor: Any = "process", scheduler: str | None = None, window: int | None = None,
-        on_resume: Callable[[int], None] | None = None) -> RunResult:
+        on_resume: Callable[[int], None] | None = None, clip: Any = None) -> RunResult:
     """Score ``records`` into ``out_dir/scores.csv``; returns counts.
 
     Parameters
@@ -610,6 +626,10 @@ def run(records: Sequence[ImageRecord], out_dir: str | os.PathLike, *,
         Dask scheduler address (``executor='dask'``); without it a LocalCluster is started.
     on_resume : callable, optional
         Called once with the number of rows kept from the earlier run.
+    clip : lenscore.metrics.clip.ClipScorer, optional
+        Adds the clip family: workers prepare each image (``clip.preprocess``), the main process
+        embeds them in batches of ``clip.batch_size``; rows wait for their batch, so an
+        interruption loses at most one batch (re-scored with ``resume``). Not cached.
 
     Raises
     ------
@@ -635,7 +655,8 @@ def run(records: Sequence[ImageRecord], out_dir: str | os.PathLike, *,
     owns = False
     interrupted = False
     try:
-        writer = ScoresWriter(path, columns_for(families), resume=resume)
+        writer = ScoresWriter(path, columns_for([*families, clip.family] if clip is not None
+                                                else families), resume=resume)
         result.n_resumed = writer.n_existing
         result.n, result.n_failed = writer.n_existing, writer.n_failed_existing
         if writer.dropped_bytes:
@@ -649,9 +670,7 @@ def run(records: Sequence[ImageRecord], out_dir: str | os.PathLike, *,
             owns = True
         else:
             exe = executor
-        for rec, tr in stream_results(todo, families, exe, max_pixels=max_pixels, store=store,
-                                      window=window):
-            row = assemble_row(rec, tr, families)
+        def emit(rec: ImageRecord, tr: TaskResult, row: dict[str, Any]) -> None:
             writer.write(row)
             result.n += 1
             result.n_new += 1
@@ -661,6 +680,25 @@ def run(records: Sequence[ImageRecord], out_dir: str | os.PathLike, *,
                 _store_result(store, rec, tr, by_name, max_pixels)
             if on_row is not None:
                 on_row(row)
+
+        batch: list[tuple[ImageRecord, TaskResult, dict[str, Any]]] = []
+        for rec, tr in stream_results(todo, families, exe, max_pixels=max_pixels, store=store,
+                                      window=window,
+                                      clip_prep=clip.preprocess if clip is not None else None):
+            row = assemble_row(rec, tr, families)
+            if clip is None:
+                emit(rec, tr, row)
+                continue
+            batch.append((rec, tr, row))
+            if len(batch) >= clip.batch_size:
+                _clip_batch(clip, batch, result)
+                for item in batch:
+                    emit(*item)
+                batch = []
+        if batch:
+            _clip_batch(clip, batch, result)
+            for item in batch:
+                emit(*item)
     except BaseException as e:
         interrupted = True
         if isinstance(e, Interrupted):
@@ -678,3 +716,32 @@ def run(records: Sequence[ImageRecord], out_dir: str | os.PathLike, *,
         if store is not None:
             store.close()
     return result
+
+
+def _clip_batch(clip: Any, batch: list[tuple[ImageRecord, TaskResult, dict[str, Any]]],
+                result: RunResult) -> None:
+    """Score one batch of rows with the CLIP scorer (main process) and merge values and notes."""
+    idx = [i for i, (_, tr, row) in enumerate(batch)
+           if row["status"] == "ok" and tr.clip_image is not None]
+    outs: dict[int, MetricResult] = {}
+    if idx:
+        try:
+            res = clip.score([batch[i][1].clip_image for i in idx],
+                             [batch[i][2]["prompt"] or None for i in idx])
+            outs = dict(zip(idx, res))
+        except Exception as e:  # a failing batch must not lose the rows
+            outs = {i: clip.family.nan_result(f"internal error ({type(e).__name__}: {e}); "
+                                              f"please report it") for i in idx}
+    for i, (rec, tr, row) in enumerate(batch):
+        tr.clip_image = None
+        if row["status"] != "ok":
+            continue
+        r = outs.get(i) or clip.family.nan_result("image could not be prepared for CLIP")
+        row.update(r.values)
+        extra = notes_text({clip.family.name: r})
+        if extra:
+            row["notes"] = f"{row['notes']}; {extra}" if row["notes"] else extra
+        emb = r.artifacts.get("embedding")
+        if emb is not None:
+            result.clip_embeddings.append((row["variant"], row["prompt"], emb,
+                                           r.artifacts.get("text_embedding")))

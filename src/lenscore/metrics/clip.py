@@ -275,6 +275,29 @@ def alignment_margin(image_embeddings: np.ndarray, text_embeddings: np.ndarray,
     return float(np.mean(margins))
 
 
+def variant_summary(rows: Sequence[tuple[str, str | None, np.ndarray, np.ndarray | None]]
+                    ) -> dict[str, dict[str, Any]]:
+    """Per variant: ``n_embedded``, ``diversity`` (:func:`diversity`) and ``alignment_margin``
+    (:func:`alignment_margin`, over the images that have a prompt), from
+    (variant, prompt, image embedding, prompt embedding or None) rows. NaN -> None (JSON)."""
+    by: dict[str, list[tuple[str | None, np.ndarray, np.ndarray | None]]] = {}
+    for variant, prompt, emb, temb in rows:
+        by.setdefault(str(variant), []).append((prompt, emb, temb))
+    out: dict[str, dict[str, Any]] = {}
+    for variant in sorted(by):
+        items = by[variant]
+        div = diversity(np.stack([np.asarray(e, np.float64) for _, e, _ in items]))
+        with_p = [(p, e, t) for p, e, t in items if p and t is not None]
+        margin = (alignment_margin(np.stack([e for _, e, _ in with_p]),
+                                   np.stack([t for _, _, t in with_p]), [p for p, _, _ in with_p])
+                  if with_p else math.nan)
+        out[variant] = {"n_embedded": len(items),
+                        "diversity": None if math.isnan(div) else round(div, 6),
+                        "alignment_margin": None if math.isnan(margin) else round(margin, 4),
+                        "n_prompts": len({p for p, _, _ in with_p})}
+    return out
+
+
 def split_prompt(text: str, count_tokens: Callable[[str], int], context_length: int) -> list[str]:
     """Split ``text`` into chunks whose token count (``count_tokens``, markers included) fits
     ``context_length``: greedily at phrase boundaries (, ; : . ! ?), then at words for a phrase that
