@@ -226,11 +226,11 @@ def test_scan_tolerates_prompts_with_newlines_and_quotes(tmp_path):
 
 
 # ---- killing a real run ------------------------------------------------------------------------
-def _spawn(src: Path, out: Path, delay: float) -> subprocess.Popen:
+def _spawn(src: Path, out: Path, delay: float, jobs: int = 1) -> subprocess.Popen:
     code = PROBE_SRC + "\nimport sys\nfrom lenscore.cli import run_cli\nsys.exit(run_cli(sys.argv[1:]))\n"
     env = {**os.environ, "LENSCORE_TEST_DELAY": str(delay), "CI": "1"}
     return subprocess.Popen([sys.executable, "-c", code, "score", str(src), "-o", str(out),
-                             "--families", "probe9", "--jobs", "1"],
+                             "--families", "probe9", "--jobs", str(jobs)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -247,14 +247,30 @@ def _wait_rows(out: Path, n: int, proc: subprocess.Popen, timeout: float = 60.0)
     pytest.fail("no rows appeared")
 
 
-@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
-def test_killed_run_leaves_a_valid_csv_and_resume_completes_it(tmp_path, how):
+def _descendants(pid: int) -> list:
+    psutil = pytest.importorskip("psutil")
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+@pytest.mark.parametrize("how,jobs", [("SIGTERM", 1), ("SIGKILL", 1), ("SIGTERM", 2),
+                                      ("SIGKILL", 2)])
+def test_killed_run_leaves_a_valid_csv_and_resume_completes_it(tmp_path, how, jobs):
     src = _folder(tmp_path / "in", 30)
     out = tmp_path / "o"
-    proc = _spawn(src, out, delay=0.08)
+    proc = _spawn(src, out, delay=0.08, jobs=jobs)
     _wait_rows(out, 4, proc)
+    workers = _descendants(proc.pid) if jobs > 1 else []
     proc.send_signal(signal.SIGTERM if how == "SIGTERM" else signal.SIGKILL)
     _, err = proc.communicate(timeout=30)
+    for w in workers:                     # no worker outlives the run
+        try:
+            w.wait(timeout=10)
+        except Exception:
+            w.kill()
+            pytest.fail(f"worker {w.pid} outlived the killed run")
     if how == "SIGTERM":
         assert proc.returncode == 128 + signal.SIGTERM
         assert "--resume" in err and "interrupted" in err

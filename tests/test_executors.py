@@ -199,3 +199,37 @@ def test_a_missing_protocol_package_is_a_clear_usage_error(tmp_path, capsys):
 def test_missing_url_is_a_usage_error(tmp_path, capsys):
     assert run_cli(["score", "memory://lc9-nothing-here", "-o", str(tmp_path / "o")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_each_image_is_read_decoded_and_face_detected_once(tmp_path, monkeypatch):
+    """Do work once: one read, one decode, at most one face detection per image, shared by
+    every family (the default families, whichever exist, and a test family)."""
+    from collections import Counter
+
+    from skimage import data
+
+    import lenscore.evaluator.run as runmod
+    import lenscore.evaluator.sources as sources
+    import lenscore.subject as subject
+    from lenscore.datasets.discover import ImageRecord
+    from lenscore.evaluator.run import score_record
+
+    counts: Counter = Counter()
+
+    def counting(mod, name):
+        real = getattr(mod, name)
+
+        def wrapper(*a, **kw):
+            counts[name] += 1
+            return real(*a, **kw)
+        monkeypatch.setattr(mod, name, wrapper)
+
+    counting(sources, "read_source")
+    counting(runmod, "decode_image")
+    counting(subject, "detect_faces")
+    p = write_png(tmp_path / "astronaut.png", data.astronaut())
+    fams = select_families() + [FAMILY]
+    row = score_record(ImageRecord(path="astronaut.png", source=str(p)), fams).row
+    assert row["status"] == "ok"
+    assert counts["read_source"] == 1 and counts["decode_image"] == 1
+    assert counts["detect_faces"] <= 1

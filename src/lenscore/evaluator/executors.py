@@ -62,15 +62,31 @@ class SerialExecutor:
 
 
 def _worker_init() -> None:
-    """Worker processes: Ctrl-C is for the main process; default SIGTERM; one OpenCV thread."""
+    """Worker processes: Ctrl-C is for the main process; default SIGTERM; one OpenCV thread;
+    exit when the main process is gone (killed with SIGKILL, it cannot stop its workers, and a
+    forked worker waiting for work would otherwise wait forever)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _watch_parent(os.getppid())
     try:
         import cv2
 
         cv2.setNumThreads(1)
     except Exception:
         pass
+
+
+def _watch_parent(parent: int, interval: float = 0.5) -> None:
+    import threading
+    import time
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="lenscore-parent-watch", daemon=True).start()
 
 
 class ProcessExecutor:
