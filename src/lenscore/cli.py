@@ -410,6 +410,227 @@ def baseline(config: Path | None, out: Path, jobs: int | None) -> None:
                f"and {out / 'scores.csv'}")
 
 
+def _parse_min_effect(specs: tuple[str, ...]) -> tuple[float, dict[str, float]]:
+    """--min-effect values: '0.5sd' (or a bare number: standard deviations) and OUTPUT=VALUE."""
+    sd, per = 0.5, {}
+    for spec in specs:
+        s = spec.strip()
+        try:
+            if "=" in s:
+                name, val = s.split("=", 1)
+                per[name.strip()] = float(val)
+                if per[name.strip()] <= 0:
+                    raise ValueError
+            else:
+                sd = float(s[:-2] if s.lower().endswith("sd") else s)
+                if sd <= 0:
+                    raise ValueError
+        except ValueError:
+            raise click.UsageError(
+                f"--min-effect {spec!r}: expected a positive size in standard deviations "
+                "('0.5sd') or OUTPUT=VALUE in the output's units ('bokeh.circularity=0.05')")
+    return sd, per
+
+
+def _is_run(p: Path) -> bool:
+    return (p.is_dir() and (p / "scores.csv").is_file()) or (p.is_file() and p.suffix == ".csv")
+
+
+def _score_folders(folders: list[Path], out: Path, jobs: int | None) -> None:
+    """Score image folders into out/: one folder -> its subfolders are the variants; several
+    folders -> each folder is a variant named after it."""
+    import dataclasses
+
+    from lenscore.datasets.discover import find_images
+    from lenscore.evaluator.executors import default_jobs
+    from lenscore.evaluator.run import select_families
+
+    if len(folders) == 1:
+        records = find_images(folders[0])
+        root = folders[0].resolve()
+    else:
+        resolved = [f.resolve() for f in folders]
+        root = Path(os.path.commonpath([str(f) for f in resolved]))
+        names = [f.name or str(f) for f in resolved]
+        if len(set(names)) != len(names):
+            names = [f"{n}#{i + 1}" for i, n in enumerate(names)]
+        # paths relative to the folders' common parent, so reports find the images again
+        records = [dataclasses.replace(r, variant=name,
+                                       path=(folder.relative_to(root) / r.path).as_posix())
+                   for name, folder in zip(names, resolved) for r in find_images(folder)]
+    n, n_failed = _score_to_dir(records, out, families=select_families(),
+                                jobs=jobs or default_jobs(), max_pixels=100_000_000,
+                                input_desc=str(root), label="scoring before comparing")
+    click.echo(f"scored {n - n_failed} of {n} images -> {out / 'scores.csv'}", err=True)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--baseline", "-b", metavar="VARIANT",
+              help="The reference variant (default: the first variant; with several runs, the "
+                   "first run).")
+@click.option("--out", "-o", type=click.Path(path_type=Path),
+              help="Folder for comparison.json, report.html and report.md (default: the first "
+                   "run folder; 'results' when comparing image folders, which are scored there).")
+@click.option("--min-effect", multiple=True, metavar="SIZE",
+              help="The change worth detecting, for the sample-size line: '0.5sd' (default: "
+                   "half a pooled standard deviation) or OUTPUT=VALUE in the output's units "
+                   "(bokeh.circularity=0.05). Repeatable.")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05,
+              show_default=True, help="Level of the Holm-corrected tests.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the bootstrap and permutations (results are reproducible).")
+@click.option("--no-report", is_flag=True, help="Only comparison.json and the table.")
+@click.option("--no-gallery", is_flag=True,
+              help="No best/worst gallery in report.html (faster: no image is re-measured).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Worker processes when image folders must be scored first.")
+def compare(inputs: tuple[Path, ...], baseline: str | None, out: Path | None,
+            min_effect: tuple[str, ...], alpha: float, seed: int, no_report: bool,
+            no_gallery: bool, jobs: int | None) -> None:
+    """Is variant B better than A? Difference, 95 % CI, p-value and verdict per output.
+
+    INPUTS: one scored run with several variants (lenscore compare results/ --baseline
+    blurred), two or more scored runs (lenscore compare runA/ runB/, each with scores.csv),
+    or image folders, which are scored first (one folder: its subfolders are the variants;
+    several folders: each is a variant).
+
+    Per output: difference of means with a BCa bootstrap 95 % CI (paired by prompt and seed when
+    both variants share them), permutation p-value, Holm correction across outputs, Cliff's
+    delta, win rate, and a direction-aware verdict (better / worse / no detectable difference;
+    'differs' for outputs without a better direction). Writes OUT/comparison.json,
+    OUT/report.html and OUT/report.md.
+    """
+    import json
+
+    from rich.console import Console
+
+    from lenscore.errors import UsageError
+    from lenscore.reports.compare import (compare_scores, comparison_tables, merge_runs,
+                                          metric_columns, output_meta, power_notes, read_run,
+                                          write_comparison_json)
+    from lenscore.reports.html import resolve_image, write_report
+
+    runs = [p for p in inputs if _is_run(p)]
+    folders = [p for p in inputs if not _is_run(p)]
+    if runs and folders:
+        raise UsageError("give either scored run folders (with scores.csv) or image folders, "
+                         f"not both: {', '.join(map(str, folders))} hold no scores.csv")
+    sd, per_output = _parse_min_effect(min_effect)
+    if folders:
+        for f in folders:
+            if not f.is_dir():
+                raise UsageError(f"{f} is neither a run folder with scores.csv nor an image folder")
+        out = out or Path("results")
+        _score_folders(folders, out, jobs)
+        runs = [out]
+    summary: dict = {}
+    if len(runs) == 1:
+        df, summary = read_run(runs[0])
+        run_dir = runs[0] if runs[0].is_dir() else runs[0].parent
+    else:
+        loaded = []
+        for r in runs:
+            d, s = read_run(r)
+            rdir = r if r.is_dir() else r.parent
+            d["_source"] = [str(p) if (p := resolve_image(str(x), rdir, s)) else ""
+                            for x in d["path"]]
+            loaded.append((rdir.resolve().name or str(rdir), d, s))
+            for fam, m in (s.get("metrics") or {}).items():
+                summary.setdefault("metrics", {}).setdefault(fam, m)
+        df, _ = merge_runs([(name, d) for name, d, _ in loaded])
+        summary["input"] = " ".join(str(r) for r in runs)
+        run_dir = runs[0] if runs[0].is_dir() else runs[0].parent
+        if baseline is None:
+            baseline = str(df["variant"].iloc[0])
+    out = out or run_dir
+    cols = metric_columns(df)
+    meta = output_meta(cols, summary)
+    unknown = [k for k in per_output if k not in cols]
+    if unknown:
+        from lenscore.metrics.base import suggest
+
+        raise UsageError(f"--min-effect names an output the scores do not have: {unknown[0]}."
+                         f"{suggest(unknown[0], cols)}")
+    comparison = compare_scores(df, baseline=baseline, meta=meta, min_effect_sd=sd,
+                                min_effect=per_output, alpha=alpha, seed=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    jpath = write_comparison_json(comparison, out / "comparison.json")
+    probe = Console()
+    console = Console(width=max(100, min(170, probe.width)) if probe.is_terminal else 150)
+    for t in comparison_tables(comparison):
+        console.print(t)
+    for line in power_notes(comparison):
+        console.print(f"[yellow]power:[/] {line}", highlight=False, markup=True)
+    written = [jpath]
+    if not no_report:
+        paths = write_report(run_dir, out_dir=out, comparison=comparison, gallery=not no_gallery,
+                             seed=seed, scores=df, summary=summary)
+        written += [paths["html"], paths["md"]]
+    click.echo("wrote " + ", ".join(str(p) for p in written))
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, path_type=Path))
+@click.option("--out", "-o", type=click.Path(path_type=Path),
+              help="Folder for report.html and report.md (default: RUN_DIR).")
+@click.option("--baseline", "-b", metavar="VARIANT",
+              help="Reference variant for the verdicts (default: the first variant).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the bootstrap and permutations.")
+@click.option("--no-gallery", is_flag=True,
+              help="No best/worst gallery (faster: no image is re-measured).")
+def report(run_dir: Path, out: Path | None, baseline: str | None, seed: int,
+           no_gallery: bool) -> None:
+    """Write report.html (self-contained: tables, plots, overlays) and report.md for a scored
+    run; with two or more variants, also the comparison (comparison.json)."""
+    from lenscore.reports.html import write_report
+
+    paths = write_report(run_dir, out_dir=out, baseline=baseline, gallery=not no_gallery,
+                         seed=seed)
+    click.echo("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+@main.command()
+@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("explain.png"),
+              show_default=True, help="PNG to write.")
+@click.option("--families", "-f", metavar="LIST",
+              help="Comma-separated families to run (default: all optical families).")
+@click.option("--subject-box", metavar="X,Y,W,H",
+              help="The subject in pixels (default: detected face, head and shoulders).")
+def explain(image: Path, out: Path, families: str | None, subject_box: str | None) -> None:
+    """Why did this image score as it did? Draws what each metric saw: bokeh orbs circled with
+    their circularity, the sharpness map with the subject box, the light sources on a CIE
+    uv diagram, the skin mask with its texture energy."""
+    import math
+
+    from lenscore.reports.overlays import explain_figure
+
+    box = None
+    if subject_box:
+        try:
+            box = tuple(int(float(v)) for v in subject_box.split(","))
+            if len(box) != 4 or box[2] <= 0 or box[3] <= 0:
+                raise ValueError
+        except ValueError:
+            raise click.UsageError(f"--subject-box {subject_box!r}: expected X,Y,W,H in pixels "
+                                   "with W and H > 0, e.g. 120,40,300,380")
+    fams = _parse_families(families)
+    if fams is not None:
+        from lenscore.metrics.base import get_family
+
+        for f in fams:
+            get_family(f)  # "did you mean" for a misspelt family
+    res = explain_figure(image, out, families=fams, subject_box=box)
+    for name, value in res["values"].items():
+        reason = res["reasons"].get(name) or res["reasons"].get(name.split(".")[0], "")
+        shown = "n/a" if not math.isfinite(value) else f"{value:.4g}"
+        click.echo(f"{name:<28} {shown:>10}" + (f"   ({reason})" if reason and shown == "n/a"
+                                                    else ""))
+    click.echo(f"wrote {res['path']}")
+
+
 @main.command("metrics")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 def metrics_cmd(as_json: bool) -> None:

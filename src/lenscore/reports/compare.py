@@ -586,15 +586,22 @@ def comparison_tables(comparison: Comparison) -> list[Any]:
     for pc in comparison.pairs:
         t = Table(title=f"{pc.variant} vs {pc.baseline}  ({pc.pairing_note})",
                   title_justify="left", show_lines=False)
-        for col, just in (("output", "left"), ("", "center"), (pc.baseline, "right"),
-                          (pc.variant, "right"), ("difference [95 % CI]", "right"),
-                          ("p (Holm)", "right"), ("Cliff d", "right"), ("win", "right"),
-                          ("n", "right"), ("verdict", "left")):
-            t.add_column(col, justify=just, overflow="fold")
+        t.add_column("output", no_wrap=True)
+        t.add_column("", justify="center", no_wrap=True)
+        for col in (pc.baseline, pc.variant):
+            t.add_column(col, justify="right", no_wrap=True, overflow="ellipsis",
+                         min_width=min(len(col), 9))
+        t.add_column("difference [95 % CI]", justify="right", no_wrap=True)
+        for col in ("p Holm", "Cliff d", "win", "n"):
+            t.add_column(col, justify="right", no_wrap=True, min_width=len(col))
+        t.add_column("verdict", overflow="fold", min_width=8)
         for r in pc.results:
             meta = comparison.outputs.get(r.output, OutputMeta(r.output))
+            diff = fmt_diff(r)
+            if r.unit and diff.endswith(" " + r.unit) and len(r.unit) > 6:
+                diff = diff[: -len(r.unit) - 1]  # long units live in the HTML and 'lenscore metrics'
             t.add_row(r.output, meta.arrow, fmt_num(r.mean_baseline), fmt_num(r.mean_variant),
-                      fmt_diff(r), fmt_p(r.p_holm),
+                      diff, fmt_p(r.p_holm),
                       "n/a" if not math.isfinite(r.cliffs_delta) else f"{r.cliffs_delta:+.2f}",
                       "n/a" if not math.isfinite(r.win_rate) else f"{r.win_rate:.0%}",
                       str(r.n_used), Text(r.verdict, style=VERDICT_STYLE.get(r.verdict, "")))

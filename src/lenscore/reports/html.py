@@ -147,7 +147,12 @@ def _remeasure_note(stored: float, now: float) -> str:
 
 
 def _note_parts(notes: str) -> list[str]:
-    return [p.strip() for p in str(notes or "").split("; ") if p.strip()]
+    """Split a row's ``notes`` ('; '-joined reasons) where the next reason starts with its
+    'family:' or 'family.output:' label (a reason may itself contain '; ')."""
+    import re
+
+    parts = re.split(r";\s+(?=[A-Za-z_]\w*(?:\.\w+)?:\s)", str(notes or ""))
+    return [p.strip() for p in parts if p.strip()]
 
 
 def family_notes(notes: str, family: str) -> str:

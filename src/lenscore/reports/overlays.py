@@ -184,6 +184,17 @@ def _dashed_circle(img: np.ndarray, c: tuple[int, int], r: int, color, thick: in
         cv2.ellipse(img, c, (r, r), 0, a0, a0 + step * 0.55, color, thick, cv2.LINE_AA)
 
 
+def _unit(name: str) -> str:
+    """The registered unit of an output ('' when unknown), ASCII only (Hershey fonts)."""
+    try:
+        from lenscore.metrics import all_outputs
+
+        unit = all_outputs()[name].unit
+    except Exception:  # noqa: BLE001
+        return ""
+    return unit if unit.isascii() else ""
+
+
 def _fmt(v: Any, spec: str = ".2f") -> str:
     return format(float(v), spec) if _finite(v) else "n/a"
 
@@ -404,7 +415,9 @@ def draw_skin(img_full: np.ndarray, result: Any, *, long_side: int = 480) -> np.
         except (TypeError, ValueError):
             pass
     bands = art.get("bands") or {}
-    line1 = f"skin: texture energy {_fmt(vals.get('skin.texture_energy'))} (1e-3 contrast^2)"
+    unit = _unit("skin.texture_energy")
+    line1 = f"skin: texture energy {_fmt(vals.get('skin.texture_energy'))}" + \
+        (f" {unit}" if unit else "")
     line2 = (f"pore RMS contrast {_fmt(bands.get('rms_contrast'), '.3f')}, "
              f"specular {_fmt(vals.get('skin.specular_fraction'), '.3f')}"
              if isinstance(bands, Mapping) else "")

@@ -112,7 +112,7 @@ def distribution_plot(values: Mapping[str, Sequence[float]], *, title: str = "",
     ax.set_yticks(range(k - 1, -1, -1), labels)
     ax.set_ylim(-0.6, k - 0.3)
     arrow = {"higher": "  \u2192 better", "lower": "  \u2190 better"}.get(direction, "")
-    ax.set_xlabel((unit or "value") + arrow)
+    ax.set_xlabel(_short(unit or "value", 48) + arrow)
     if title:
         ax.set_title(title, loc="left", fontweight="bold")
     if not finite_all:
