@@ -308,6 +308,7 @@ def test_demo_specs():
     assert o.pore_amplitude > 0 and o.smoothing == 0
     assert b.aperture == "gaussian" and b.key_kelvin == b.background_kelvin
     assert b.smoothing == 3 and b.pore_amplitude == 0
+    assert b.background_m < o.background_m   # "moderate distances": less blur than the optical crowd
     with pytest.raises(UsageError):
         S.demo_specs("other", 1)
 

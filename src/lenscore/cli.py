@@ -244,8 +244,8 @@ def _print_variant_table(summary_path: Path) -> None:
     variants = list(summary["variants"])
     arrows = {"higher": "↑ better", "lower": "↓ better", "neither": ""}
     table = Table(title=f"mean [95 % CI] per variant  ({summary_path})")
-    table.add_column("output")
-    table.add_column("unit")
+    table.add_column("output", no_wrap=True)
+    table.add_column("unit", overflow="ellipsis", no_wrap=True, max_width=22)
     for v in variants:
         table.add_column(f"{v} (n={summary['variants'][v]['n']})", justify="right")
     for fam in summary["metrics"].values():
@@ -645,18 +645,20 @@ def metrics_cmd(as_json: bool) -> None:
 
         click.echo(json.dumps(metrics_metadata(list(fams.values())), indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
+    import textwrap
 
-    table = Table(title="lenscore metrics", show_lines=False)
-    for col in ("output", "unit", "direction", "range", "version", "description"):
-        table.add_column(col, overflow="fold")
+    arrows = {"higher": "↑", "lower": "↓", "neither": "·"}
     for fam in fams.values():
+        extra = f", needs the [{fam.extra}] extra and --clip-model" if fam.extra else ""
+        click.echo(click.style(f"{fam.name}", bold=True) + f"  v{fam.version}{extra}")
+        click.echo(textwrap.fill(fam.method, 96, initial_indent="  method: ",
+                                 subsequent_indent="          "))
         for o in fam.outputs:
-            rng = f"{o.range[0]:g} .. {o.range[1]:g}"
-            extra = f" (needs [{fam.extra}])" if fam.extra else ""
-            table.add_row(o.name, o.unit, o.direction_text, rng, fam.version + extra, o.description)
-    Console().print(table)
+            rng = f"{o.range[0]:g}..{o.range[1]:g}"
+            click.echo(f"  {arrows[o.direction]} {o.name}  [{o.unit}]  {o.direction_text}, range {rng}")
+            click.echo(textwrap.fill(o.description, 96, initial_indent="      ",
+                                     subsequent_indent="      "))
+        click.echo("")
 
 
 def run_cli(argv: list[str] | None = None) -> int:

@@ -963,9 +963,11 @@ def demo_specs(variant: str, n: int, *, size: int = 768, seed0: int = 0) -> list
 
     ``optical``: 85 mm f/1.4 focused at 2.5 m, background at 20 m, lights at 6-60 m (size
     variation by distance), circular aperture, key 2700 K against 6500 K background, pores
-    (amplitude 0.1), no smoothing. ``blurred``: the same geometry with a Gaussian "aperture"
-    (sigma = c/4: a Gaussian blur of comparable strength), all lights at the background depth,
-    one neutral 5000 K light for key and background, smoothed skin (level 3, no pores).
+    (amplitude 0.1), no smoothing. ``blurred``: what the article says a "blurred crowd" prompt
+    gets: the crowd at a moderate 5 m ("background figures remain partially readable", so less
+    blur than at 20 m), a Gaussian "aperture" (sigma = c/4: blur, not bokeh), all lights at the
+    background depth, one neutral 5000 K light for key and background, smoothed skin (level 3,
+    no pores).
     Seeds are ``seed0 .. seed0 + n - 1`` (layouts vary with the seed).
     """
     if n < 0:
@@ -977,10 +979,10 @@ def demo_specs(variant: str, n: int, *, size: int = 768, seed0: int = 0) -> list
                   light_depth_m=(6.0, 60.0), pore_amplitude=0.1, smoothing=0)
     elif variant == "blurred":
         kw = dict(aperture="gaussian", key_kelvin=5000.0, background_kelvin=5000.0,
-                  light_depth_m=None, pore_amplitude=0.0, smoothing=3)
+                  background_m=5.0, light_depth_m=None, pore_amplitude=0.0, smoothing=3)
     else:
         raise UsageError(f"demo variant must be 'optical' or 'blurred', got {variant!r}")
-    return [SceneSpec(**base, **kw, seed=seed0 + i) for i in range(n)]
+    return [SceneSpec(**{**base, **kw}, seed=seed0 + i) for i in range(n)]
 
 
 # ---------------------------------------------------------------------------------------------
