@@ -233,3 +233,57 @@ def test_aa_splits_come_out_no_detectable_difference():
     for k, count in per.items():
         assert count / splits >= 0.95, (k, count)
     assert splits - all_clear <= 18, f"{splits - all_clear} of {splits} A/A splits found a difference"
+
+
+# ---------------------------------------------------------------------------------------------
+# the command line
+def _write_run(path, df):
+    path.mkdir(parents=True, exist_ok=True)
+    df.to_csv(path / "scores.csv", index=False)
+    return path
+
+
+def test_cli_compare_one_run(tmp_path, capsys):
+    from lenscore.cli import run_cli
+
+    run = _write_run(tmp_path / "run", make_scores(n=12))
+    code = run_cli(["compare", str(run), "--baseline", "blurred", "--no-gallery",
+                    "--min-effect", "0.3sd", "--min-effect", "t.kelvin=100"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "optical vs blurred" in out and "t.sharp" in out
+    for name in ("comparison.json", "report.html", "report.md"):
+        assert (run / name).is_file()
+    d = json.loads((run / "comparison.json").read_text())
+    assert d["settings"]["min_effect_sd"] == 0.3
+    assert d["settings"]["min_effect"] == {"t.kelvin": 100.0}
+
+
+def test_cli_compare_two_runs(tmp_path, capsys):
+    from lenscore.cli import run_cli
+
+    df = make_scores(n=10)
+    a = _write_run(tmp_path / "runA", df[df.variant == "blurred"].assign(variant="default"))
+    b = _write_run(tmp_path / "runB", df[df.variant == "optical"].assign(variant="default"))
+    out_dir = tmp_path / "cmp"
+    assert run_cli(["compare", str(a), str(b), "--out", str(out_dir), "--no-report"]) == 0
+    d = json.loads((out_dir / "comparison.json").read_text())
+    assert d["baseline"] == "runA" and d["pairs"][0]["variant"] == "runB"
+    assert d["pairs"][0]["pairing"] == "prompt+seed"
+    assert not (out_dir / "report.html").exists()
+
+
+def test_cli_compare_usage_errors_exit_2(tmp_path, capsys):
+    from lenscore.cli import run_cli
+
+    run = _write_run(tmp_path / "run", make_scores(n=4))
+    assert run_cli(["compare", str(run), "--baseline", "nope", "--no-report"]) == 2
+    assert run_cli(["compare", str(run), "--min-effect", "-1", "--no-report"]) == 2
+    assert run_cli(["compare", str(run), "--min-effect", "t.sharpp=1", "--no-report"]) == 2
+    err = capsys.readouterr().err
+    assert "Did you mean 't.sharp'" in err
+    one = _write_run(tmp_path / "one", make_scores(n=4).query("variant == 'blurred'"))
+    assert run_cli(["compare", str(one), "--no-report"]) == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run_cli(["compare", str(empty), "--out", str(tmp_path / "o")]) == 2  # no images

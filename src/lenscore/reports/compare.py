@@ -500,7 +500,7 @@ def _power_line(n_needed: int | None, have: int, effect: float, basis: str, unit
     if n_needed is None or not math.isfinite(effect) or verdict != stats.NO_DIFFERENCE:
         return ""
     what = "seed-matched pairs" if paired else "images per variant"
-    size = f"{fmt_num(effect)}{(' ' + unit) if unit else ''}"
+    size = f"{fmt_num(effect)}{(' ' + unit) if unit and len(unit) <= 16 else ''}"
     if basis != "given":
         size += f" ({basis})"
     if have < n_needed:

@@ -135,6 +135,14 @@ def _best_worst(df: Any, col: str, direction: str, k: int) -> tuple[list[int], l
     return [int(df.index[i]) for i in best], [int(df.index[i]) for i in worst]
 
 
+def _short_diff(r: Any) -> str:
+    """fmt_diff without a long unit (the unit is in the table)."""
+    d = fmt_diff(r)
+    if r.unit and len(r.unit) > 16 and d.endswith(" " + r.unit):
+        d = d[: -len(r.unit) - 1]
+    return d
+
+
 def _remeasure_note(stored: float, now: float) -> str:
     """A warning when the overlay's re-measurement disagrees with scores.csv."""
     if math.isnan(stored) and math.isnan(now):
@@ -226,7 +234,8 @@ def build_report(run_dir: str | os.PathLike, *, comparison: Comparison | None = 
                     "output": r.output, "arrow": m.arrow, "unit": r.unit,
                     "description": m.description, "direction": m.direction,
                     "mean_a": fmt_num(r.mean_baseline), "mean_b": fmt_num(r.mean_variant),
-                    "diff": fmt_diff(r), "p": fmt_p(r.p_value), "p_holm": fmt_p(r.p_holm),
+                    "diff": fmt_diff(r), "diff_short": _short_diff(r),
+                    "p": fmt_p(r.p_value), "p_holm": fmt_p(r.p_holm),
                     "cliff": "n/a" if not math.isfinite(r.cliffs_delta)
                     else f"{r.cliffs_delta:+.2f}",
                     "win": "n/a" if not math.isfinite(r.win_rate) else f"{r.win_rate:.0%}",

@@ -57,12 +57,13 @@ def measure_image(path: str | os.PathLike, *, families: Sequence[str] | None = N
 
     decoded = decode_image(path)
     ctx = ImageContext(decoded.rgb, subject_box=subject_box, prompt=prompt)
-    fams = select_families()
-    if families is not None:
+    if families is None:
+        fams = select_families()
+    else:
         wanted = set(families)
         if "color" in wanted:
             wanted.add("bokeh")
-        fams = [f for f in fams if f.name in wanted]
+        fams = select_families(sorted(wanted))  # registry order; UsageError for unknown names
     return decoded.rgb, compute_families(ctx, fams)
 
 
@@ -110,7 +111,7 @@ def _finite(*vals: Any) -> bool:
 
 def _fs(img: np.ndarray, scale: float) -> float:
     """Font scale for an image: ``scale`` at 480 px wide, proportional above."""
-    return scale * max(1.0, img.shape[1] / 480.0)
+    return scale * max(1.0, img.shape[1] / 600.0)
 
 
 def _text(img: np.ndarray, text: str, org: tuple[int, int], color=WHITE, scale: float = 0.45,
@@ -128,17 +129,19 @@ def _text(img: np.ndarray, text: str, org: tuple[int, int], color=WHITE, scale: 
     cv2.putText(img, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, color, thick, cv2.LINE_AA)
 
 
-def _banner(img: np.ndarray, lines: Sequence[str], scale: float = 0.45) -> None:
-    """Dark translucent band at the top with white text lines."""
+def _banner(img: np.ndarray, lines: Sequence[str], scale: float = 0.45) -> np.ndarray:
+    """The image with a dark caption strip ABOVE it (white text lines, wrapped to the width),
+    so the caption never hides what was drawn."""
     import cv2
 
     scale = _fs(img, scale)
+    thick = 1 if img.shape[1] < 700 else 2
     wrapped: list[str] = []
     for ln in (x for x in lines if x):
         words, cur = ln.split(" "), ""
         for w in words:
             trial = (cur + " " + w).strip()
-            if cur and cv2.getTextSize(trial, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] > \
+            if cur and cv2.getTextSize(trial, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)[0][0] > \
                     img.shape[1] - 12:
                 wrapped.append(cur)
                 cur = w
@@ -147,14 +150,13 @@ def _banner(img: np.ndarray, lines: Sequence[str], scale: float = 0.45) -> None:
         wrapped.append(cur)
     lines = wrapped[:4]
     if not lines:
-        return
-    lh = int(22 * scale / 0.45)
-    h = lh * len(lines) + 6
-    band = img[:h].astype(np.float32)
-    img[:h] = (band * 0.35).astype(np.uint8)
+        return img
+    lh = int(round(22 * scale / 0.45))
+    strip = np.full((lh * len(lines) + 8, img.shape[1], 3), 24, np.uint8)
     for i, ln in enumerate(lines):
-        cv2.putText(img, ln, (6, 4 + lh * (i + 1) - 6), cv2.FONT_HERSHEY_SIMPLEX, scale, WHITE, 1,
-                    cv2.LINE_AA)
+        cv2.putText(strip, ln, (6, 4 + lh * (i + 1) - 5), cv2.FONT_HERSHEY_SIMPLEX, scale, WHITE,
+                    thick, cv2.LINE_AA)
+    return np.ascontiguousarray(np.vstack([strip, img]))
 
 
 def _box(img: np.ndarray, box: Any, s: float, color=CYAN, label: str = "",
@@ -212,7 +214,9 @@ def draw_bokeh(img: np.ndarray, s: float, result: Any) -> np.ndarray:
         if not _finite(o.get("x"), o.get("y"), o.get("r")):
             continue
         c = (int(round(o["x"] * s)), int(round(o["y"] * s)))
-        _dashed_circle(out, c, max(2, int(round(o["r"] * s))), ORANGE, 1)
+        # a soft highlight's rim is where its glow fades: ring it just outside
+        _dashed_circle(out, c, max(6, int(round(o["r"] * s * 1.5)) + 2), ORANGE,
+                       2 if out.shape[1] >= 300 else 1, segments=12)
     orbs = [o for o in (art.get("orbs") or []) if _finite(o.get("x"), o.get("y"), o.get("r"))]
     for o in orbs:
         c = (int(round(o["x"] * s)), int(round(o["y"] * s)))
@@ -232,8 +236,7 @@ def draw_bokeh(img: np.ndarray, s: float, result: Any) -> np.ndarray:
               if _finite(vals.get('bokeh.edge_sharpness')) else ""))
     if not orbs and not n_soft:
         line2 = _reason(result, "bokeh.orb_count") or "no background highlights found"
-    _banner(out, [line1, line2])
-    return out
+    return _banner(out, [line1, line2])
 
 
 def _reason(result: Any, key: str) -> str:
@@ -291,8 +294,7 @@ def draw_focus(img: np.ndarray, s: float, result: Any) -> np.ndarray:
     line2 = f"background blur disc {_fmt(blur, '.1f')} px" if _finite(blur) else \
         (_reason(result, "focus.background_blur_px") and
          "background blur: " + _reason(result, "focus.background_blur_px"))
-    _banner(out, [line1, line2 or ""])
-    return out
+    return _banner(out, [line1, line2 or ""])
 
 
 def draw_color(img: np.ndarray, s: float, result: Any) -> np.ndarray:
@@ -322,8 +324,7 @@ def draw_color(img: np.ndarray, s: float, result: Any) -> np.ndarray:
     line2 = (f"key {_fmt(vals.get('color.subject_cct_k'), '.0f')} K, background "
              f"{_fmt(vals.get('color.background_cct_k'), '.0f')} K, "
              f"delta {_fmt(vals.get('color.delta_mired'), '+.0f')} mired")
-    _banner(out, [line1, line2])
-    return out
+    return _banner(out, [line1, line2])
 
 
 def color_uv_plot(result: Any, *, fmt: str = "svg", size: tuple[float, float] = (4.2, 3.4),
@@ -421,8 +422,7 @@ def draw_skin(img_full: np.ndarray, result: Any, *, long_side: int = 480) -> np.
     line2 = (f"pore RMS contrast {_fmt(bands.get('rms_contrast'), '.3f')}, "
              f"specular {_fmt(vals.get('skin.specular_fraction'), '.3f')}"
              if isinstance(bands, Mapping) else "")
-    _banner(out, [line1, line2])
-    return out
+    return _banner(out, [line1, line2])
 
 
 def draw_plain(img: np.ndarray, s: float, result: Any) -> np.ndarray:
@@ -449,8 +449,8 @@ def overlay(family: str, rgb: np.ndarray, result: Any, *, long_side: int = 480) 
             return z
         thumb, s = thumbnail(rgb, long_side)
         out = thumb.copy()
-        _banner(out, ["skin: " + (_reason(result, "skin.texture_energy") or "no face found")])
-        return out
+        return _banner(out, ["skin: " + (_reason(result, "skin.texture_energy") or
+                                          "no face found")])
     thumb, s = thumbnail(rgb, long_side)
     drawer = DRAWERS.get(family, draw_plain)
     try:
