@@ -211,6 +211,23 @@ def test_no_face_falls_back_to_the_centre_box():
     assert res.values["focus.separation"] > 0
 
 
+def test_no_detail_anywhere_leaves_separation_undefined():
+    """A smooth ramp: no detail in subject or background, so nothing to compare."""
+    ramp = np.repeat(np.linspace(0.2, 0.8, 384, dtype=np.float32)[None, :], 384, axis=0)
+    res = measure(np.repeat(ramp[..., None], 3, axis=2))
+    assert res.values["focus.sharpness"] == pytest.approx(1.0)  # the floor: no detail
+    assert math.isnan(res.values["focus.separation"]) and "detail" in res.reasons["focus.separation"]
+    assert math.isnan(res.values["focus.background_blur_px"])
+
+
+def test_non_finite_pixels_are_nan_with_reason():
+    rgb, _ = scene(128, 0, seed=1)
+    rgb = rgb.copy()
+    rgb[5, 5] = np.nan
+    res = measure(rgb)
+    assert all(math.isnan(res.values[n]) for n in OUT) and "non-finite" in res.reasons["focus"]
+
+
 def test_no_background_is_nan_with_reason():
     rgb, _ = scene(256, 8, seed=2)
     res = measure(rgb, (0, 0, 256, 256))
@@ -262,25 +279,26 @@ def _renderer_blur(render) -> tuple[float, float]:
     """(measured, true) background blur-disc diameter, working px, on the true background."""
     ctx = ImageContext(render.rgb)
     g = ctx.work_gray
-    est = focus.background_blur_diameter(g, _true_background(render, g.shape),
+    est = focus.estimate_background_blur(g, _true_background(render, g.shape),
                                          noise_sigma=focus.robust_noise_sigma(g))
     return est.diameter_px, render.truth["coc_px"]["background"] * ctx.work_scale
 
 
-@pytest.mark.parametrize("n", [16.0, 11.0, 8.0, 5.6, 4.0])
+@pytest.mark.parametrize("n", [16.0, 11.0, 8.0, 5.6, 4.0, 2.8])
 def test_renderer_blur_diameter_matches_circle_of_confusion(renders, n):
     """Blur-disc diameter within 20 % of the thin-lens truth, measured on the true background
-    (blur discs of 3.5-14 px at 768 px width: f/16-f/4)."""
+    (blur discs of 3.5-20 px at 768 px width: f/16-f/2.8)."""
     got, truth = _renderer_blur(renders[n])
     assert abs(got - truth) <= 0.2 * truth, (got, truth)
 
 
-@pytest.mark.xfail(strict=True, reason="known limit: a blur disc of 5 % of the width (40 px at "
-                   "768 px, f/1.4 here) is wider than almost every object in the renderer's "
-                   "background, so the edge-based estimate reads low (0.4-0.8 of the truth)")
-def test_renderer_blur_diameter_at_the_widest_aperture(renders):
-    got, truth = _renderer_blur(renders[1.4])
-    assert abs(got - truth) <= 0.2 * truth, (got, truth)
+@pytest.mark.parametrize("n", [2.0, 1.4])
+def test_renderer_blur_diameter_at_the_widest_apertures_is_a_lower_bound(renders, n):
+    """Known limit: blur discs of 3.6-5 % of the width (f/2, f/1.4 here) are wider than most
+    objects in the renderer's background, and the estimate may read low (0.6-1.0 of the truth
+    over seeds 0-5); it must not read high."""
+    got, truth = _renderer_blur(renders[n])
+    assert 0.55 * truth <= got <= 1.2 * truth, (got, truth)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -62,7 +62,11 @@ a 1536 px render of one scene are measured alike).
      bokeh orb's hard rim would read as a sharp edge (the bokeh family measures orbs);
    * the answer is the ``BLUR_QUANTILE`` (0.75) quantile of the counted pixels, not the median:
      no edge is wider than the blur, and an object smaller than the blur disc leaves an edge only
-     as wide as itself, so the true diameter sits in the upper part of the distribution.
+     as wide as itself, so the true diameter sits in the upper part of the distribution;
+   * coarse to fine (:func:`estimate_background_blur`): when the working scale reads 10 px or
+     more (or nothing), the estimate is repeated on the half- and quarter-resolution copies,
+     whose re-blurs match a large disc and whose gradients are not the one-gray-level steps a
+     wide blur leaves in an 8-bit image; a coarse answer of 16 px or more replaces the fine one.
 
    Edges: Canny on a half-resolution copy with thresholds ``EDGE_NOISE_FACTOR`` (6) gradient-noise
    stds up (and at least ``MIN_EDGE_GRADIENT`` per px), each refined to the full-resolution pixel
@@ -70,11 +74,12 @@ a 1536 px render of one scene are measured alike).
    working px from the subject box and the frame count (at most ``MAX_EDGE_SAMPLES``, an evenly
    spread subsample). The diameter is converted from working px to original-image px.
 
-   Validated (tests/test_focus.py): within 5 % on isolated straight edges (c = 0-45 px);
-   within 20 % on a disc-blurred dead-leaves background for c = 6-24 px at 1024 px width; on the
-   thin-lens renderer's city backgrounds within 8 % for blur discs up to 1.8 % of the width
-   (f/16-f/4 at 768 px), but reading low beyond that (f/2.8: 0.64-0.90 of the truth, f/1.4:
-   0.41-0.81) when few background objects are larger than the disc: then it is a lower bound.
+   Validated (tests/test_focus.py, and scratch sweeps over renderer seeds 0-5 at 768 px, float
+   and 8-bit): within 5 % on isolated straight edges (c = 0-45 px); within 20 % on a
+   disc-blurred dead-leaves background for c = 6-24 px at 1024 px width; on the thin-lens
+   renderer's night-city backgrounds within 17 % for blur discs up to 2.6 % of the width
+   (f/16-f/2.8), but reading low beyond that when few background objects are larger than the
+   disc (f/2, 3.6 %: 0.72-0.96 of the truth; f/1.4, 5.2 %: 0.60-1.04): then it is a lower bound.
 
 Outputs (see ``OUTPUTS``): ``focus.sharpness``, ``focus.subject_sharpness``,
 ``focus.background_sharpness``, ``focus.separation`` (log10 subject / background),
@@ -89,7 +94,12 @@ Artifacts (``MetricResult.artifacts``), coordinates in full-resolution px:
 * ``subject_tiles``, ``background_tiles``: bool (ny, nx) masks of the tiles each region used;
 * ``background_edge_points``: float32 (N, 3) rows (x, y, diameter_px) in full-res px of the edge
   pixels the blur estimate used, subsampled to at most ``MAX_EDGE_POINTS``;
+* ``blur_scale``: 1, 2 or 4: the working copy, or its half/quarter-resolution copy, the blur
+  estimate came from;
 * ``noise_sigma``: the noise std used for the correction ([0, 1] gray units, working copy).
+
+Shared with later families (``ctx.shared``): ``"focus.noise_sigma"`` (that noise std) and
+``"focus.background_blur_work_px"`` (the blur-disc diameter in working px, NaN if none).
 """
 
 from __future__ import annotations
@@ -115,8 +125,6 @@ BACKGROUND_QUANTILE = 0.5
 FRAME_QUANTILE = 0.9
 #: a tile belongs to a region when at least this fraction of it lies inside.
 TILE_MIN_FRACTION = 0.5
-#: sum of squared taps of the 4-neighbour Laplacian: white noise adds 20 sigma^2 to its variance.
-LAPLACIAN_NOISE_GAIN = 20.0
 #: 8-bit gray levels squared per [0, 1]^2 unit.
 GRAY_LEVELS2 = 255.0 ** 2
 #: floor of the noise-corrected Laplacian variance, [0, 1]^2 units: 1 gray level^2. 8-bit
@@ -132,7 +140,8 @@ UNIFORM_STD = 0.5 / 255.0
 EDGE_SIGMA = 1.0
 #: the two re-blur scales (total Gaussian sigma, working px).
 REBLUR_SIGMAS = (3.0, 6.0)
-#: two re-blurs agree when |c1 - c2| <= CONSISTENCY_TOL * max(c1, c2) + CONSISTENCY_SLACK_PX.
+#: an edge pixel's three diameter estimates (two re-blurs, contrast width) agree when
+#: max - min <= CONSISTENCY_TOL * max + CONSISTENCY_SLACK_PX.
 CONSISTENCY_TOL = 0.25
 CONSISTENCY_SLACK_PX = 1.0
 #: Canny high threshold = max(EDGE_NOISE_FACTOR * gradient noise std, MIN_EDGE_GRADIENT).
@@ -152,10 +161,17 @@ BLUR_QUANTILE = 0.75
 HIGHLIGHT_RATIO = 2.5
 #: ... of this Gaussian scale (working px).
 HIGHLIGHT_SIGMA_PX = 32.0
+#: a fine-scale blur estimate at least this large (working px), or none, triggers the coarse
+#: scale, whose answer is used when it is at least COARSE_MIN_PX.
+COARSE_TRIGGER_PX = 10.0
+COARSE_MIN_PX = 16.0
+#: scales the blur estimate may use (1 = working copy only, 2 = and half resolution, ...).
+BLUR_LEVELS = 3
 #: at most this many edge points in the artifacts.
 MAX_EDGE_POINTS = 2000
-#: binomial taps of cv2.pyrDown.
+#: binomial taps of cv2.pyrDown, and the std of white noise after it (per unit std before).
 _PYR_TAPS = np.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
+_PYR_NOISE_GAIN = float((_PYR_TAPS ** 2).sum())
 
 PARAMS = {
     "tile_px": TILE_PX, "subject_quantile": SUBJECT_QUANTILE,
@@ -166,7 +182,8 @@ PARAMS = {
     "edge_noise_factor": EDGE_NOISE_FACTOR, "min_edge_gradient": MIN_EDGE_GRADIENT,
     "edge_margin_px": EDGE_MARGIN_PX, "min_edge_pixels": MIN_EDGE_PIXELS,
     "blur_quantile": BLUR_QUANTILE, "highlight_ratio": HIGHLIGHT_RATIO,
-    "highlight_sigma_px": HIGHLIGHT_SIGMA_PX, "work_long_side": 768,
+    "highlight_sigma_px": HIGHLIGHT_SIGMA_PX, "coarse_trigger_px": COARSE_TRIGGER_PX,
+    "coarse_min_px": COARSE_MIN_PX, "work_long_side": 768,
 }
 
 _SHARP_UNIT = ("Laplacian variance, 8-bit gray levels^2 (geometric mean over a 4-level pyramid "
@@ -191,8 +208,9 @@ OUTPUTS = (
            "Blur-disc (circle of confusion) diameter of the background, in pixels of the "
            "original image: gradient ratio after re-blur at background edges (Zhuo & Sim 2011), "
            "calibrated on uniform-disc blur, upper quartile over the edges that measure "
-           "consistently. Reads low (a lower bound) when the disc is wider than most background "
-           "objects (beyond ~2 % of the width). Larger = shallower depth of field; descriptive."),
+           "consistently, coarse scales for large blur. Within 20 % up to ~2.6 % of the width; "
+           "beyond, when the disc is wider than most background objects, it may read low (a "
+           "lower bound). Larger = shallower depth of field; descriptive."),
     Output("focus.background_blur_frac", "fraction of image width", "neither", (0.0, 1.0),
            "background_blur_px / image width: the same blur, independent of resolution."),
 )
@@ -384,14 +402,15 @@ class EdgeSamples:
         return (ip - im).astype(np.float64) / np.maximum(self.grad, 1e-12)
 
 
+#: central difference of the pyrDown output, as a kernel on the input (taps 2 px apart).
+_KX = 0.5 * (np.concatenate([_PYR_TAPS, np.zeros(4)]) - np.concatenate([np.zeros(4), _PYR_TAPS]))
+_HALF_RES_GRADIENT_NOISE_GAIN = math.sqrt(float((_KX * _KX).sum() * (_PYR_TAPS ** 2).sum()))
+
+
 def _half_res_gradient_noise_std(noise_sigma: float) -> float:
     """Std of one central-difference gradient component of ``cv2.pyrDown(I)`` (per half-res px)
     under white noise of std ``noise_sigma`` in I."""
     return float(noise_sigma) * _HALF_RES_GRADIENT_NOISE_GAIN
-
-
-_KX = 0.5 * (np.concatenate([_PYR_TAPS, np.zeros(4)]) - np.concatenate([np.zeros(4), _PYR_TAPS]))
-_HALF_RES_GRADIENT_NOISE_GAIN = math.sqrt(float((_KX * _KX).sum() * (_PYR_TAPS ** 2).sum()))
 
 
 def edge_samples(gray: np.ndarray, *, noise_sigma: float = 0.0, edge_sigma: float = EDGE_SIGMA,
@@ -436,9 +455,12 @@ def edge_samples(gray: np.ndarray, *, noise_sigma: float = 0.0, edge_sigma: floa
     ns = float(noise_sigma) if np.isfinite(noise_sigma) else 0.0
     sx, sy = _central_gradients(small)
     hi = max(EDGE_NOISE_FACTOR * _half_res_gradient_noise_std(ns), 2.0 * MIN_EDGE_GRADIENT)
-    scale = 15000.0  # half-res gradients of [0, 1] images stay below 1 per px: fits int16
-    edges = cv2.Canny(np.round(sx * scale).astype(np.int16), np.round(sy * scale).astype(np.int16),
-                      0.5 * hi * scale, hi * scale, L2gradient=True)
+    scale = 15000.0  # half-res gradients of [0, 1] images stay below 0.5 per px: fits int16
+
+    def _i16(a: np.ndarray) -> np.ndarray:
+        return np.clip(np.round(a * scale), -32767, 32767).astype(np.int16)
+
+    edges = cv2.Canny(_i16(sx), _i16(sy), 0.5 * hi * scale, hi * scale, L2gradient=True)
     if region_half is None and region is not None:
         region_half = np.asarray(region, dtype=bool)[::2, ::2]
     if region_half is not None:
@@ -558,7 +580,7 @@ def disc_calibration(edge_sigma: float = EDGE_SIGMA,
     Each edge is rendered with the closed-form disc edge-spread function, integrated over each
     pixel, at four sub-pixel positions, and measured with :func:`edge_samples`; the medians
     make the tables that convert a measurement into a diameter. The pipeline is close to
-    isotropic: an oblique edge reads within ~1 % of the same diameter. Cached (~0.1 s once).
+    isotropic: an oblique edge reads within ~2 % of the same diameter. Cached (~0.1-0.2 s, once).
     """
     return _disc_calibration(float(edge_sigma), tuple(float(s) for s in reblur_sigmas))
 
@@ -625,6 +647,8 @@ class BlurEstimate:
     #: (N, 3) rows x, y, diameter of the consistent edge pixels, working px.
     points: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.float32))
     reason: str | None = None
+    #: 1: measured at the working scale; 2: on the half-resolution copy; 4: quarter.
+    scale: int = 1
 
 
 def background_blur_diameter(gray: np.ndarray, background: np.ndarray, *,
@@ -633,7 +657,8 @@ def background_blur_diameter(gray: np.ndarray, background: np.ndarray, *,
                              quantile: float = BLUR_QUANTILE, margin_px: int = EDGE_MARGIN_PX,
                              exclude_highlights: bool = True,
                              min_edges: int = MIN_EDGE_PIXELS,
-                             half: np.ndarray | None = None) -> BlurEstimate:
+                             half: np.ndarray | None = None,
+                             highlight_sigma_px: float = HIGHLIGHT_SIGMA_PX) -> BlurEstimate:
     """Blur-disc diameter of the background, px of ``gray``: gradient ratio after re-blur.
 
     Zhuo & Sim 2011 ("Defocus map estimation from a single image") at Canny edges of the
@@ -682,7 +707,8 @@ def background_blur_diameter(gray: np.ndarray, background: np.ndarray, *,
     half = cv2.pyrDown(g) if half is None else half
     region_half = region[::2, ::2]
     if exclude_highlights:
-        region_half = region_half & ~highlight_mask(g, half=half, shape=half.shape)
+        region_half = region_half & ~highlight_mask(g, half=half, shape=half.shape,
+                                                    sigma_px=highlight_sigma_px)
     e = edge_samples(g, noise_sigma=noise_sigma, edge_sigma=edge_sigma,
                      reblur_sigmas=reblur_sigmas, region=region, half=half,
                      region_half=region_half)
@@ -704,6 +730,40 @@ def background_blur_diameter(gray: np.ndarray, background: np.ndarray, *,
                                    f"{n} edge pixels agree, need {min_edges})")
     pts = np.stack([e.xs[ok], e.ys[ok], c[ok]], axis=1).astype(np.float32)
     return BlurEstimate(float(np.quantile(c[ok], quantile)), n, n_ok, pts)
+
+
+def estimate_background_blur(gray: np.ndarray, background: np.ndarray, *,
+                             noise_sigma: float = 0.0, half: np.ndarray | None = None,
+                             levels: int = BLUR_LEVELS,
+                             highlight_sigma_px: float = HIGHLIGHT_SIGMA_PX) -> BlurEstimate:
+    """Background blur-disc diameter (px of ``gray``), fine scale first, coarser when it is large.
+
+    :func:`background_blur_diameter` on ``gray``; when that reads at least
+    ``COARSE_TRIGGER_PX`` or finds nothing, the estimate is repeated on the half-resolution copy
+    (every length halves: re-blurs of 6 and 12 px, edge Gaussian of 2 px; recursively, up to
+    ``levels`` scales), and the coarse answer (doubled) is taken when it is at least
+    ``COARSE_MIN_PX`` (or the finer scale found nothing). At a fine scale a large blur is
+    measured with re-blurs smaller than itself and, in 8-bit images, on gradients made of
+    one-gray-level steps; the coarser scale fixes both, and cannot resolve small blur, hence
+    the switch.
+    """
+    g = np.asarray(gray, dtype=np.float32)
+    half = cv2.pyrDown(g) if half is None else half
+    fine = background_blur_diameter(g, background, noise_sigma=noise_sigma, half=half,
+                                    highlight_sigma_px=highlight_sigma_px)
+    if levels <= 1 or min(half.shape) < 32:
+        return fine
+    if np.isfinite(fine.diameter_px) and fine.diameter_px < COARSE_TRIGGER_PX:
+        return fine
+    coarse = estimate_background_blur(
+        half, np.asarray(background, dtype=bool)[::2, ::2],
+        noise_sigma=float(noise_sigma) * _PYR_NOISE_GAIN, levels=levels - 1,
+        highlight_sigma_px=highlight_sigma_px / 2.0)
+    c2 = 2.0 * coarse.diameter_px
+    if np.isfinite(c2) and (c2 >= COARSE_MIN_PX or not np.isfinite(fine.diameter_px)):
+        pts = coarse.points * np.float32(2.0)
+        return BlurEstimate(c2, coarse.n_edges, coarse.n_consistent, pts, scale=2 * coarse.scale)
+    return fine
 
 
 # ---------------------------------------------------------------------------------------------
@@ -750,12 +810,17 @@ def focus_measures(gray: np.ndarray, subject: np.ndarray, background: np.ndarray
         reasons["subject_sharpness"] = "the subject box is empty"
     if not np.isfinite(b_val):
         reasons["background_sharpness"] = "no background outside the subject box"
-    if np.isfinite(s_val) and np.isfinite(b_val):
+    at_floor = SHARPNESS_FLOOR * GRAY_LEVELS2 * (1.0 + 1e-6)
+    if np.isfinite(s_val) and np.isfinite(b_val) and max(s_val, b_val) <= at_floor:
+        values["separation"] = nan
+        reasons["separation"] = ("neither the subject nor the background has detail above 8-bit "
+                                 "rounding: nothing to compare")
+    elif np.isfinite(s_val) and np.isfinite(b_val):
         values["separation"] = float(math.log10(s_val / b_val))
     else:
         values["separation"] = nan
         reasons["separation"] = reasons.get("background_sharpness") or reasons["subject_sharpness"]
-    blur = background_blur_diameter(g, background, noise_sigma=noise, half=half)
+    blur = estimate_background_blur(g, background, noise_sigma=noise, half=half)
     values["background_blur_work_px"] = blur.diameter_px
     if not np.isfinite(blur.diameter_px):
         reasons["background_blur_work_px"] = blur.reason or "background blur not measurable"
@@ -770,6 +835,8 @@ def compute(ctx) -> MetricResult:
         return FAMILY.nan_result(f"image too small to measure focus ({ctx.width}x{ctx.height} px; "
                                  f"needs at least {MIN_SIDE_PX} px per side)")
     g = ctx.work_gray
+    if not math.isfinite(float(g.sum(dtype=np.float64))):
+        return FAMILY.nan_result("the image has non-finite (NaN or infinite) pixels")
     if float(cv2.meanStdDev(g)[1][0, 0]) < UNIFORM_STD:
         return FAMILY.nan_result("uniform image: no detail to measure focus on")
     vals, why, ex = focus_measures(g, ctx.work_subject_mask, ctx.work_background_mask,
@@ -802,15 +869,19 @@ def compute(ctx) -> MetricResult:
         "subject_tiles": ex["subject_tiles"],
         "background_tiles": ex["background_tiles"],
         "background_edge_points": (pts * np.float32(inv)).astype(np.float32),
+        "blur_scale": int(ex["blur"].scale),
         "noise_sigma": float(ex["noise_sigma"]),
     }
+    # for other families (bokeh disc size vs background blur; skin's noise floor)
+    ctx.shared["focus.noise_sigma"] = float(ex["noise_sigma"])
+    ctx.shared["focus.background_blur_work_px"] = float(c_work)
     return MetricResult(values, reasons, artifacts)
 
 
 FAMILY = register(MetricFamily(
     name="focus", version="1",
-    method=("Noise-corrected variance of the Laplacian over 32 px tiles of the 768 px working copy "
-            "(Pech-Pacheco et al. 2000; noise by Immerkaer 1996, per-tile low quantile); "
-            "background blur-disc diameter from the gradient ratio after re-blur "
-            "(Zhuo & Sim 2011), calibrated on uniform-disc blur"),
+    method=("Noise-corrected variance of the Laplacian over 32 px tiles of the 768 px working copy, "
+            "geometric mean over a 4-level pyramid (Pech-Pacheco et al. 2000; noise: Immerkaer "
+            "1996, per-tile low quantile); background blur-disc diameter from the gradient ratio "
+            "after re-blur (Zhuo & Sim 2011), calibrated on uniform-disc blur, coarse to fine"),
     outputs=OUTPUTS, compute=compute, params=PARAMS))
