@@ -93,22 +93,28 @@ MIN_DIAMETER_FRAC = 0.006
 #: largest orb diameter, as a fraction of the working copy's short side.
 MAX_DIAMETER_FRAC = 0.30
 #: candidate seeds: top-hat above one of these linear luminances and above ratio x background.
-SEED_LEVELS = (0.02, 0.06, 0.18, 0.5)
+SEED_LEVELS = (0.02, 0.08, 0.32)
 SEED_MIN_CONTRAST = SEED_LEVELS[0]
 SEED_MIN_RATIO = 2.0
 #: an orb's plateau is at least this many times the median background luminance (capped).
 HIGHLIGHT_OVER_MEDIAN = 2.5
 HIGHLIGHT_LEVEL_CAP = 0.6
+#: blobs whose second-moment axis ratio is below this are strips, not orbs nor pairs of orbs.
+MIN_BLOB_AXIS_RATIO = 0.3
 #: merged blobs are cropped and resampled to this long side (px) before HoughCircles.
 HOUGH_CROP = 80
-#: a blob is split into orbs only when the union of its distance-transform discs covers it.
+#: a blob is measured as one disc only when it overlaps the disc of its area at its centroid
+#: by this IoU; it is split into orbs only when the union of its distance-transform discs
+#: covers it by MIN_MERGED_IOU.
+MIN_SINGLE_IOU = 0.5
 MIN_MERGED_IOU = 0.7
 #: at most this many blobs are measured (lowest seed level first, largest first).
 MAX_CANDIDATES = 80
-#: rays cast from each orb centre.
-N_RAYS = 96
+#: rays cast from each orb centre, and samples per radius along each ray.
+N_RAYS = 64
+SAMPLES_PER_RADIUS = 16
 #: orbs smaller than this radius (working px) are measured on full-resolution crops.
-FULLRES_BELOW_RADIUS = 14.0
+FULLRES_BELOW_RADIUS = 8.0
 #: rays whose rim lies within this fraction of the model radius are inliers.
 INLIER_TOLERANCE = 0.15
 MIN_RAY_COVERAGE = 0.5
@@ -137,14 +143,15 @@ GAUSSIAN_EDGE_WIDTH = (math.sqrt(2 * math.log(10)) - math.sqrt(2 * math.log(10 /
 PARAMS: dict[str, Any] = {
     "min_diameter_frac": MIN_DIAMETER_FRAC, "max_diameter_frac": MAX_DIAMETER_FRAC,
     "seed_levels": SEED_LEVELS, "seed_min_ratio": SEED_MIN_RATIO,
-    "max_candidates": MAX_CANDIDATES, "n_rays": N_RAYS, "inlier_tolerance": INLIER_TOLERANCE,
+    "max_candidates": MAX_CANDIDATES, "n_rays": N_RAYS, "samples_per_radius": SAMPLES_PER_RADIUS, "inlier_tolerance": INLIER_TOLERANCE,
     "min_ray_coverage": MIN_RAY_COVERAGE, "min_shape_coverage": MIN_SHAPE_COVERAGE,
     "max_harmonic": MAX_HARMONIC, "polygon_min_amplitude": POLYGON_MIN_AMPLITUDE,
     "min_circularity": MIN_CIRCULARITY, "min_aspect": MIN_ASPECT,
     "min_edge_sharpness": MIN_EDGE_SHARPNESS, "highlight_over_median": HIGHLIGHT_OVER_MEDIAN,
     "highlight_level_cap": HIGHLIGHT_LEVEL_CAP, "max_rim_mismatch": MAX_RIM_MISMATCH,
     "min_soft_circularity": MIN_SOFT_CIRCULARITY, "max_low_harmonic": MAX_LOW_HARMONIC,
-    "min_partial_aspect": MIN_PARTIAL_ASPECT, "min_union_fit": MIN_UNION_FIT, "min_merged_iou": MIN_MERGED_IOU, "hough": "cv2.HOUGH_GRADIENT_ALT (proposals only)",
+    "min_partial_aspect": MIN_PARTIAL_ASPECT, "min_blob_axis_ratio": MIN_BLOB_AXIS_RATIO, "min_union_fit": MIN_UNION_FIT, "min_single_iou": MIN_SINGLE_IOU,
+    "min_merged_iou": MIN_MERGED_IOU, "hough": "cv2.HOUGH_GRADIENT_ALT (proposals only)",
 }
 
 F = "bokeh"
@@ -264,33 +271,42 @@ def local_background(lum: np.ndarray, *, max_diameter_px: float) -> np.ndarray:
 
 def find_candidates(lum: np.ndarray, background_mask: np.ndarray, *, min_diameter_px: float,
                     max_diameter_px: float, levels: tuple[float, ...] = SEED_LEVELS,
-                    min_ratio: float = SEED_MIN_RATIO) -> list[_Component]:
+                    min_ratio: float = SEED_MIN_RATIO, floor: float = 0.0) -> list[_Component]:
     """Blobs of locally bright background pixels: white top-hat, thresholds, outer contours.
 
     A pixel is a seed at level t when it exceeds the local background
-    (:func:`local_background`) by t (linear luminance) and by the factor ``min_ratio``. Several
+    (:func:`local_background`) by t (linear luminance) and by the factor ``min_ratio``, and is
+    brighter than ``floor`` (the caller passes half the level an orb's plateau must reach, so
+    the dim half of the frame never becomes a candidate). Several
     levels are used (an MSER-like ladder) because one threshold cannot separate an orb from the
     bright blurred window or lamp post it sits on: the orb stands alone at a higher level.
-    Blobs too small, too large, strip-like or ragged (solidity < 0.6) are dropped. Returns the
+    Blobs too small, too large, strip-like (second-moment axis ratio below
+    ``MIN_BLOB_AXIS_RATIO``: not even a chain of two touching orbs) or ragged (solidity < 0.6)
+    are dropped. Returns the
     blobs of every level, lowest level first, largest first within a level.
     """
     lum = np.asarray(lum, dtype=np.float32)
     bg = local_background(lum, max_diameter_px=max_diameter_px)
-    top = lum - bg
-    allowed = (lum > min_ratio * bg) & background_mask
+    top = cv2.subtract(lum, bg)
+    allowed = cv2.bitwise_and(cv2.compare(lum, bg * np.float32(min_ratio), cv2.CMP_GT),
+                              background_mask.astype(np.uint8) * np.uint8(255))
+    if floor > 0:
+        allowed = cv2.bitwise_and(allowed, cv2.compare(lum, float(floor), cv2.CMP_GT))
     min_area = 0.6 * math.pi * (min_diameter_px / 2) ** 2
     max_side = 2.0 * max_diameter_px
+    min_side = 0.75 * min_diameter_px
     comps: list[_Component] = []
     for level, t in enumerate(levels):
-        seed = (top > t) & allowed
-        contours, _ = cv2.findContours(seed.astype(np.uint8), cv2.RETR_EXTERNAL,
-                                       cv2.CHAIN_APPROX_SIMPLE)
+        seed = cv2.bitwise_and(cv2.compare(top, float(t), cv2.CMP_GT), allowed)
+        seed = cv2.morphologyEx(seed, cv2.MORPH_OPEN, _CROSS3)   # drop specks and threads
+        contours, _ = cv2.findContours(seed, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         if not contours:
             break
         found: list[_Component] = []
         for cnt in contours:
             x, y, w, h = cv2.boundingRect(cnt)
-            if max(w, h) > max_side or min(w, h) < 0.25 * max(w, h):
+            if (max(w, h) < min_side or max(w, h) > max_side
+                    or min(w, h) < 0.25 * max(w, h)):
                 continue
             mom = cv2.moments(cnt)
             # pixel area ~ polygon area through the boundary pixels' centres + half the boundary
@@ -301,6 +317,11 @@ def find_candidates(lum: np.ndarray, background_mask: np.ndarray, *, min_diamete
             solidity = mom["m00"] / hull if hull > 0 else 1.0
             if solidity < 0.6:
                 continue
+            if mom["m00"] > 0:                  # axis ratio from the second moments
+                a, b, c2 = mom["mu20"], mom["mu02"], mom["mu11"]
+                root = math.sqrt(max(0.0, (a - b) ** 2 + 4 * c2 * c2))
+                if a + b - root < MIN_BLOB_AXIS_RATIO ** 2 * (a + b + root):
+                    continue
             if mom["m00"] > 0:
                 cx, cy = mom["m10"] / mom["m00"], mom["m01"] / mom["m00"]
             else:
@@ -355,12 +376,16 @@ def distance_proposals(mask: np.ndarray, *, min_r: float, max_n: int = 4
 
 
 # ---- step 3: measurement --------------------------------------------------------------------
+_RIDGE = 1e-9 * np.eye(5)
+_CROSS3 = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+
+
 @lru_cache(maxsize=4)
 def _ray_basis(n_rays: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     theta = 2 * np.pi * np.arange(n_rays) / n_rays
     design = np.stack([np.ones_like(theta), np.cos(theta), np.sin(theta),
                        np.cos(2 * theta), np.sin(2 * theta)], axis=1)
-    return np.cos(theta), np.sin(theta), design
+    return np.cos(theta).astype(np.float32), np.sin(theta).astype(np.float32), design
 
 
 @lru_cache(maxsize=8)
@@ -370,9 +395,9 @@ def _fourier_basis(k: int, m: int = 128) -> tuple[np.ndarray, np.ndarray, np.nda
     return np.cos(np.outer(t, nn)), np.sin(np.outer(t, nn)), nn
 
 
-def outline_shape(radii: np.ndarray, *, max_harmonic: int = MAX_HARMONIC
-                  ) -> tuple[float, float, float, float]:
-    """Shape of a star-shaped outline r(theta) sampled at equal angles.
+def outline_shapes(radii: np.ndarray, *, max_harmonic: int = MAX_HARMONIC
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Shape of star-shaped outlines r(theta), one per row, sampled at equal angles.
 
     The Fourier series of r(theta) is truncated at ``max_harmonic`` (this removes the sub-pixel
     jitter that would inflate the perimeter of small blobs), then
@@ -384,142 +409,266 @@ def outline_shape(radii: np.ndarray, *, max_harmonic: int = MAX_HARMONIC
       harmonics and twice any lower one (a regular n-gon has harmonics n, 2n, ... only); NaN
       when round;
     * low harmonic: amplitude of the 3rd/4th harmonic when it dominates the 5..12 band
-      (triangle, square), else 0.
+      (triangle, square; a cat's-eye has a stronger 2nd harmonic), else 0.
 
-    Returns (circularity, equivalent radius, polygon order, low harmonic).
+    Returns four arrays (circularity, equivalent radius, polygon order, low harmonic).
     """
-    n = radii.size
+    radii = np.atleast_2d(np.asarray(radii, dtype=np.float64))
+    m, n = radii.shape
     k = min(max_harmonic, n // 2 - 1)
-    c = np.fft.rfft(radii)[:k + 1] / n
+    c = np.fft.rfft(radii, axis=1)[:, :k + 1] / n
     c = c * np.where(np.arange(k + 1) == 0, 1.0, 2.0)
     cos_b, sin_b, nn = _fourier_basis(k)
     a, b = c.real, c.imag
-    r = cos_b @ a - sin_b @ b
-    dr = -(sin_b @ (nn * a)) - cos_b @ (nn * b)
-    area = np.pi * np.mean(r ** 2)
-    perim = 2 * np.pi * np.mean(np.sqrt(r ** 2 + dr ** 2))
-    circ = float(min(1.0, 4 * np.pi * area / perim ** 2)) if perim > 0 else math.nan
-    amp = np.abs(c) / max(float(a[0]), 1e-9)
-    order, low = math.nan, 0.0
+    r = a @ cos_b.T - b @ sin_b.T
+    dr = -((a * nn) @ sin_b.T) - (b * nn) @ cos_b.T
+    area = np.pi * np.mean(r ** 2, axis=1)
+    perim = 2 * np.pi * np.mean(np.sqrt(r ** 2 + dr ** 2), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        circ = np.where(perim > 0, np.minimum(1.0, 4 * np.pi * area / perim ** 2), np.nan)
+    amp = np.abs(c) / np.maximum(a[:, :1], 1e-9)
+    order = np.full(m, np.nan)
+    low = np.zeros(m)
     if k >= 12:
-        best = int(np.argmax(amp[5:13])) + 5
-        others = np.delete(amp[3:k + 1], best - 3)
-        if (amp[best] >= POLYGON_MIN_AMPLITUDE and amp[best] >= 3 * np.median(others)
-                and amp[best] >= 2 * amp[3:best].max()):
-            order = float(best)
-        if amp[3] > amp[best]:                      # triangle
-            low = float(amp[3])
-        if amp[4] > max(amp[best], amp[2]):         # square (a cat's-eye has a2 > a4)
-            low = max(low, float(amp[4]))
-    return circ, float(math.sqrt(max(area, 0.0) / math.pi)), order, low
+        rows = np.arange(m)
+        best = np.argmax(amp[:, 5:13], axis=1) + 5
+        cols = np.arange(k + 1)[None, :]
+        others = (cols >= 3) & (cols != best[:, None])
+        med = _masked_median(amp, others)
+        lower = np.where((cols >= 3) & (cols < best[:, None]), amp, 0.0).max(axis=1)
+        ab = amp[rows, best]
+        poly = (ab >= POLYGON_MIN_AMPLITUDE) & (ab >= 3 * med) & (ab >= 2 * lower)
+        order = np.where(poly, best.astype(float), np.nan)
+        low = np.where(amp[:, 3] > ab, amp[:, 3], 0.0)                    # triangle
+        square = amp[:, 4] > np.maximum(ab, amp[:, 2])
+        low = np.where(square, np.maximum(low, amp[:, 4]), low)
+    return circ, np.sqrt(np.maximum(area, 0.0) / np.pi), order, low
 
 
-def measure_disc(lum: np.ndarray, cx: float, cy: float, r0: float, *, n_rays: int = N_RAYS,
-                 iterations: int = 2) -> DiscMeasure | None:
-    """Measure a disc hypothesis (centre, radius in ``lum`` px) by casting rays.
+def outline_shape(radii: np.ndarray, *, max_harmonic: int = MAX_HARMONIC
+                  ) -> tuple[float, float, float, float]:
+    """:func:`outline_shapes` of one outline: (circularity, equivalent radius, polygon order,
+    low harmonic) as floats."""
+    circ, req, order, low = outline_shapes(np.asarray(radii)[None, :], max_harmonic=max_harmonic)
+    return float(circ[0]), float(req[0]), float(order[0]), float(low[0])
+
+
+class RaySampler:
+    """Samples linear luminance along rays, for many disc hypotheses at once.
+
+    Coordinates are working pixels. Hypotheses with a radius below ``FULLRES_BELOW_RADIUS``
+    working px are sampled on full-resolution crops of ``full_rgb`` (converted to linear
+    luminance crop by crop and packed side by side in one mosaic, so one ``cv2.remap`` serves
+    them all); the others on the working copy. Full-resolution pixel x relates to working pixel
+    x by ``x_full = (x_work + 0.5) / scale - 0.5`` (pixel centres, as ``cv2.resize`` maps them).
+    """
+
+    def __init__(self, work_lum: np.ndarray, *, full_rgb: np.ndarray | None = None,
+                 work_scale: float = 1.0, n_rays: int = N_RAYS):
+        self.lum = np.asarray(work_lum, dtype=np.float32)
+        self.full = full_rgb if (full_rgb is not None and work_scale < 0.999) else None
+        self.s = float(work_scale)
+        self.cos, self.sin, self.design = _ray_basis(n_rays)
+        self.n_rays = n_rays
+        #: sample positions along a ray, in units of the hypothesis radius
+        self.u = (np.arange(int(2.6 * SAMPLES_PER_RADIUS) + 2, dtype=np.float32)
+                  / np.float32(SAMPLES_PER_RADIUS))
+
+    def sample(self, cx: np.ndarray, cy: np.ndarray, r0: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Profiles (N, rays, samples) and whether each sample lies inside the image."""
+        h, w = self.lum.shape
+        n, nr, ns = len(cx), self.n_rays, len(self.u)
+        rho = r0.astype(np.float32)[:, None] * self.u[None, :]                 # (N, S)
+        mx = cx.astype(np.float32)[:, None, None] + self.cos[None, :, None] * rho[:, None, :]
+        my = cy.astype(np.float32)[:, None, None] + self.sin[None, :, None] * rho[:, None, :]
+        in_img = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+        prof = np.empty((n, nr, ns), np.float32)
+        small = (r0 < FULLRES_BELOW_RADIUS) if self.full is not None else np.zeros(n, bool)
+        big = ~small
+        if big.any():
+            prof[big] = cv2.remap(self.lum, mx[big].reshape(-1, ns), my[big].reshape(-1, ns),
+                                  cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+                                  ).reshape(-1, nr, ns)
+        if small.any():
+            fh, fw = self.full.shape[:2]
+            fx = (mx[small] + 0.5) / self.s - 0.5
+            fy = (my[small] + 0.5) / self.s - 0.5
+            crops, boxes, width = [], [], 0
+            for i in range(fx.shape[0]):
+                x0 = max(0, int(math.floor(fx[i].min())) - 1)
+                x1 = min(fw, int(math.ceil(fx[i].max())) + 2)
+                y0 = max(0, int(math.floor(fy[i].min())) - 1)
+                y1 = min(fh, int(math.ceil(fy[i].max())) + 2)
+                x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
+                crops.append(luma(srgb_to_linear(self.full[y0:y1, x0:x1])))
+                boxes.append((x0, y0, x1, y1, width))
+                width += x1 - x0 + 2
+            mosaic = np.zeros((max(c.shape[0] for c in crops), width), np.float32)
+            for c, (x0, y0, x1, y1, ox) in zip(crops, boxes):
+                mosaic[:c.shape[0], ox:ox + c.shape[1]] = c
+            for i, (x0, y0, x1, y1, ox) in enumerate(boxes):
+                fx[i] = np.clip(fx[i], x0, x1 - 1) - x0 + ox       # clamp = replicate the edge
+                fy[i] = np.clip(fy[i], y0, y1 - 1) - y0
+            prof[small] = cv2.remap(mosaic, fx.reshape(-1, ns), fy.reshape(-1, ns),
+                                    cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+                                    ).reshape(-1, nr, ns)
+        return prof, in_img
+
+
+def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0.0,
+                  iterations: int = 2) -> list[DiscMeasure | None]:
+    """Measure disc hypotheses (N x 3: centre x, y and radius in working px) by casting rays.
 
     The rim on each ray is the half-level crossing (sub-pixel, linear interpolation) between
     the plateau ``hi`` (brightest level, inside 0.8 r, of the lower-quartile radial profile
-    over rays) and the
-    local background ``lo`` (median over rays of each ray's minimum outside r). The centre and
-    radius are refined by a robust least-squares fit of r(theta) to harmonics 0..2 (circle and
-    ellipse terms); rays whose rim departs from the fit by more than ``INLIER_TOLERANCE`` of
-    the radius are dropped (they ran into a neighbouring orb or out of the image). Returns None
-    when fewer than 8 rays find a rim.
+    over rays: an overlapping brighter neighbour covers the other rays of a partly hidden
+    orb) and the local background ``lo`` (median over rays of each ray's minimum outside r).
+    Centre and radius are refined by a robust least-squares fit of r(theta) to harmonics 0..2
+    (circle and ellipse terms), the rays are cast again from the refined centre, and rays whose
+    rim departs from the fit by more than ``INLIER_TOLERANCE`` of the radius are dropped (they
+    ran into a neighbouring orb or out of the image). All hypotheses are processed together
+    (one remap, vectorised fits). A hypothesis with fewer than 8 rim rays gives None; one that
+    already fails the rim tests of :func:`classify` (or whose plateau is below ``min_level``)
+    is returned without its shape measurements (NaN).
     """
-    h, w = lum.shape
-    cos_t, sin_t, design = _ray_basis(n_rays)
-    rows = np.arange(n_rays)
+    hyps = np.asarray(hyps, dtype=np.float64).reshape(-1, 3)
+    n = hyps.shape[0]
+    if n == 0:
+        return []
+    cx, cy, r0 = hyps[:, 0].copy(), hyps[:, 1].copy(), np.maximum(hyps[:, 2], 0.8)
+    nr, u, design = sampler.n_rays, sampler.u, sampler.design
+    spr = float(SAMPLES_PER_RADIUS)
+    rows = np.arange(nr)[None, :]
+    idx = np.arange(n)[:, None]
+    alive = np.isfinite(cx) & np.isfinite(cy) & np.isfinite(r0)
+    cx, cy, r0 = np.where(alive, cx, 0.0), np.where(alive, cy, 0.0), np.where(alive, r0, 1.0)
+    inner_cols = u <= 0.8
+    outer_cols = u >= 1.0
+    j0 = max(1, int(math.ceil(0.3 * spr)))
     for it in range(iterations):
-        if not (r0 > 0.8 and math.isfinite(cx) and math.isfinite(cy)):
-            return None
-        step = max(r0 / 32.0, 0.2)
-        rho = np.arange(int(2.6 * r0 / step) + 2, dtype=np.float64) * step
-        mx = (cx + np.outer(cos_t, rho)).astype(np.float32)
-        my = (cy + np.outer(sin_t, rho)).astype(np.float32)
-        prof = cv2.remap(lum, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        in_img = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
-        inner = prof[:, rho <= 0.8 * r0]
-        # plateau: lower quartile over rays (an overlapping brighter neighbour covers the
-        # other rays of a partly hidden orb), brightest along the radius
-        hi = float(np.partition(inner, n_rays // 4, axis=0)[n_rays // 4].max())
-        lo = float(np.partition(prof[:, rho >= r0].min(axis=1), n_rays // 2)[n_rays // 2])
-        if not hi > lo:
-            return None
+        prof, in_img = sampler.sample(cx, cy, r0)
+        hi = np.partition(prof[:, :, inner_cols], nr // 4, axis=1)[:, nr // 4, :].max(axis=1)
+        lo = np.partition(prof[:, :, outer_cols].min(axis=2), nr // 2, axis=1)[:, nr // 2]
+        alive &= hi > lo
         level = lo + 0.5 * (hi - lo)
-        j0 = max(1, int(np.searchsorted(rho, 0.3 * r0)))
-        below = prof[:, j0:] < level
-        j = np.argmax(below, axis=1) + j0
-        ok = below.any(axis=1) & (j > j0) & in_img[rows, j]
-        if ok.sum() < 8:
-            return None
-        p0, p1 = prof[rows, j - 1], prof[rows, j]
-        frac = np.clip((p0 - level) / np.where(p0 > p1, p0 - p1, 1.0), 0.0, 1.0)
-        radii = np.where(ok, rho[j - 1] + frac * step, 0.0)
+        below = prof[:, :, j0:] < level[:, None, None]
+        j = np.argmax(below, axis=2) + j0
+        ok = below.any(axis=2) & (j > j0) & in_img[idx, rows, j]
+        p0, p1 = prof[idx, rows, j - 1], prof[idx, rows, j]
+        frac = np.clip((p0 - level[:, None]) / np.where(p0 > p1, p0 - p1, 1.0), 0.0, 1.0)
+        radii = (u[j - 1] + frac / spr) * r0[:, None]                          # (N, rays)
+        alive &= ok.sum(axis=1) >= 8
         # robust fit: the median circle first, then harmonics 0..2 on the inliers
-        r_ref = float(np.median(radii[ok]))
-        model = np.full(n_rays, r_ref)
-        for tol in (0.3, INLIER_TOLERANCE, INLIER_TOLERANCE):
-            inl = ok & (np.abs(radii - model) <= tol * r_ref)
-            if inl.sum() < 8:
-                return None
-            a = design[inl]
-            coef = np.linalg.solve(a.T @ a + 1e-9 * np.eye(5), a.T @ radii[inl])
-            model = design @ coef
-            r_ref = float(coef[0])
-        dx, dy = float(coef[1]), float(coef[2])
-        if math.hypot(dx, dy) < 0.05 * r_ref or it == iterations - 1:
-            break
-        cx, cy, r0 = cx + dx, cy + dy, r_ref
-    r_fit = r_ref
-    coverage = float(inl.mean())
+        r_ref = _masked_median(radii, ok)
+        r_ref = np.where(np.isfinite(r_ref), r_ref, r0)
+        model = np.repeat(r_ref[:, None], nr, axis=1)
+        for tol in (0.3, INLIER_TOLERANCE):
+            inl = ok & (np.abs(radii - model) <= tol * r_ref[:, None])
+            wgt = inl.astype(np.float64)
+            a = np.einsum("nr,ri,rj->nij", wgt, design, design) + _RIDGE
+            b = np.einsum("nr,ri->ni", wgt * np.where(inl, radii, 0.0), design)
+            coef = np.linalg.solve(a, b[:, :, None])[:, :, 0]
+            model = coef @ design.T
+            r_ref = np.where(coef[:, 0] > 0.5, coef[:, 0], r_ref)
+        alive &= inl.sum(axis=1) >= 8
+        if it < iterations - 1:
+            move = alive & (np.hypot(coef[:, 1], coef[:, 2]) < 2.0 * r0)
+            cx = np.where(move, cx + coef[:, 1], cx)
+            cy = np.where(move, cy + coef[:, 2], cy)
+            r0 = np.where(move, np.clip(r_ref, 0.8, 4.0 * r0), r0)
+    coverage = inl.mean(axis=1)
     # rays without a fitting rim: hidden by a brighter neighbour (still bright just outside the
     # model rim), out of the image, or a real mismatch (the blob is not this disc)
-    j1 = np.clip(np.round(1.15 * model / step).astype(np.int64), 0, len(rho) - 1)
-    hidden = prof[rows, j1] >= level
-    left = ~in_img[rows, j1]
-    mismatch = float((~inl & ~hidden & ~left).mean())
-    # ellipse (Fitzgibbon) through the rim points
-    pts = np.stack([cx + radii[inl] * cos_t[inl], cy + radii[inl] * sin_t[inl]], axis=1)
-    aspect, angle = math.nan, math.nan
-    (_, _), (ea, eb), eang = cv2.fitEllipseDirect(pts.astype(np.float32))
-    if max(ea, eb) > 0 and math.isfinite(ea) and math.isfinite(eb):
-        aspect = float(min(ea, eb) / max(ea, eb))
-        angle = float((eang if ea >= eb else eang + 90.0) % 180.0)
-    # outline shape: needs (nearly) the whole rim
-    if coverage >= MIN_SHAPE_COVERAGE:
-        rr = np.interp(rows, rows[inl], radii[inl], period=n_rays)
-        circ, r_eq, order, low = outline_shape(rr)
-    else:
-        circ, r_eq, order, low = math.nan, r_fit, math.nan, 0.0
-    # rim profile: align the inlier rays at their rim, average, find the 90 % and 10 % points;
-    # rays that run into a neighbour just outside the rim are left out
-    beyond = np.clip(np.round((radii + 0.5 * r_fit) / step).astype(np.int64), 0, len(rho) - 1)
-    clear = inl & (prof[rows, beyond] < lo + 0.25 * (hi - lo))
-    if clear.sum() >= 8:
-        inl_e = clear
-    else:
-        inl_e = inl
-    u = np.arange(int(-0.95 * r_fit / step), int(1.55 * r_fit / step) + 1) * step
-    q = (radii[inl_e][:, None] + u[None, :]) / step
-    valid = (q >= 0) & (q <= len(rho) - 1)
-    i0 = np.clip(np.floor(q).astype(np.int64), 0, len(rho) - 2)
+    j1 = np.clip(np.round(1.15 * model / r0[:, None] * spr).astype(np.int64), 0, len(u) - 1)
+    hidden = prof[idx, rows, j1] >= level[:, None]
+    left = ~in_img[idx, rows, j1]
+    mismatch = (~inl & ~hidden & ~left).mean(axis=1)
+    x, y = cx + coef[:, 1], cy + coef[:, 2]                 # fitted centres
+    out: list[DiscMeasure | None] = [None] * n
+    passed = alive & (coverage >= MIN_RAY_COVERAGE) & (mismatch <= MAX_RIM_MISMATCH) \
+        & (hi >= min_level)
+    for i in np.nonzero(alive & ~passed)[0]:
+        out[i] = DiscMeasure(float(x[i]), float(y[i]), float(r_ref[i]), float(coverage[i]),
+                             math.nan, math.nan, math.nan, math.nan, float(hi[i]),
+                             float(lo[i]), math.nan, 0.0, float(mismatch[i]))
+    if passed.any():
+        p = np.nonzero(passed)[0]
+        for i, m in zip(p, _shape_and_rim(prof[p], r0[p], cx[p], cy[p], x[p], y[p], radii[p],
+                                          inl[p], model[p], hi[p], lo[p], r_ref[p],
+                                          coverage[p], mismatch[p], sampler)):
+            out[i] = m
+    return out
+
+
+def _shape_and_rim(prof: np.ndarray, r0: np.ndarray, sx: np.ndarray, sy: np.ndarray,
+                   x: np.ndarray, y: np.ndarray, radii: np.ndarray, inl: np.ndarray,
+                   model: np.ndarray, hi: np.ndarray, lo: np.ndarray, r_fit: np.ndarray,
+                   coverage: np.ndarray, mismatch: np.ndarray, sampler: RaySampler
+                   ) -> list[DiscMeasure]:
+    """Outline shape, ellipse and rim profile of the hypotheses that passed the rim tests,
+    all at once (arrays with one row per hypothesis; ``sx, sy``: the rays' origin, ``x, y``:
+    the fitted centre, ``model``: the fitted harmonic 0..2 rim, used where a ray is hidden)."""
+    m, nr, ns = prof.shape
+    spr = float(SAMPLES_PER_RADIUS)
+    idx = np.arange(m)[:, None]
+    rows = np.arange(nr)[None, :]
+    # outline shape: needs (nearly) the whole rim; the few hidden rays take the fitted rim
+    whole = coverage >= MIN_SHAPE_COVERAGE
+    circ = np.full(m, np.nan)
+    r_eq = r_fit.copy()
+    order = np.full(m, np.nan)
+    low = np.zeros(m)
+    if whole.any():
+        rr = np.where(inl, radii, model)[whole]
+        circ[whole], r_eq[whole], order[whole], low[whole] = outline_shapes(rr)
+    # rim profile: align each ray at its rim, average over rays, find the 90 % and 10 % points;
+    # hidden rays and rays that run into a neighbour just outside the rim are left out
+    q_rim = radii / r0[:, None] * spr                                   # rim, in sample units
+    beyond = np.clip(np.round(q_rim + 0.5 * spr * r_fit[:, None] / r0[:, None]).astype(np.int64),
+                     0, ns - 1)
+    clear = inl & (prof[idx, rows, beyond] < (lo + 0.25 * (hi - lo))[:, None])
+    use = np.where((clear.sum(axis=1) >= 8)[:, None], clear, inl)
+    off = np.arange(-int(0.95 * spr), int(1.55 * spr) + 1, dtype=np.float64)  # sample units
+    q = q_rim[:, :, None] + off[None, None, :]                          # (M, rays, offsets)
+    valid = use[:, :, None] & (q >= 0) & (q <= ns - 1)
+    i0 = np.clip(np.floor(q).astype(np.int64), 0, ns - 2)
     f = np.clip(q - i0, 0.0, 1.0)
-    pr = prof[inl_e]
-    vals = np.take_along_axis(pr, i0, 1) * (1 - f) + np.take_along_axis(pr, i0 + 1, 1) * f
-    cnt = valid.sum(axis=0)
-    mean_prof = np.where(valid, vals, 0.0).sum(axis=0) / np.maximum(cnt, 1)
-    mean_prof = np.where(cnt > 0, (mean_prof - lo) / (hi - lo), np.nan)
-    zero = int(np.searchsorted(u, 0.0))
-    i90 = np.nonzero(mean_prof[:zero][::-1] >= 0.9)[0]
-    i10 = np.nonzero(mean_prof[zero:] <= 0.1)[0]
-    if i90.size and i10.size:
-        t = (u[zero + i10[0]] - u[zero - 1 - i90[0]]) / max(r_eq, 1e-6)
-        sharp = float(np.clip(1.0 - t / GAUSSIAN_EDGE_WIDTH, 0.0, 1.0))
-    else:
-        sharp = 0.0
-    return DiscMeasure(cx, cy, r_eq, coverage, circ, aspect, angle, sharp, hi, lo, order, low,
-                       mismatch)
+    ii, rr_ = idx[:, :, None], rows[:, :, None]
+    vals = prof[ii, rr_, i0] * (1 - f) + prof[ii, rr_, i0 + 1] * f
+    cnt = valid.sum(axis=1)
+    mean_prof = np.where(valid, vals, 0.0).sum(axis=1) / np.maximum(cnt, 1)
+    mean_prof = (mean_prof - lo[:, None]) / (hi - lo)[:, None]
+    zero = int(np.searchsorted(off, 0.0))
+    inside = (mean_prof[:, :zero][:, ::-1] >= 0.9) & (cnt[:, :zero][:, ::-1] > 0)
+    outside = (mean_prof[:, zero:] <= 0.1) & (cnt[:, zero:] > 0)
+    found = inside.any(axis=1) & outside.any(axis=1)
+    u90 = off[zero - 1 - np.argmax(inside, axis=1)]
+    u10 = off[zero + np.argmax(outside, axis=1)]
+    t = (u10 - u90) * (r0 / spr) / np.maximum(r_eq, 1e-6)
+    sharp = np.where(found, np.clip(1.0 - t / GAUSSIAN_EDGE_WIDTH, 0.0, 1.0), 0.0)
+    out = []
+    for i in range(m):
+        # ellipse (Fitzgibbon et al. 1999) through the rim points
+        sel = inl[i]
+        pts = np.stack([sx[i] + radii[i, sel] * sampler.cos[sel],
+                        sy[i] + radii[i, sel] * sampler.sin[sel]], axis=1).astype(np.float32)
+        aspect, angle = math.nan, math.nan
+        (_, _), (ea, eb), eang = cv2.fitEllipseDirect(pts)
+        if max(ea, eb) > 0 and math.isfinite(ea) and math.isfinite(eb):
+            aspect = float(min(ea, eb) / max(ea, eb))
+            angle = float((eang if ea >= eb else eang + 90.0) % 180.0)
+        out.append(DiscMeasure(float(x[i]), float(y[i]), float(r_eq[i]), float(coverage[i]),
+                               float(circ[i]), aspect, angle, float(sharp[i]), float(hi[i]),
+                               float(lo[i]), float(order[i]), float(low[i]),
+                               float(mismatch[i])))
+    return out
+
+
+def measure_disc(lum: np.ndarray, cx: float, cy: float, r0: float, *,
+                 min_level: float = 0.0) -> DiscMeasure | None:
+    """One hypothesis on one image (all in ``lum`` px): :func:`measure_discs` for a single disc."""
+    return measure_discs(RaySampler(lum), np.array([[cx, cy, r0]]), min_level=min_level)[0]
 
 
 def classify(m: DiscMeasure, *, min_level: float = 0.0) -> str:
@@ -553,6 +702,17 @@ def classify(m: DiscMeasure, *, min_level: float = 0.0) -> str:
 
 
 # ---- steps 1-4 together -----------------------------------------------------------------------
+def _masked_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Median of each row over its masked entries (NaN when a row has none)."""
+    v = np.sort(np.where(mask, values, np.inf), axis=1)
+    k = mask.sum(axis=1)
+    lo_i = np.maximum((k - 1) // 2, 0)
+    hi_i = np.maximum(k // 2, 0)
+    rows = np.arange(v.shape[0])
+    med = 0.5 * (v[rows, lo_i] + v[rows, hi_i])
+    return np.where(k > 0, med, np.nan)
+
+
 def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
                 full_rgb: np.ndarray | None = None, work_scale: float = 1.0,
                 min_diameter_frac: float = MIN_DIAMETER_FRAC,
@@ -586,92 +746,127 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
     s = float(work_scale)
     min_d = max(3.0, min_diameter_frac * max(H, W))
     max_d = max(min_d + 1.0, max_diameter_frac * min(H, W))
-    comps = find_candidates(lum, bgm, min_diameter_px=min_d, max_diameter_px=max_d)
+    k = max(1, int(math.sqrt(H * W / 20000)))          # ~20 000 samples are plenty
+    bg_values = lum[::k, ::k][bgm[::k, ::k]]
+    if bg_values.size == 0:
+        bg_values = lum[bgm]
+    min_level = min(HIGHLIGHT_OVER_MEDIAN * float(np.median(bg_values)), HIGHLIGHT_LEVEL_CAP)
+    comps = find_candidates(lum, bgm, min_diameter_px=min_d, max_diameter_px=max_d,
+                            floor=0.5 * min_level)
     if not comps:
         return out
-    bg_values = lum[bgm]
-    if bg_values.size > 20000:
-        bg_values = bg_values[:: bg_values.size // 20000]
-    min_level = min(HIGHLIGHT_OVER_MEDIAN * float(np.median(bg_values)), HIGHLIGHT_LEVEL_CAP)
-    full_h, full_w = (full_rgb.shape[:2] if full_rgb is not None
-                      else (int(round(H / s)), int(round(W / s))))
+    sampler = RaySampler(lum, full_rgb=full_rgb, work_scale=s)
     rejected: dict[str, int] = out["rejected"]
-    found: list[tuple[Orb, bool, float]] = []      # (orb, is a disc, rim level)
-
-    def examine(hx: float, hy: float, hr: float) -> str:
-        """Measure one hypothesis (working px), record it when it is a highlight."""
-        if full_rgb is not None and hr < FULLRES_BELOW_RADIUS and s < 0.999:
-            fx, fy, fr = hx / s, hy / s, hr / s
-            half = int(math.ceil(2.8 * fr + 4))
-            x0, y0 = max(0, int(fx) - half), max(0, int(fy) - half)
-            x1, y1 = min(full_w, int(fx) + half + 1), min(full_h, int(fy) + half + 1)
-            crop = luma(srgb_to_linear(full_rgb[y0:y1, x0:x1]))
-            m = measure_disc(crop, fx - x0, fy - y0, fr)
-            ox, oy, k = float(x0), float(y0), 1.0
-        else:
-            m = measure_disc(lum, hx, hy, hr)
-            ox, oy, k = 0.0, 0.0, 1.0 / s
-        verdict = "no rim" if m is None else classify(m, min_level=min_level)
-        if m is not None and verdict in ("orb", "soft"):
-            x, y, r = m.cx * k + ox, m.cy * k + oy, m.r * k
-            wx, wy = int(round(x * s)), int(round(y * s))
-            if not (min_d / 2 <= r * s <= max_d / 2):
-                verdict = "size out of range"
-            elif not (0 <= wx < W and 0 <= wy < H and bgm[wy, wx]):
-                verdict = "centre on the subject"
-            elif any(math.hypot(x - o.x, y - o.y) < 0.6 * max(r, o.r) for o, _, _ in found):
-                verdict = "duplicate"
-            else:
-                found.append((Orb(x, y, r, m.circularity, m.aspect, m.angle, m.edge_sharpness,
-                                  m.hi, m.polygon_order, m.coverage), verdict == "orb",
-                              m.lo + 0.5 * (m.hi - m.lo)))
-                cv2.circle(claimed, (round(x * s), round(y * s)), max(1, round(r * s)), 1, -1)
-                return verdict
-        rejected[verdict] = rejected.get(verdict, 0) + 1
-        return verdict
-
+    found: list[tuple[Orb, bool, float]] = []      # (orb, is a disc, rim level); full-res px
+    found_work: list[tuple[float, float, float]] = []          # the same orbs in working px
     claimed = np.zeros((H, W), np.uint8)     # working px covered by orbs found so far
-    examined = 0
-    for c in comps:
-        if claimed[min(H - 1, round(c.cy)), min(W - 1, round(c.cx))]:
-            continue                        # the core of an orb found at a lower level
-        if float(lum[c.y:c.y + c.h, c.x:c.x + c.w].max()) < min_level:
-            rejected["not a highlight"] = rejected.get("not a highlight", 0) + 1
-            continue
-        if examined >= max_candidates:
-            rejected["over the candidate budget"] = rejected.get("over the candidate budget", 0) + 1
-            continue
-        examined += 1
-        n_before = len(found)
-        verdict = examine(c.cx, c.cy, math.sqrt(c.area / math.pi))
-        mask = np.zeros((c.h, c.w), np.uint8)
-        cv2.drawContours(mask, [c.contour - np.array([c.x, c.y])], -1, 1, thickness=-1)
-        if verdict in ("orb", "soft"):
-            # one disc; or does it leave part of the blob unexplained (a smaller orb on its rim)?
-            o = found[n_before][0]
-            disc = np.zeros_like(mask)
-            cv2.circle(disc, (round(o.x * s - c.x), round(o.y * s - c.y)),
-                       max(1, round(o.r * s)), 1, -1)
-            if np.count_nonzero(mask & ~disc.astype(bool)) < 0.15 * np.count_nonzero(mask):
-                continue
-        # several orbs merged into one blob? Only if a few discs explain its shape
-        props = distance_proposals(mask, min_r=min_d / 2)
-        union = np.zeros_like(mask)
-        for px, py, pr in props:
-            cv2.circle(union, (round(px), round(py)), max(1, round(pr)), 1, thickness=-1)
-        inter = np.count_nonzero(union & mask)
-        if len(props) < 2 or inter < MIN_MERGED_IOU * np.count_nonzero(union | mask):
-            rejected["irregular blob"] = rejected.get("irregular blob", 0) + 1
-            continue
-        m = int(0.25 * max(c.w, c.h)) + 2
-        x0, y0 = max(0, c.x - m), max(0, c.y - m)
-        x1, y1 = min(W, c.x + c.w + m), min(H, c.y + c.h + m)
-        props += [(px + x0 - c.x, py + y0 - c.y, pr) for px, py, pr in
-                  hough_proposals(lum[y0:y1, x0:x1], min_r=min_d / 2,
-                                  max_r=0.6 * max(c.w, c.h))]
-        for px, py, pr in props:
-            examine(px + c.x, py + c.y, pr)
+    owner = np.zeros((H, W), np.uint16)      # 1 + index of the examined blob covering a pixel
+    owner_area: list[float] = []
 
+    def reject(why: str) -> None:
+        rejected[why] = rejected.get(why, 0) + 1
+
+    def record(hyps: list[tuple[float, float, float]]) -> list[str]:
+        """Measure hypotheses (working px) together; keep the orbs and soft highlights."""
+        verdicts = []
+        for m in measure_discs(sampler, np.array(hyps, dtype=np.float64).reshape(-1, 3),
+                               min_level=min_level):
+            verdict = "no rim" if m is None else classify(m, min_level=min_level)
+            if m is not None and verdict in ("orb", "soft"):
+                wx, wy, wr = m.cx, m.cy, m.r
+                ix, iy = int(round(wx)), int(round(wy))
+                if not (min_d / 2 <= wr <= max_d / 2):
+                    verdict = "size out of range"
+                elif not (0 <= ix < W and 0 <= iy < H and bgm[iy, ix]):
+                    verdict = "centre on the subject"
+                elif any(math.hypot(wx - a, wy - b) < 0.6 * max(wr, c)
+                         for a, b, c in found_work):
+                    verdict = "duplicate"
+                else:
+                    orb = Orb((wx + 0.5) / s - 0.5, (wy + 0.5) / s - 0.5, wr / s,
+                              m.circularity, m.aspect, m.angle, m.edge_sharpness, m.hi,
+                              m.polygon_order, m.coverage)
+                    found.append((orb, verdict == "orb", m.lo + 0.5 * (m.hi - m.lo)))
+                    found_work.append((wx, wy, wr))
+                    cv2.circle(claimed, (ix, iy), max(1, round(wr)), 1, -1)
+                    verdicts.append(verdict)
+                    continue
+            reject(verdict)
+            verdicts.append(verdict)
+        return verdicts
+
+    examined = 0
+    levels = sorted({c.level for c in comps})
+    for level in levels:
+        todo: list[tuple[_Component, np.ndarray, bool]] = []
+        for c in (c for c in comps if c.level == level):
+            py, px = min(H - 1, max(0, round(c.cy))), min(W - 1, max(0, round(c.cx)))
+            if claimed[py, px]:
+                continue                    # the core of an orb found at a lower level
+            parent = int(owner[py, px])
+            if parent and c.area > 0.6 * owner_area[parent - 1]:
+                continue                    # nearly the same blob, measured as a disc already
+            peak_ok = float(lum[c.y:c.y + c.h, c.x:c.x + c.w].max()) >= min_level
+            if peak_ok and examined >= max_candidates:
+                reject("over the candidate budget")
+                continue
+            mask = np.zeros((c.h, c.w), np.uint8)
+            cv2.drawContours(mask, [c.contour - np.array([c.x, c.y])], -1, 1, thickness=-1)
+            # one disc? (the blob against the disc of its area at its centroid)
+            disc = np.zeros_like(mask)
+            cv2.circle(disc, (round(c.cx - c.x), round(c.cy - c.y)),
+                       max(1, round(math.sqrt(c.area / math.pi))), 1, -1)
+            inter = np.count_nonzero(disc & mask)
+            single = inter >= MIN_SINGLE_IOU * np.count_nonzero(disc | mask)
+            if len(owner_area) < 65535:
+                # a blob inside this one, at a higher level, is worth a look unless this one is
+                # one disc measured as such (its measurement does not depend on the level), or too
+                # dim to hold a highlight
+                owner_area.append(0.0 if not peak_ok else (c.area if single else math.inf))
+                cv2.drawContours(owner, [c.contour], -1, len(owner_area), thickness=-1)
+            if not peak_ok:
+                reject("not a highlight")
+                continue
+            examined += 1
+            todo.append((c, mask, single))
+        # 1) blobs that look like one disc: measure them as such, all at once
+        singles = [t for t in todo if t[2]]
+        n_found = len(found)
+        verdicts = record([(c.cx, c.cy, math.sqrt(c.area / math.pi)) for c, _, _ in singles])
+        split: list[tuple[_Component, np.ndarray]] = []
+        accepted = iter(found[n_found:])
+        for (c, mask, _), verdict in zip(singles, verdicts):
+            if verdict in ("orb", "soft"):
+                o = next(accepted)[0]
+                # does the orb leave part of the blob unexplained (a smaller orb on its rim)?
+                disc = np.zeros_like(mask)
+                cv2.circle(disc, (round((o.x + 0.5) * s - 0.5 - c.x),
+                                  round((o.y + 0.5) * s - 0.5 - c.y)),
+                           max(1, round(o.r * s)), 1, -1)
+                if np.count_nonzero(mask & (disc == 0)) < 0.15 * np.count_nonzero(mask):
+                    continue
+            split.append((c, mask))
+        split += [(c, mask) for c, mask, single in todo if not single]
+        # 2) blobs made of several discs: distance-transform and Hough proposals, all at once
+        props: list[tuple[float, float, float]] = []
+        for c, mask in split:
+            dt = distance_proposals(mask, min_r=min_d / 2)
+            union_img = np.zeros_like(mask)
+            for px, py, pr in dt:
+                cv2.circle(union_img, (round(px), round(py)), max(1, round(pr)), 1, -1)
+            inter = np.count_nonzero(union_img & mask)
+            if len(dt) < 2 or inter < MIN_MERGED_IOU * np.count_nonzero(union_img | mask):
+                reject("irregular blob")
+                continue
+            props += [(px + c.x, py + c.y, pr) for px, py, pr in dt]
+            m = int(0.25 * max(c.w, c.h)) + 2
+            x0, y0 = max(0, c.x - m), max(0, c.y - m)
+            x1, y1 = min(W, c.x + c.w + m), min(H, c.y + c.h + m)
+            props += [(px + x0, py + y0, pr) for px, py, pr in
+                      hough_proposals(lum[y0:y1, x0:x1], min_r=min_d / 2,
+                                      max_r=0.6 * max(c.w, c.h))]
+        if props:
+            record(props)
     out["n_candidates"] = examined
     # a partly hidden rim must be hidden by overlapping orbs, not by any bright shape
     for _ in range(3):
@@ -680,16 +875,16 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
             if o.coverage >= MIN_SHAPE_COVERAGE:
                 keep.append(True)
                 continue
-            others = [(p.x * s, p.y * s, p.r * s) for j, (p, _, _) in enumerate(found)
-                      if j != i and math.hypot(p.x - o.x, p.y - o.y) < 1.05 * (p.r + o.r)]
-            keep.append(union_explains(lum, o.x * s, o.y * s, o.r * s, level, others)
-                        >= MIN_UNION_FIT)
+            wx, wy, wr = found_work[i]
+            others = [p for j, p in enumerate(found_work)
+                      if j != i and math.hypot(p[0] - wx, p[1] - wy) < 1.05 * (p[2] + wr)]
+            keep.append(union_explains(lum, wx, wy, wr, level, others) >= MIN_UNION_FIT)
         if all(keep):
             break
-        for k in (k for k, ok in enumerate(keep) if not ok):
-            rejected["hidden rim not explained by neighbours"] = (
-                rejected.get("hidden rim not explained by neighbours", 0) + 1)
+        for _ in range(keep.count(False)):
+            reject("hidden rim not explained by neighbours")
         found = [f for f, ok in zip(found, keep) if ok]
+        found_work = [f for f, ok in zip(found_work, keep) if ok]
     found.sort(key=lambda t: (t[0].y, t[0].x))
     out["orbs"] = [o for o, disc, _ in found if disc]
     out["soft"] = [o for o, disc, _ in found if not disc]
@@ -800,7 +995,8 @@ def summarize(orbs: list[Orb], soft: list[Orb], *, width: int, height: int
 def person_mask(face_box: tuple[float, float, float, float], shape: tuple[int, int]) -> np.ndarray:
     """Where a portrait's person probably is, from the face box (x, y, w, h) in the pixels of
     ``shape``: head and hair (an ellipse 1.6 face widths wide, reaching half a face height above
-    the box) and neck, shoulders and torso (widening to 3.2 face widths, down to the bottom).
+    the box) and neck, shoulders and torso (widening to 2.9 face widths, about the width of
+    human shoulders, down to the bottom of the frame).
 
     The head-and-shoulders *box* hides the background on both sides of the head, where orbs
     usually are; this silhouette prior keeps the person out and lets the background in.
@@ -811,9 +1007,9 @@ def person_mask(face_box: tuple[float, float, float, float], shape: tuple[int, i
     m = np.zeros((h, w), np.uint8)
     cv2.ellipse(m, (round(cx), round(fy + 0.45 * fh)), (max(1, round(0.8 * fw)),
                 max(1, round(0.95 * fh))), 0, 0, 360, 1, -1)
-    body = np.array([[cx - 0.55 * fw, fy + 0.85 * fh], [cx + 0.55 * fw, fy + 0.85 * fh],
-                     [cx + 1.6 * fw, fy + 1.9 * fh], [cx + 1.6 * fw, h + 1.0],
-                     [cx - 1.6 * fw, h + 1.0], [cx - 1.6 * fw, fy + 1.9 * fh]])
+    body = np.array([[cx - 0.5 * fw, fy + 0.85 * fh], [cx + 0.5 * fw, fy + 0.85 * fh],
+                     [cx + 1.45 * fw, fy + 2.0 * fh], [cx + 1.45 * fw, h + 1.0],
+                     [cx - 1.45 * fw, h + 1.0], [cx - 1.45 * fw, fy + 2.0 * fh]])
     cv2.fillPoly(m, [np.round(body).astype(np.int32)], 1)
     return m.astype(bool)
 

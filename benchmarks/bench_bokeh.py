@@ -1,0 +1,82 @@
+"""Benchmark of the bokeh family (lenscore.metrics.bokeh) beyond the shared decode.
+
+Run: .venv/bin/python benchmarks/bench_bokeh.py [--size 1024] [--repeats 7] [--threads 1]
+
+For each scene the shared derivations every family uses (working copy, linear luminance, face
+detection and subject masks) are computed first and NOT timed; then ``bokeh.compute`` is timed
+alone. Prints the median wall time, the fastest wall time and the median CPU time of this
+process (on a shared, loaded machine the CPU time is the steadier figure). Scenes: the
+renderer's demo variants and aperture shapes at ``--size``, and the real generated images in
+../shared/data/comfyui-png when that folder exists. The target (METRICS issue 4): < 15 ms per
+1024 x 1024 image on one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from lenscore.context import ImageContext
+from lenscore.datasets.synthetic import demo_specs, render
+from lenscore.metrics import bokeh
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def bench(name: str, rgb: np.ndarray, repeats: int) -> None:
+    ctx = ImageContext(rgb)
+    bokeh.orb_background_mask(ctx)          # shared derivations: not timed
+    ctx.work_luminance
+    res = bokeh.compute(ctx)
+    wall, cpu = [], []
+    for _ in range(repeats):
+        ctx.shared.clear()
+        t, c = time.perf_counter(), time.process_time()
+        res = bokeh.compute(ctx)
+        wall.append(1000 * (time.perf_counter() - t))
+        cpu.append(1000 * (time.process_time() - c))
+    h, w = rgb.shape[:2]
+    print(f"{name:34s} {w}x{h}  median {statistics.median(wall):6.1f} ms  fastest "
+          f"{min(wall):6.1f} ms  cpu {statistics.median(cpu):6.1f} ms  "
+          f"orbs {int(res.values['bokeh.orb_count']) if res.values['bokeh.orb_count'] == res.values['bokeh.orb_count'] else 'nan':>3}  "
+          f"soft {len(res.artifacts.get('soft_highlights', [])):2d}  "
+          f"blobs measured {res.artifacts.get('n_candidates', 0)}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", type=int, default=1024)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=1, help="OpenCV threads (0 = its default)")
+    args = ap.parse_args()
+    if args.threads:
+        import cv2
+
+        cv2.setNumThreads(args.threads)
+    opt = demo_specs("optical", 1, size=args.size)[0]
+    scenes = {
+        "optical demo (12 lights)": opt,
+        "blurred demo (gaussian)": demo_specs("blurred", 1, size=args.size)[0],
+        "blades6": replace(opt, aperture="blades6"),
+        "cats_eye": replace(opt, aperture="cats_eye"),
+        "40 overlapping lights": replace(opt, n_lights=40, allow_overlap=True),
+        "clipped highlights": replace(opt, clip_highlights=True, exposure=2.0),
+    }
+    for name, spec in scenes.items():
+        bench(name, render(spec).rgb, args.repeats)
+    folder = DATA / "comfyui-png"
+    if folder.is_dir():
+        from PIL import Image
+
+        for f in sorted(folder.glob("*.png")):
+            rgb = np.asarray(Image.open(f).convert("RGB"), dtype=np.float32) / 255.0
+            bench(f.name[:34], rgb, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
