@@ -220,7 +220,7 @@ OUTPUTS = (
 # Tiles and sharpness
 # ---------------------------------------------------------------------------------------------
 def tile_edges(n: int, tile: int) -> np.ndarray:
-    """Borders (float px) of ``round(n / tile)`` (at least 1) equal tiles along an axis of ``n`` px."""
+    """Borders (float px) of ``round(n / tile)`` (at least 1) equal tiles along ``n`` px."""
     k = max(1, int(round(n / tile)))
     return np.linspace(0.0, float(n), k + 1)
 
@@ -322,14 +322,16 @@ def laplacian_variance_tiles(gray: np.ndarray, *, noise_sigma: float = 0.0, tile
 
 
 def region_quantile(tile_map: np.ndarray, fraction: np.ndarray, *, quantile: float,
-                    min_fraction: float = TILE_MIN_FRACTION) -> tuple[float, np.ndarray]:
+                    min_fraction: float = TILE_MIN_FRACTION,
+                    allow_partial: bool = True) -> tuple[float, np.ndarray]:
     """Quantile of ``tile_map`` over the tiles at least ``min_fraction`` inside a region.
 
     ``fraction`` is each tile's share inside the region. When no tile reaches ``min_fraction``
-    the tiles with any share are used; with none, returns NaN. Also returns the tiles used.
+    the tiles with any share are used if ``allow_partial`` (a subject smaller than a tile);
+    otherwise, or with no share at all, returns NaN. Also returns the tiles used.
     """
     used = fraction >= min_fraction
-    if not used.any():
+    if not used.any() and allow_partial:
         used = fraction > 0
     if not used.any():
         return float("nan"), used
@@ -694,16 +696,16 @@ def background_blur_diameter(gray: np.ndarray, background: np.ndarray, *,
     m = int(margin_px)
     if h > 2 * m and w > 2 * m:
         region[m:h - m, m:w - m] = True
+    if not bg.any():
+        return BlurEstimate(math.nan, 0, 0, reason="no background outside the subject box")
     if m > 0:
         bg = cv2.erode(bg.astype(np.uint8), np.ones((2 * m + 1, 2 * m + 1), np.uint8),
                        borderType=cv2.BORDER_CONSTANT, borderValue=1).astype(bool)
-    if not bg.any():
-        return BlurEstimate(math.nan, 0, 0, reason="no background outside the subject box")
     region &= bg
     if not region.any():
-        return BlurEstimate(math.nan, 0, 0, reason=f"the background is too thin to measure its blur "
-                                                   f"(no part of it is {m} working px clear of the "
-                                                   f"subject box and the frame)")
+        return BlurEstimate(math.nan, 0, 0,
+                            reason=f"the background is too thin to measure its blur (no part of "
+                                   f"it is {m} working px clear of the subject box and the frame)")
     half = cv2.pyrDown(g) if half is None else half
     region_half = region[::2, ::2]
     if exclude_highlights:
@@ -803,13 +805,16 @@ def focus_measures(gray: np.ndarray, subject: np.ndarray, background: np.ndarray
     subj_frac = tile_means(np.asarray(subject, np.float32), ny, nx)
     bg_frac = tile_means(np.asarray(background, np.float32), ny, nx)
     s_val, s_used = region_quantile(tiles, subj_frac, quantile=SUBJECT_QUANTILE)
-    b_val, b_used = region_quantile(tiles, bg_frac, quantile=BACKGROUND_QUANTILE)
+    b_val, b_used = region_quantile(tiles, bg_frac, quantile=BACKGROUND_QUANTILE,
+                                    allow_partial=False)
     values["subject_sharpness"] = s_val
     values["background_sharpness"] = b_val
     if not np.isfinite(s_val):
         reasons["subject_sharpness"] = "the subject box is empty"
     if not np.isfinite(b_val):
-        reasons["background_sharpness"] = "no background outside the subject box"
+        reasons["background_sharpness"] = (
+            "no background outside the subject box" if not bg_frac.any() else
+            f"the background outside the subject box fills no {TILE_PX} px tile even half")
     at_floor = SHARPNESS_FLOOR * GRAY_LEVELS2 * (1.0 + 1e-6)
     if np.isfinite(s_val) and np.isfinite(b_val) and max(s_val, b_val) <= at_floor:
         values["separation"] = nan
@@ -880,8 +885,8 @@ def compute(ctx) -> MetricResult:
 
 FAMILY = register(MetricFamily(
     name="focus", version="1",
-    method=("Noise-corrected variance of the Laplacian over 32 px tiles of the 768 px working copy, "
-            "geometric mean over a 4-level pyramid (Pech-Pacheco et al. 2000; noise: Immerkaer "
+    method=("Noise-corrected variance of the Laplacian over 32 px tiles of the 768 px working "
+            "copy, geometric mean over a 4-level pyramid (Pech-Pacheco et al. 2000; noise: Immerkaer "
             "1996, per-tile low quantile); background blur-disc diameter from the gradient ratio "
             "after re-blur (Zhuo & Sim 2011), calibrated on uniform-disc blur, coarse to fine"),
     outputs=OUTPUTS, compute=compute, params=PARAMS))
