@@ -886,7 +886,8 @@ def compute(ctx) -> MetricResult:
 FAMILY = register(MetricFamily(
     name="focus", version="1",
     method=("Noise-corrected variance of the Laplacian over 32 px tiles of the 768 px working "
-            "copy, geometric mean over a 4-level pyramid (Pech-Pacheco et al. 2000; noise: Immerkaer "
-            "1996, per-tile low quantile); background blur-disc diameter from the gradient ratio "
-            "after re-blur (Zhuo & Sim 2011), calibrated on uniform-disc blur, coarse to fine"),
+            "copy, geometric mean over a 4-level pyramid (Pech-Pacheco et al. 2000; noise: "
+            "Immerkaer 1996, per-tile low quantile); background blur-disc diameter from the "
+            "gradient ratio after re-blur (Zhuo & Sim 2011), calibrated on uniform-disc blur, "
+            "coarse to fine"),
     outputs=OUTPUTS, compute=compute, params=PARAMS))
