@@ -287,3 +287,13 @@ def test_cli_compare_usage_errors_exit_2(tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert run_cli(["compare", str(empty), "--out", str(tmp_path / "o")]) == 2  # no images
+
+
+def test_too_few_pairs_for_any_verdict_is_said():
+    c = compare_scores(make_scores(n=5, shift=5.0), baseline="blurred", meta=META)
+    # 5 pairs: smallest sign-flip p = 2/32 = 0.0625 > 0.05 even before Holm
+    assert "cannot reach p < 0.05" in c.pairs[0].pairing_note
+    assert "at least 8 are needed" in c.pairs[0].pairing_note  # 2*4/0.05 = 160 -> 2^8 = 256
+    assert all(r.verdict != "better" for r in c.pairs[0].results)
+    assert "cannot reach" not in compare_scores(make_scores(n=12), baseline="blurred",
+                                                meta=META).pairs[0].pairing_note

@@ -470,6 +470,15 @@ def _compare_pair(a_all: Any, b_all: Any, baseline: str, variant: str, cols: Seq
     p_adj = stats.holm([r["p"] for r in raw])
     m_tests = int(np.sum(np.isfinite([r["p"] for r in raw]))) or 1
     alpha_m = alpha / m_tests
+    if paired and pc.n_pairs:
+        # the exact sign-flip test cannot give p below 2 / 2^g (g pairs or prompt clusters)
+        g = len(set(clusters)) if clusters is not None else pc.n_pairs
+        if g <= 60 and 2.0 / 2 ** g * m_tests >= alpha:
+            need = math.floor(math.log2(2 * m_tests / alpha)) + 1
+            pc.pairing_note += (f"; with {g} {'prompts' if clusters is not None else 'pairs'} the "
+                                f"sign-flip test cannot reach p < {alpha:g} after Holm over "
+                                f"{m_tests} outputs (smallest p = 2/2^{g}): at least {need} are "
+                                "needed for any verdict")
     for r, pa in zip(raw, p_adj):
         m = r["m"]
         n_needed = stats.required_n(r["sd_test"], r["effect"], paired=r["paired"], alpha=alpha_m,

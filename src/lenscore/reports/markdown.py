@@ -29,6 +29,14 @@ def md_escape(text: Any) -> str:
     return " ".join(s.split())
 
 
+def _diff(r: Any) -> str:
+    """'+0.31 [0.22, 0.40] K', without a unit longer than 16 characters (it is in the summary)."""
+    d = fmt_diff(r)
+    if r.unit and len(r.unit) > 16 and d.endswith(" " + r.unit):
+        d = d[: -len(r.unit) - 1]
+    return d
+
+
 def _arrow(meta: OutputMeta | None) -> str:
     return meta.arrow if meta is not None else ""
 
@@ -58,7 +66,7 @@ def comparison_markdown(comparison: Comparison) -> list[str]:
             wr = "n/a" if not math.isfinite(r.win_rate) else f"{r.win_rate:.0%}"
             lines.append(
                 f"| `{r.output}` {_arrow(meta)} | {fmt_num(r.mean_baseline)} | "
-                f"{fmt_num(r.mean_variant)} | {md_escape(fmt_diff(r))} | {fmt_p(r.p_holm)} | "
+                f"{fmt_num(r.mean_variant)} | {md_escape(_diff(r))} | {fmt_p(r.p_holm)} | "
                 f"{cd} | {wr} | {r.n_used} | {VERDICT_MARK.get(r.verdict, r.verdict)} |")
         lines.append("")
     notes = power_notes(comparison)
