@@ -59,15 +59,19 @@ def main() -> None:
     images = [batched.prepare(c) for c in ctxs]
     t_prep = (time.perf_counter() - t0) / len(ctxs)
 
+    cpu: dict[str, list[float]] = {}
+
     def rate(scorer, rep: int) -> float:
         prompts = [f"portrait {rep} {i}, 85mm f/1.4, circular bokeh orbs" for i in range(len(images))]
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         scorer.score(images, prompts)
+        cpu.setdefault(f"score{scorer.batch_size}", []).append((time.process_time() - c) / len(images))
         return len(images) / (time.perf_counter() - t)
 
     def image_rate(scorer) -> float:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         scorer.embed_images(images)
+        cpu.setdefault(f"image{scorer.batch_size}", []).append((time.process_time() - c) / len(images))
         return len(images) / (time.perf_counter() - t)
 
     load_before = os.getloadavg()[0]
@@ -88,6 +92,8 @@ def main() -> None:
     print(f"speed-up of batching: {mb / ms:.2f}x over {args.images} images (score: image + new prompt + probes)")
     print(f"image embedding only: batch {args.batch}: {mib:.2f} images/s ({1000 / mib:.1f} ms/image); "
           f"batch 1: {mis:.2f} images/s ({1000 / mis:.1f} ms/image); speed-up {mib / mis:.2f}x")
+    print("CPU seconds per image (all threads; less sensitive to other load): " + ", ".join(
+        f"{k} {statistics.median(v[-args.repeats:]):.3f}" for k, v in cpu.items()))
     print(f"1-min load average before / after: {load_before:.2f} / {os.getloadavg()[0]:.2f} "
           f"on {os.cpu_count()} cores (other processes share the CPU: figures are lower bounds)")
 

@@ -196,8 +196,9 @@ def test_registered_family_lists_default_probes_and_is_opt_in():
     assert all(math.isnan(v) for v in res.values.values()) and "--clip-model" in res.reasons["clip"]
 
 
-def test_importing_the_module_does_not_import_torch():
-    code = ("import sys, lenscore.metrics.clip as c; "
+def test_importing_the_module_and_skipping_without_weights_do_not_import_torch():
+    code = ("import sys, lenscore.metrics.clip as c\n"
+            "try:\n    c.load_clip('ViT-B-32', None)\nexcept c.ClipUnavailable:\n    pass\n"
             "print(any(m == 'torch' or m.startswith(('torch.', 'open_clip')) for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

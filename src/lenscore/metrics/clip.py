@@ -630,6 +630,13 @@ def load_clip(model: str = "ViT-B-32", pretrained: str | None = None, *, device:
     if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
         raise UsageError(f"clip threads must be a positive integer, got {num_threads!r}")
     probe_map = parse_probes(probes)
+    if not pretrained and not model.startswith(("hf-hub:", "local-dir:")):
+        # say so at once, without the seconds an import of torch + open_clip costs
+        import importlib.util
+
+        if importlib.util.find_spec("open_clip") is None:
+            raise MissingDependencyError("open-clip-torch", "clip", "The clip metric family")
+        raise ClipUnavailable(f"clip skipped: no weights for {model}: {NO_WEIGHTS_HINT}")
     torch, open_clip, tv_placeholders = _import_open_clip()
     if num_threads is not None:
         torch.set_num_threads(num_threads)
