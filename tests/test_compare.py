@@ -224,7 +224,7 @@ def test_aa_splits_come_out_no_detectable_difference():
     for s in range(splits):
         lab = np.where(np.random.default_rng([7, s]).permutation(n) < n // 2, "A", "B")
         c = compare_scores(one.assign(variant=lab), baseline="A", meta=META, seed=s,
-                           n_resamples=1000, n_permutations=2000)
+                           n_resamples=500, n_permutations=1000)
         verdicts = {r.output: r.verdict for r in c.pairs[0].results}
         assert c.pairs[0].pairing == "unpaired"
         all_clear += all(v == stats.NO_DIFFERENCE for v in verdicts.values())
