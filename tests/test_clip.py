@@ -586,3 +586,13 @@ def test_uniform_and_tiny_images_score_without_error(scorer):
             ImageContext(np.zeros((300, 200, 3), np.float32), prompt="darkness")]
     for r in scorer.score([scorer.prepare(c) for c in ctxs], [c.prompt for c in ctxs]):
         assert all(np.isfinite(v) for v in r.values.values())
+
+
+def test_prompt_embedding_cache_is_bounded_and_stays_correct(scorer, monkeypatch):
+    monkeypatch.setattr(C, "_TEXT_CACHE_MAX", 3)
+    img = scorer.prepare(_ctx(12))
+    first = scorer.score([img] * 2, ["p0", "p1"])
+    many = scorer.score([img] * 4, ["p0", "p2", "p3", "p1"])  # overflows the cache: cleared, refilled
+    assert len(scorer._text_cache) <= 4
+    assert many[0].values == pytest.approx(first[0].values)
+    assert many[3].values == pytest.approx(first[1].values)

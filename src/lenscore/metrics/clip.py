@@ -96,6 +96,8 @@ LONG_PROMPT_MODES = ("split", "truncate")
 NO_WEIGHTS_HINT = ("pass --clip-pretrained PATH to a local checkpoint, or a tag already in your "
                    "open_clip/Hugging Face cache (HF_HOME/HF_HUB_CACHE); lenscore never downloads weights")
 
+#: prompt embeddings kept per scorer (many images share a prompt: one per seed).
+_TEXT_CACHE_MAX = 4096
 _PROBE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _TV_MISSING_OP = "operator torchvision::nms does not exist"
 
@@ -743,7 +745,10 @@ class ClipScorer:
 
     def embed_prompts(self, prompts: Sequence[str]) -> list[tuple[np.ndarray, int, int, str]]:
         """For each prompt: (normalised embedding, token count, chunks, note). Cached per prompt."""
-        todo = [p for p in dict.fromkeys(prompts) if p not in self._text_cache]
+        unique = list(dict.fromkeys(prompts))
+        if len(self._text_cache) + len(unique) > _TEXT_CACHE_MAX:  # bounded for runs of unique prompts
+            self._text_cache.clear()
+        todo = [p for p in unique if p not in self._text_cache]
         plans: list[tuple[str, list[str], list[int], int, str]] = []
         for p in todo:
             n_tok = self._count_tokens(p) if self._count_tokens else 0
