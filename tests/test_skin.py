@@ -78,6 +78,15 @@ def test_plastic_face_with_grain_reads_near_zero():
     assert r["texture_energy"] < 0.1 * expected_energy(0.01)   # ...and the floor removes it
 
 
+def test_drawn_edges_are_not_pores():
+    img, face = face_image(0.0)
+    x, y, w, h = face
+    line = img.copy()
+    cv2.line(line, (x + int(0.1 * w), y + int(0.45 * h)), (x + int(0.4 * w), y + int(0.8 * h)),
+             (0.35, 0.2, 0.15), 2)              # a cartoon contour across the left cheek
+    assert energy(line, face) < 0.05 * expected_energy(0.01)
+
+
 def test_noise_gain_is_exact():
     assert skin.noise_band_gain(1.0, (1.0, 2.0), 0.0) == pytest.approx(skin.dog_norm2(1.0, 2.0), rel=1e-3)
     rng = np.random.default_rng(0)
