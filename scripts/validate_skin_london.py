@@ -11,10 +11,10 @@ For every London face (Face Research Lab London Set, 1350 px, 189 FRL landmarks 
   2/0.03, 3/0.06, 5/0.10, 8/0.15; Tomasi & Manduchi 1998) must LOWER ``texture_energy`` at
   every step;
 * the same face at half resolution (area filter) must agree within 15 %;
-* white noise of std 0.01 (per channel, sRGB units; several draws) must not raise the score by
-  more than the first smoothing step lowers it (the mean over draws is the criterion; the worst
-  single draw is reported too), and grain added to the first smoothing step must not bring it
-  back above the original;
+* white noise of std 0.01 (per channel, sRGB units; several draws; generated images measure
+  0.002-0.01 by Immerkaer) must not raise the score by more than the smaller first smoothing
+  step lowers it (criterion: the mean over draws; the worst single draw is reported too), and
+  grain added to the first smoothing step must not bring it back above the original;
 * the skin mask is compared with the landmark face: outline (hairline 109-144-112, ear joins,
   jaw 114-133-125-111) minus eyes, brows and lips: share of our mask inside it (precision),
   share of it covered (coverage, low by design: the template keeps to cheeks and forehead), IoU.
@@ -205,7 +205,9 @@ def main(argv=None) -> int:
           f"{max(r['noise'] for r in rows) - 1:+.1%} (first smoothing steps lower it "
           f"{min(min(1 - r['gauss'][0], 1 - r['bil'][0]) for r in rows):.1%}.."
           f"{max(min(1 - r['gauss'][0], 1 - r['bil'][0]) for r in rows):.1%}); worst single draw "
-          f"{max(r['worst'] for r in rows) - 1:+.1%}; first step + grain: "
+          f"{max(r['worst'] for r in rows) - 1:+.1%} (faces whose worst draw rises more than their "
+          f"smaller first step: {sum(r['worst'] - 1 >= min(1 - r['gauss'][0], 1 - r['bil'][0]) for r in rows)}/{n}); "
+          f"first step + grain: "
           f"{max(r['g1n'] for r in rows):.3f} of the original at most; passes {sum(r['noise_ok'] for r in rows)}/{n}")
     print(f"skin mask vs landmarks: precision {np.mean([r['prec'] for r in rows]):.3f} "
           f"(min {min(r['prec'] for r in rows):.3f}), inside the outline "

@@ -87,6 +87,27 @@ def test_drawn_edges_are_not_pores():
     assert energy(line, face) < 0.05 * expected_energy(0.01)
 
 
+def _with_highlights(img, face, spots):
+    """Add white Gaussian highlights (sigma 0.02 face widths) at face-box coordinates."""
+    x, y, w, h = face
+    yy, xx = np.mgrid[0:img.shape[0], 0:img.shape[1]].astype(np.float32)
+    area = 0
+    for u, v in spots:
+        g = np.exp(-((xx - x - u * w) ** 2 + (yy - y - v * h) ** 2) / (2 * (0.02 * w) ** 2))
+        img = img + 0.35 * g[..., None]
+        area += int((g > 0.5).sum())
+    return np.clip(img, 0, 1).astype(np.float32), area
+
+
+@pytest.mark.parametrize("spots", [[], [(0.25, 0.6)], [(0.25, 0.6), (0.75, 0.62), (0.5, 0.05)]])
+def test_specular_fraction_counts_highlights(spots):
+    img, face = face_image(0.01)
+    img, area = _with_highlights(img, face, spots)
+    r = skin.measure_skin(img, face)
+    skin_px_full = r["mask"].sum() * r["crop"].k ** 2
+    assert r["specular_fraction"] == pytest.approx(area / skin_px_full, abs=0.004)
+
+
 def test_noise_gain_is_exact():
     assert skin.noise_band_gain(1.0, (1.0, 2.0), 0.0) == pytest.approx(skin.dog_norm2(1.0, 2.0), rel=1e-3)
     rng = np.random.default_rng(0)

@@ -13,8 +13,9 @@ Method
    the Gaussian anti-aliases (JPEG block edges and sub-pore detail would otherwise fold into the
    band) and the whole chain then has the same transfer function at the band for every k
    (measured: within 2 % for k = 1..4; area averaging alone varied by 11 %). Faces narrower than
-   ``min_face_px`` (128) are not measured: their pores are below the image's resolution (London
-   faces shrunk to ~135 px read 0.45-0.83 of their full-resolution score, at ~220 px 0.78-0.96).
+   ``min_face_px`` (128) are not measured: their pores are below the image's resolution (the
+   London faces shrunk to 200-240 px read 0.86-0.96 of their full-resolution score, to
+   125-150 px 0.64-0.92, to 100-120 px 0.29-0.73).
    Without a detected face, a skin mask from the manifest (``ctx.user_skin_mask``) is used as
    it is, its bounding-box width standing in for the face width; else a subject box from the
    manifest gives a face *estimate* (the inverse of :data:`lenscore.subject.HEAD_SHOULDERS`:
@@ -131,8 +132,8 @@ OUTPUTS = (
     Output("skin.texture_energy", "%^2", "higher", (0.0, math.inf),
            "Pore-scale texture on the cheeks and forehead: squared RMS band-limited contrast "
            "(DoG at face width/39, over the local luminance) in percent, white-noise floor "
-           "removed. Real studio portraits at 1350 px: 0.14-0.70; generated ID portraits: "
-           "0.03-0.23; 0 = plastic."),
+           "removed. Real studio portraits at 1350 px: 0.15-0.61; generated ID portraits: "
+           "0.03-0.24; 0 = plastic."),
     Output("skin.face_found", "flag", "neither", (0.0, 1.0),
            "1 if a detected face placed the skin mask, 0 if no face was detected."),
     Output("skin.specular_fraction", "fraction", "neither", (0.0, 1.0),
