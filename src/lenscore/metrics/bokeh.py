@@ -74,7 +74,8 @@ to ``ctx.shared["bokeh_orbs"]`` (the color family reads them as light-carrying p
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+import warnings
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -128,8 +129,13 @@ MAX_HARMONIC = 20
 POLYGON_MIN_AMPLITUDE = 0.012
 MIN_CIRCULARITY = 0.84
 MIN_ASPECT = 0.4
-#: an orb whose rim is partly hidden must look round on what is visible.
+#: the 10-90 % spread of luminance inside 0.6 r, relative to the rim contrast, stays below
+#: this for the image of a light (flat, or a Gaussian's dome: 0.2); textured patches exceed it.
+MAX_PLATEAU_SPREAD = 0.3
+#: an orb whose rim is partly hidden must look round on what is visible, and its visible rim
+#: must fit a disc (or blade polygon) outline within this RMS fraction of the radius.
 MIN_PARTIAL_ASPECT = 0.75
+MAX_PARTIAL_RIM_RMS = 0.015
 #: outlines whose 3rd/4th harmonic (triangle, square) dominates and exceeds this are rejected.
 MAX_LOW_HARMONIC = 0.07
 MIN_EDGE_SHARPNESS = 0.5
@@ -150,7 +156,8 @@ PARAMS: dict[str, Any] = {
     "min_edge_sharpness": MIN_EDGE_SHARPNESS, "highlight_over_median": HIGHLIGHT_OVER_MEDIAN,
     "highlight_level_cap": HIGHLIGHT_LEVEL_CAP, "max_rim_mismatch": MAX_RIM_MISMATCH,
     "min_soft_circularity": MIN_SOFT_CIRCULARITY, "max_low_harmonic": MAX_LOW_HARMONIC,
-    "min_partial_aspect": MIN_PARTIAL_ASPECT, "min_blob_axis_ratio": MIN_BLOB_AXIS_RATIO, "min_union_fit": MIN_UNION_FIT, "min_single_iou": MIN_SINGLE_IOU,
+    "min_partial_aspect": MIN_PARTIAL_ASPECT,
+    "max_partial_rim_rms": MAX_PARTIAL_RIM_RMS, "max_plateau_spread": MAX_PLATEAU_SPREAD, "min_blob_axis_ratio": MIN_BLOB_AXIS_RATIO, "min_union_fit": MIN_UNION_FIT, "min_single_iou": MIN_SINGLE_IOU,
     "min_merged_iou": MIN_MERGED_IOU, "hough": "cv2.HOUGH_GRADIENT_ALT (proposals only)",
 }
 
@@ -214,6 +221,10 @@ class DiscMeasure:
     strongest 3rd/4th harmonic of r(theta) relative to the mean radius when it dominates the
     blade band (triangles, squares, windows), else 0. ``mismatch``: fraction of rays whose
     rim neither fits the disc nor is hidden by a brighter neighbour or the frame edge.
+    ``rim_rms``: trimmed RMS distance of the inlier rim points from the fitted rim (see
+    :func:`_rim_rms`), relative to the radius. ``plateau_spread``: 10-90 % spread of the
+    luminance inside 0.6 r (visible rays only), relative to the rim contrast hi - lo: an image
+    of a light is flat inside, a bright patch of texture is not.
     """
 
     cx: float
@@ -229,6 +240,8 @@ class DiscMeasure:
     polygon_order: float
     low_harmonic: float
     mismatch: float
+    rim_rms: float = math.nan
+    plateau_spread: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -584,6 +597,12 @@ def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0
     hidden = prof[idx, rows, j1] >= level[:, None]
     left = ~in_img[idx, rows, j1]
     mismatch = (~inl & ~hidden & ~left).mean(axis=1)
+    rim_rms = _rim_rms(radii, inl, sampler, r_ref)
+    inner = np.where(inl[:, :, None], prof[:, :, u <= 0.6], np.nan).reshape(n, -1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p10, p90 = np.nanpercentile(inner, [10, 90], axis=1)
+        spread = (p90 - p10) / np.maximum(hi - lo, 1e-6)
     x, y = cx + coef[:, 1], cy + coef[:, 2]                 # fitted centres
     out: list[DiscMeasure | None] = [None] * n
     passed = alive & (coverage >= MIN_RAY_COVERAGE) & (mismatch <= MAX_RIM_MISMATCH) \
@@ -591,14 +610,44 @@ def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0
     for i in np.nonzero(alive & ~passed)[0]:
         out[i] = DiscMeasure(float(x[i]), float(y[i]), float(r_ref[i]), float(coverage[i]),
                              math.nan, math.nan, math.nan, math.nan, float(hi[i]),
-                             float(lo[i]), math.nan, 0.0, float(mismatch[i]))
+                             float(lo[i]), math.nan, 0.0, float(mismatch[i]),
+                             float(rim_rms[i]), float(spread[i]))
     if passed.any():
         p = np.nonzero(passed)[0]
         for i, m in zip(p, _shape_and_rim(prof[p], r0[p], cx[p], cy[p], x[p], y[p], radii[p],
                                           inl[p], model[p], hi[p], lo[p], r_ref[p],
                                           coverage[p], mismatch[p], sampler)):
-            out[i] = m
+            out[i] = replace(m, rim_rms=float(rim_rms[i]), plateau_spread=float(spread[i]))
     return out
+
+
+def _rim_rms(radii: np.ndarray, inl: np.ndarray, sampler: RaySampler, r: np.ndarray
+             ) -> np.ndarray:
+    """Trimmed RMS distance (the best 80 % of the inlier rays: rays grazing a neighbour are
+    the rest) of the rim points from the best of: circle + ellipse terms
+    (harmonics 0..2), plus the harmonics n and 2n of one blade count n = 5..9; relative to the
+    radius. A visible arc
+    of a real (round or polygonal) orb fits within ~2 %; the outline of a window or a glossy
+    reflection cut into pieces does not."""
+    nr = sampler.n_rays
+    theta = 2 * np.pi * np.arange(nr) / nr
+    wgt = inl.astype(np.float64)
+    y = np.where(inl, radii, 0.0)
+    best = np.full(radii.shape[0], np.inf)
+    for n in (0, 5, 6, 7, 8, 9):
+        d = sampler.design if n == 0 else np.concatenate(
+            [sampler.design] + [f(k * n * theta)[:, None] for k in (1, 2) for f in (np.cos, np.sin)],
+            axis=1)
+        k = d.shape[1]
+        a = np.einsum("nr,ri,rj->nij", wgt, d, d) + 1e-9 * np.eye(k)
+        b = np.einsum("nr,ri->ni", wgt * y, d)
+        coef = np.linalg.solve(a, b[:, :, None])[:, :, 0]
+        sq = np.sort(np.where(inl, (radii - coef @ d.T) ** 2, np.inf), axis=1)
+        keep = np.maximum((0.8 * inl.sum(axis=1)).astype(np.int64), 1)   # trim the worst 20 %
+        csum = np.cumsum(np.where(np.isfinite(sq), sq, 0.0), axis=1)
+        res = csum[np.arange(len(keep)), keep - 1] / keep
+        best = np.minimum(best, res)
+    return np.sqrt(best) / np.maximum(r, 1e-6)
 
 
 def _shape_and_rim(prof: np.ndarray, r0: np.ndarray, sx: np.ndarray, sy: np.ndarray,
@@ -686,7 +735,11 @@ def classify(m: DiscMeasure, *, min_level: float = 0.0) -> str:
         return "rim does not fit a disc"
     if not (m.hi >= SEED_MIN_RATIO * max(m.lo, 0.0) and m.hi - m.lo >= SEED_MIN_CONTRAST):
         return "too faint"
+    if m.plateau_spread > MAX_PLATEAU_SPREAD:
+        return "textured inside, not a light"
     partial = m.coverage < MIN_SHAPE_COVERAGE
+    if partial and not m.rim_rms <= MAX_PARTIAL_RIM_RMS:
+        return "visible rim is not an arc of a disc"
     if math.isfinite(m.aspect) and m.aspect < (MIN_PARTIAL_ASPECT if partial else MIN_ASPECT):
         return "elongated"
     if math.isfinite(m.circularity) and m.circularity < MIN_CIRCULARITY:
