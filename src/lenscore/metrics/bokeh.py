@@ -74,7 +74,6 @@ to ``ctx.shared["bokeh_orbs"]`` (the color family reads them as light-carrying p
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -90,7 +89,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # ---- parameters (recorded in summary.json through PARAMS) -------------------------------------
 #: smallest orb diameter measured, as a fraction of the working copy's long side.
-MIN_DIAMETER_FRAC = 0.006
+MIN_DIAMETER_FRAC = 0.01
 #: largest orb diameter, as a fraction of the working copy's short side.
 MAX_DIAMETER_FRAC = 0.30
 #: candidate seeds: top-hat above one of these linear luminances and above ratio x background.
@@ -132,6 +131,9 @@ MIN_ASPECT = 0.4
 #: the 10-90 % spread of luminance inside 0.6 r, relative to the rim contrast, stays below
 #: this for the image of a light (flat, or a Gaussian's dome: 0.2); textured patches exceed it.
 MAX_PLATEAU_SPREAD = 0.3
+#: orbs with a smaller aspect (minor/major) are "elongated": kept only as cat's-eyes or
+#: anamorphic ovals (see :func:`optically_consistent`).
+ROUND_ASPECT = 0.85
 #: an orb whose rim is partly hidden must look round on what is visible, and its visible rim
 #: must fit a disc (or blade polygon) outline within this RMS fraction of the radius.
 MIN_PARTIAL_ASPECT = 0.75
@@ -157,7 +159,8 @@ PARAMS: dict[str, Any] = {
     "highlight_level_cap": HIGHLIGHT_LEVEL_CAP, "max_rim_mismatch": MAX_RIM_MISMATCH,
     "min_soft_circularity": MIN_SOFT_CIRCULARITY, "max_low_harmonic": MAX_LOW_HARMONIC,
     "min_partial_aspect": MIN_PARTIAL_ASPECT,
-    "max_partial_rim_rms": MAX_PARTIAL_RIM_RMS, "max_plateau_spread": MAX_PLATEAU_SPREAD, "min_blob_axis_ratio": MIN_BLOB_AXIS_RATIO, "min_union_fit": MIN_UNION_FIT, "min_single_iou": MIN_SINGLE_IOU,
+    "max_partial_rim_rms": MAX_PARTIAL_RIM_RMS, "max_plateau_spread": MAX_PLATEAU_SPREAD,
+    "round_aspect": ROUND_ASPECT, "min_blob_axis_ratio": MIN_BLOB_AXIS_RATIO, "min_union_fit": MIN_UNION_FIT, "min_single_iou": MIN_SINGLE_IOU,
     "min_merged_iou": MIN_MERGED_IOU, "hough": "cv2.HOUGH_GRADIENT_ALT (proposals only)",
 }
 
@@ -390,6 +393,35 @@ def distance_proposals(mask: np.ndarray, *, min_r: float, max_n: int = 4
 
 # ---- step 3: measurement --------------------------------------------------------------------
 _RIDGE = 1e-9 * np.eye(5)
+
+
+@lru_cache(maxsize=16)
+def _outer(design_key: tuple[int, int]) -> np.ndarray:
+    nr, n = design_key
+    d = _ray_basis(nr)[2] if n == 0 else _blade_design(nr, n)
+    return (d[:, :, None] * d[:, None, :]).reshape(nr, -1)
+
+
+@lru_cache(maxsize=16)
+def _blade_design(nr: int, n: int) -> np.ndarray:
+    """Harmonics 0..2 plus n and 2n (cos, sin) at ``nr`` equal angles."""
+    theta = 2 * np.pi * np.arange(nr) / nr
+    extra = [f(k * n * theta)[:, None] for k in (1, 2) for f in (np.cos, np.sin)]
+    return np.concatenate([_ray_basis(nr)[2]] + extra, axis=1)
+
+
+def _weighted_lstsq(design: np.ndarray, mask: np.ndarray, y: np.ndarray, *, blades: int = 0
+                    ) -> np.ndarray:
+    """Least squares of ``y`` (N, rays) on ``design`` (rays, k; harmonics 0..2, plus ``blades``
+    and twice ``blades`` when given), each row over its masked rays: normal equations with the
+    outer products precomputed (one matrix product for all rows)."""
+    nr, k = design.shape
+    key = (nr, blades)
+    w = mask.astype(np.float64)
+    a = (w @ _outer(key)).reshape(-1, k, k) + 1e-9 * np.eye(k)
+    b = (w * np.where(mask, y, 0.0)) @ design
+    return np.linalg.solve(a, b[:, :, None])[:, :, 0]
+
 _CROSS3 = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
@@ -487,9 +519,10 @@ class RaySampler:
         self.u = (np.arange(int(2.6 * SAMPLES_PER_RADIUS) + 2, dtype=np.float32)
                   / np.float32(SAMPLES_PER_RADIUS))
 
-    def sample(self, cx: np.ndarray, cy: np.ndarray, r0: np.ndarray
+    def sample(self, cx: np.ndarray, cy: np.ndarray, r0: np.ndarray, *, full: bool = True
                ) -> tuple[np.ndarray, np.ndarray]:
-        """Profiles (N, rays, samples) and whether each sample lies inside the image."""
+        """Profiles (N, rays, samples) and whether each sample lies inside the image.
+        ``full=False``: everything on the working copy (a cheap first pass)."""
         h, w = self.lum.shape
         n, nr, ns = len(cx), self.n_rays, len(self.u)
         rho = r0.astype(np.float32)[:, None] * self.u[None, :]                 # (N, S)
@@ -497,7 +530,8 @@ class RaySampler:
         my = cy.astype(np.float32)[:, None, None] + self.sin[None, :, None] * rho[:, None, :]
         in_img = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
         prof = np.empty((n, nr, ns), np.float32)
-        small = (r0 < FULLRES_BELOW_RADIUS) if self.full is not None else np.zeros(n, bool)
+        small = ((r0 < FULLRES_BELOW_RADIUS) if (full and self.full is not None)
+                 else np.zeros(n, bool))
         big = ~small
         if big.any():
             prof[big] = cv2.remap(self.lum, mx[big].reshape(-1, ns), my[big].reshape(-1, ns),
@@ -529,8 +563,41 @@ class RaySampler:
         return prof, in_img
 
 
-def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0.0,
-                  iterations: int = 2) -> list[DiscMeasure | None]:
+def _rim_fit(prof: np.ndarray, in_img: np.ndarray, r0: np.ndarray, sampler: RaySampler
+             ) -> dict[str, np.ndarray]:
+    """Plateau, background, rim radii and the robust harmonic 0..2 rim fit of sampled rays
+    (arrays with one row per hypothesis, radii in working px)."""
+    n = prof.shape[0]
+    nr, u, design = sampler.n_rays, sampler.u, sampler.design
+    spr = float(SAMPLES_PER_RADIUS)
+    rows = np.arange(nr)[None, :]
+    idx = np.arange(n)[:, None]
+    j0 = max(1, int(math.ceil(0.3 * spr)))
+    hi = np.partition(prof[:, :, u <= 0.8], nr // 4, axis=1)[:, nr // 4, :].max(axis=1)
+    lo = np.partition(prof[:, :, u >= 1.0].min(axis=2), nr // 2, axis=1)[:, nr // 2]
+    level = lo + 0.5 * (hi - lo)
+    below = prof[:, :, j0:] < level[:, None, None]
+    j = np.argmax(below, axis=2) + j0
+    ok = below.any(axis=2) & (j > j0) & in_img[idx, rows, j]
+    p0, p1 = prof[idx, rows, j - 1], prof[idx, rows, j]
+    frac = np.clip((p0 - level[:, None]) / np.where(p0 > p1, p0 - p1, 1.0), 0.0, 1.0)
+    radii = (u[j - 1] + frac / spr) * r0[:, None]
+    # robust fit: the median circle first, then harmonics 0..2 on the inliers
+    r_ref = _masked_median(radii, ok)
+    r_ref = np.where(np.isfinite(r_ref), r_ref, r0)
+    model = np.repeat(r_ref[:, None], nr, axis=1)
+    for tol in (0.3, INLIER_TOLERANCE):
+        inl = ok & (np.abs(radii - model) <= tol * r_ref[:, None])
+        coef = _weighted_lstsq(design, inl, radii)
+        model = coef @ design.T
+        r_ref = np.where(coef[:, 0] > 0.5, coef[:, 0], r_ref)
+    alive = (hi > lo) & (ok.sum(axis=1) >= 8) & (inl.sum(axis=1) >= 8)
+    return {"hi": hi, "lo": lo, "level": level, "radii": radii, "inl": inl, "coef": coef,
+            "model": model, "r": r_ref, "alive": alive}
+
+
+def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0.0
+                  ) -> list[DiscMeasure | None]:
     """Measure disc hypotheses (N x 3: centre x, y and radius in working px) by casting rays.
 
     The rim on each ray is the half-level crossing (sub-pixel, linear interpolation) between
@@ -538,87 +605,94 @@ def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0
     over rays: an overlapping brighter neighbour covers the other rays of a partly hidden
     orb) and the local background ``lo`` (median over rays of each ray's minimum outside r).
     Centre and radius are refined by a robust least-squares fit of r(theta) to harmonics 0..2
-    (circle and ellipse terms), the rays are cast again from the refined centre, and rays whose
-    rim departs from the fit by more than ``INLIER_TOLERANCE`` of the radius are dropped (they
+    (circle and ellipse terms) on the working copy, then the rays are cast again from the
+    refined centre (on full-resolution crops for small orbs) and fitted again; rays whose rim
+    departs from the fit by more than ``INLIER_TOLERANCE`` of the radius are dropped (they
     ran into a neighbouring orb or out of the image). All hypotheses are processed together
-    (one remap, vectorised fits). A hypothesis with fewer than 8 rim rays gives None; one that
-    already fails the rim tests of :func:`classify` (or whose plateau is below ``min_level``)
-    is returned without its shape measurements (NaN).
+    (one remap, vectorised fits). A hypothesis with fewer than 8 rim rays gives None. The
+    measurements are staged in the order :func:`classify` reads them, and a hypothesis that
+    fails a stage keeps NaN for the later ones (most non-orbs stop early).
     """
     hyps = np.asarray(hyps, dtype=np.float64).reshape(-1, 3)
     n = hyps.shape[0]
     if n == 0:
         return []
+    out: list[DiscMeasure | None] = [None] * n
     cx, cy, r0 = hyps[:, 0].copy(), hyps[:, 1].copy(), np.maximum(hyps[:, 2], 0.8)
-    nr, u, design = sampler.n_rays, sampler.u, sampler.design
+    good = np.isfinite(cx) & np.isfinite(cy) & np.isfinite(r0)
+    # pass 1, working copy: refine centre and radius
+    keep = np.nonzero(good)[0]
+    if keep.size == 0:
+        return out
+    prof, in_img = sampler.sample(cx[keep], cy[keep], r0[keep], full=False)
+    f = _rim_fit(prof, in_img, r0[keep], sampler)
+    move = f["alive"] & (np.hypot(f["coef"][:, 1], f["coef"][:, 2]) < 2.0 * r0[keep])
+    keep = keep[f["alive"]]
+    move = move[f["alive"]]
+    if keep.size == 0:
+        return out
+    coef1 = f["coef"][f["alive"]]
+    cx[keep] = np.where(move, cx[keep] + coef1[:, 1], cx[keep])
+    cy[keep] = np.where(move, cy[keep] + coef1[:, 2], cy[keep])
+    r0[keep] = np.where(move, np.clip(f["r"][f["alive"]], 0.8, 4.0 * r0[keep]), r0[keep])
+    # pass 2, from the refined centre (full resolution for small orbs)
+    sx, sy, sr = cx[keep], cy[keep], r0[keep]
+    prof, in_img = sampler.sample(sx, sy, sr)
+    f = _rim_fit(prof, in_img, sr, sampler)
+    m = prof.shape[0]
     spr = float(SAMPLES_PER_RADIUS)
-    rows = np.arange(nr)[None, :]
-    idx = np.arange(n)[:, None]
-    alive = np.isfinite(cx) & np.isfinite(cy) & np.isfinite(r0)
-    cx, cy, r0 = np.where(alive, cx, 0.0), np.where(alive, cy, 0.0), np.where(alive, r0, 1.0)
-    inner_cols = u <= 0.8
-    outer_cols = u >= 1.0
-    j0 = max(1, int(math.ceil(0.3 * spr)))
-    for it in range(iterations):
-        prof, in_img = sampler.sample(cx, cy, r0)
-        hi = np.partition(prof[:, :, inner_cols], nr // 4, axis=1)[:, nr // 4, :].max(axis=1)
-        lo = np.partition(prof[:, :, outer_cols].min(axis=2), nr // 2, axis=1)[:, nr // 2]
-        alive &= hi > lo
-        level = lo + 0.5 * (hi - lo)
-        below = prof[:, :, j0:] < level[:, None, None]
-        j = np.argmax(below, axis=2) + j0
-        ok = below.any(axis=2) & (j > j0) & in_img[idx, rows, j]
-        p0, p1 = prof[idx, rows, j - 1], prof[idx, rows, j]
-        frac = np.clip((p0 - level[:, None]) / np.where(p0 > p1, p0 - p1, 1.0), 0.0, 1.0)
-        radii = (u[j - 1] + frac / spr) * r0[:, None]                          # (N, rays)
-        alive &= ok.sum(axis=1) >= 8
-        # robust fit: the median circle first, then harmonics 0..2 on the inliers
-        r_ref = _masked_median(radii, ok)
-        r_ref = np.where(np.isfinite(r_ref), r_ref, r0)
-        model = np.repeat(r_ref[:, None], nr, axis=1)
-        for tol in (0.3, INLIER_TOLERANCE):
-            inl = ok & (np.abs(radii - model) <= tol * r_ref[:, None])
-            wgt = inl.astype(np.float64)
-            a = np.einsum("nr,ri,rj->nij", wgt, design, design) + _RIDGE
-            b = np.einsum("nr,ri->ni", wgt * np.where(inl, radii, 0.0), design)
-            coef = np.linalg.solve(a, b[:, :, None])[:, :, 0]
-            model = coef @ design.T
-            r_ref = np.where(coef[:, 0] > 0.5, coef[:, 0], r_ref)
-        alive &= inl.sum(axis=1) >= 8
-        if it < iterations - 1:
-            move = alive & (np.hypot(coef[:, 1], coef[:, 2]) < 2.0 * r0)
-            cx = np.where(move, cx + coef[:, 1], cx)
-            cy = np.where(move, cy + coef[:, 2], cy)
-            r0 = np.where(move, np.clip(r_ref, 0.8, 4.0 * r0), r0)
+    rows = np.arange(sampler.n_rays)[None, :]
+    idx = np.arange(m)[:, None]
+    hi, lo, inl, model, r_fit = f["hi"], f["lo"], f["inl"], f["model"], f["r"]
     coverage = inl.mean(axis=1)
     # rays without a fitting rim: hidden by a brighter neighbour (still bright just outside the
     # model rim), out of the image, or a real mismatch (the blob is not this disc)
-    j1 = np.clip(np.round(1.15 * model / r0[:, None] * spr).astype(np.int64), 0, len(u) - 1)
-    hidden = prof[idx, rows, j1] >= level[:, None]
+    j1 = np.clip(np.round(1.15 * model / sr[:, None] * spr).astype(np.int64), 0,
+                 len(sampler.u) - 1)
+    hidden = prof[idx, rows, j1] >= f["level"][:, None]
     left = ~in_img[idx, rows, j1]
     mismatch = (~inl & ~hidden & ~left).mean(axis=1)
-    rim_rms = _rim_rms(radii, inl, sampler, r_ref)
-    inner = np.where(inl[:, :, None], prof[:, :, u <= 0.6], np.nan).reshape(n, -1)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        p10, p90 = np.nanpercentile(inner, [10, 90], axis=1)
-        spread = (p90 - p10) / np.maximum(hi - lo, 1e-6)
-    x, y = cx + coef[:, 1], cy + coef[:, 2]                 # fitted centres
-    out: list[DiscMeasure | None] = [None] * n
-    passed = alive & (coverage >= MIN_RAY_COVERAGE) & (mismatch <= MAX_RIM_MISMATCH) \
-        & (hi >= min_level)
-    for i in np.nonzero(alive & ~passed)[0]:
-        out[i] = DiscMeasure(float(x[i]), float(y[i]), float(r_ref[i]), float(coverage[i]),
-                             math.nan, math.nan, math.nan, math.nan, float(hi[i]),
-                             float(lo[i]), math.nan, 0.0, float(mismatch[i]),
-                             float(rim_rms[i]), float(spread[i]))
-    if passed.any():
-        p = np.nonzero(passed)[0]
-        for i, m in zip(p, _shape_and_rim(prof[p], r0[p], cx[p], cy[p], x[p], y[p], radii[p],
-                                          inl[p], model[p], hi[p], lo[p], r_ref[p],
-                                          coverage[p], mismatch[p], sampler)):
-            out[i] = replace(m, rim_rms=float(rim_rms[i]), plateau_spread=float(spread[i]))
+    x, y = sx + f["coef"][:, 1], sy + f["coef"][:, 2]                     # fitted centres
+    spread = np.full(m, np.nan)
+    rim_rms = np.full(m, np.nan)
+    stage1 = f["alive"] & (coverage >= MIN_RAY_COVERAGE) & (hi >= min_level) \
+        & (mismatch <= MAX_RIM_MISMATCH) & (hi >= SEED_MIN_RATIO * np.maximum(lo, 0.0)) \
+        & (hi - lo >= SEED_MIN_CONTRAST)
+    if stage1.any():                 # flat inside? (visible rays, inside 0.6 r)
+        p = np.nonzero(stage1)[0]
+        inner = prof[p][:, :, sampler.u <= 0.6]
+        spread[p] = _masked_spread(inner, inl[p]) / np.maximum(hi[p] - lo[p], 1e-6)
+    stage2 = stage1 & (spread <= MAX_PLATEAU_SPREAD)
+    partial = stage2 & (coverage < MIN_SHAPE_COVERAGE)
+    if partial.any():                # the visible arc of a partly hidden orb
+        p = np.nonzero(partial)[0]
+        rim_rms[p] = _rim_rms(f["radii"][p], inl[p], sampler, r_fit[p])
+    stage3 = stage2 & ~(partial & ~(rim_rms <= MAX_PARTIAL_RIM_RMS))
+    for i in np.nonzero(f["alive"] & ~stage3)[0]:
+        out[keep[i]] = DiscMeasure(float(x[i]), float(y[i]), float(r_fit[i]),
+                                   float(coverage[i]), math.nan, math.nan, math.nan, math.nan,
+                                   float(hi[i]), float(lo[i]), math.nan, 0.0,
+                                   float(mismatch[i]), float(rim_rms[i]), float(spread[i]))
+    if stage3.any():
+        p = np.nonzero(stage3)[0]
+        for i, mm in zip(p, _shape_and_rim(prof[p], sr[p], sx[p], sy[p], x[p], y[p],
+                                           f["radii"][p], inl[p], model[p], hi[p], lo[p],
+                                           r_fit[p], coverage[p], mismatch[p], sampler)):
+            out[keep[i]] = replace(mm, rim_rms=float(rim_rms[i]),
+                                   plateau_spread=float(spread[i]))
     return out
+
+
+def _masked_spread(values: np.ndarray, rays: np.ndarray) -> np.ndarray:
+    """10-90 % spread of ``values`` (N, rays, k) over the selected rays of each row."""
+    n = values.shape[0]
+    flat = np.where(rays[:, :, None], values, np.inf).reshape(n, -1)
+    srt = np.sort(flat, axis=1)
+    cnt = rays.sum(axis=1) * values.shape[2]
+    r = np.arange(n)
+    i10 = np.clip((0.1 * (cnt - 1)).astype(np.int64), 0, None)
+    i90 = np.clip((0.9 * (cnt - 1)).astype(np.int64), 0, None)
+    return np.where(cnt > 0, srt[r, i90] - srt[r, i10], np.nan)
 
 
 def _rim_rms(radii: np.ndarray, inl: np.ndarray, sampler: RaySampler, r: np.ndarray
@@ -630,18 +704,10 @@ def _rim_rms(radii: np.ndarray, inl: np.ndarray, sampler: RaySampler, r: np.ndar
     of a real (round or polygonal) orb fits within ~2 %; the outline of a window or a glossy
     reflection cut into pieces does not."""
     nr = sampler.n_rays
-    theta = 2 * np.pi * np.arange(nr) / nr
-    wgt = inl.astype(np.float64)
-    y = np.where(inl, radii, 0.0)
     best = np.full(radii.shape[0], np.inf)
     for n in (0, 5, 6, 7, 8, 9):
-        d = sampler.design if n == 0 else np.concatenate(
-            [sampler.design] + [f(k * n * theta)[:, None] for k in (1, 2) for f in (np.cos, np.sin)],
-            axis=1)
-        k = d.shape[1]
-        a = np.einsum("nr,ri,rj->nij", wgt, d, d) + 1e-9 * np.eye(k)
-        b = np.einsum("nr,ri->ni", wgt * y, d)
-        coef = np.linalg.solve(a, b[:, :, None])[:, :, 0]
+        d = sampler.design if n == 0 else _blade_design(nr, n)
+        coef = _weighted_lstsq(d, inl, radii, blades=n)
         sq = np.sort(np.where(inl, (radii - coef @ d.T) ** 2, np.inf), axis=1)
         keep = np.maximum((0.8 * inl.sum(axis=1)).astype(np.int64), 1)   # trim the worst 20 %
         csum = np.cumsum(np.where(np.isfinite(sq), sq, 0.0), axis=1)
@@ -889,7 +955,10 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
         split: list[tuple[_Component, np.ndarray]] = []
         accepted = iter(found[n_found:])
         for (c, mask, _), verdict in zip(singles, verdicts):
-            if verdict in ("orb", "soft"):
+            if verdict == "soft":
+                next(accepted)
+                continue                    # a smear's skirt is not a neighbouring orb
+            if verdict == "orb":
                 o = next(accepted)[0]
                 # does the orb leave part of the blob unexplained (a smaller orb on its rim)?
                 disc = np.zeros_like(mask)
@@ -938,10 +1007,46 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
             reject("hidden rim not explained by neighbours")
         found = [f for f, ok in zip(found, keep) if ok]
         found_work = [f for f, ok in zip(found_work, keep) if ok]
+    # an elongated orb is optical only as a cat's-eye (tangential, off-centre) or as one of
+    # several anamorphic ovals sharing one orientation
+    keep = optically_consistent([o for o, _, _ in found], width=W / s, height=H / s)
+    for _ in range(keep.count(False)):
+        reject("elongated, neither cat's-eye nor anamorphic")
+    found = [f for f, ok in zip(found, keep) if ok]
     found.sort(key=lambda t: (t[0].y, t[0].x))
     out["orbs"] = [o for o, disc, _ in found if disc]
     out["soft"] = [o for o, disc, _ in found if not disc]
     return out
+
+
+def _tangential_cos2(o: Orb, width: float, height: float) -> tuple[float, float]:
+    """(cos 2 delta, distance from the centre / half diagonal); delta = angle between the orb's
+    major axis and the tangential direction about the image centre."""
+    cx, cy = (width - 1) / 2, (height - 1) / 2
+    tangential = math.degrees(math.atan2(o.y - cy, o.x - cx)) + 90.0
+    rel = math.hypot(o.x - cx, o.y - cy) / (math.hypot(width, height) / 2)
+    return math.cos(2 * math.radians(o.angle - tangential)), rel
+
+
+def optically_consistent(orbs: list[Orb], *, width: float, height: float) -> list[bool]:
+    """Which orbs an optical system explains. Round orbs (aspect >= ``ROUND_ASPECT``) always;
+    elongated ones when they are cat's-eyes (mechanical vignetting squeezes an orb along the
+    image radius, so its major axis is tangential: cos 2 delta >= 0.5, and it lies off-centre)
+    or anamorphic ovals (at least 3 elongated orbs whose major axes agree within 20 degrees).
+    Any other elongated bright shape (a window, a lamp shade) is not the image of a point."""
+    keep = []
+    elongated = [o for o in orbs if math.isfinite(o.aspect) and o.aspect < ROUND_ASPECT]
+    for o in orbs:
+        if not (math.isfinite(o.aspect) and o.aspect < ROUND_ASPECT):
+            keep.append(True)
+            continue
+        c2, rel = _tangential_cos2(o, width, height)
+        if c2 >= 0.5 and rel >= 0.25:
+            keep.append(True)
+            continue
+        same = sum(abs((p.angle - o.angle + 90.0) % 180.0 - 90.0) <= 20.0 for p in elongated)
+        keep.append(same >= 3)
+    return keep
 
 
 def union_explains(lum: np.ndarray, cx: float, cy: float, r: float, level: float,
@@ -1030,14 +1135,12 @@ def summarize(orbs: list[Orb], soft: list[Orb], *, width: int, height: int
         why[f"{F}.polygon_order"] = ("orbs are round (no blade harmonic)" if shaped
                                      else "no complete orb outline")
     # cat's-eye orientation: elongated orbs away from the centre
-    cx, cy, half_diag = width / 2, height / 2, math.hypot(width, height) / 2
     cosines = []
     for o in orbs:
-        dist = math.hypot(o.x - cx, o.y - cy)
-        if np.isfinite(o.aspect) and o.aspect < 0.9 and dist > 0.2 * half_diag:
-            tangential = math.degrees(math.atan2(o.y - cy, o.x - cx)) + 90.0
-            delta = math.radians(o.angle - tangential)
-            cosines.append(math.cos(2 * delta))
+        if np.isfinite(o.aspect) and o.aspect < 0.9:
+            c2, rel = _tangential_cos2(o, width, height)
+            if rel > 0.2:
+                cosines.append(c2)
     if len(cosines) >= 2:
         vals[f"{F}.cats_eye_alignment"] = float(np.mean(cosines))
     else:
