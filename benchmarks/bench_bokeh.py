@@ -4,8 +4,9 @@ Run: .venv/bin/python benchmarks/bench_bokeh.py [--size 1024] [--repeats 7] [--t
 
 For each scene the shared derivations every family uses (working copy, linear luminance, face
 detection and subject masks) are computed first and NOT timed; then ``bokeh.compute`` is timed
-alone. Prints the median wall time, the fastest wall time and the median CPU time of this
-process (on a shared, loaded machine the CPU time is the steadier figure). Scenes: the
+alone. Prints the median wall time and the fastest and median CPU time of this process (on a
+shared, loaded machine the fastest CPU time is the steadier figure), and a reference operation
+whose quiet-machine time is known, to scale the figures by. Scenes: the
 renderer's demo variants and aperture shapes at ``--size``, and the real generated images in
 ../shared/data/comfyui-png when that folder exists. The target (METRICS issue 4): < 15 ms per
 1024 x 1024 image on one core.
@@ -41,11 +42,26 @@ def bench(name: str, rgb: np.ndarray, repeats: int) -> None:
         wall.append(1000 * (time.perf_counter() - t))
         cpu.append(1000 * (time.process_time() - c))
     h, w = rgb.shape[:2]
-    print(f"{name:34s} {w}x{h}  median {statistics.median(wall):6.1f} ms  fastest "
-          f"{min(wall):6.1f} ms  cpu {statistics.median(cpu):6.1f} ms  "
-          f"orbs {int(res.values['bokeh.orb_count']) if res.values['bokeh.orb_count'] == res.values['bokeh.orb_count'] else 'nan':>3}  "
+    n = res.values["bokeh.orb_count"]
+    print(f"{name:34s} {w}x{h}  wall median {statistics.median(wall):6.1f} ms  "
+          f"cpu min {min(cpu):6.1f} / median {statistics.median(cpu):6.1f} ms  "
+          f"orbs {'nan' if n != n else int(n):>3}  "
           f"soft {len(res.artifacts.get('soft_highlights', [])):2d}  "
           f"blobs measured {res.artifacts.get('n_candidates', 0)}")
+
+
+def reference() -> None:
+    """A fixed operation with a known quiet-machine time, to read the figures above against."""
+    import cv2
+
+    a = np.random.default_rng(0).random((1024, 1024), dtype=np.float32)
+    cpu = []
+    for _ in range(20):
+        c = time.process_time()
+        cv2.Laplacian(a, cv2.CV_32F).var()
+        cpu.append(1000 * (time.process_time() - c))
+    print(f"reference: Laplacian + variance at 1024 px, cpu min {min(cpu):.2f} ms "
+          f"(ENVIRONMENT.md, quiet machine: 1.2 ms)")
 
 
 def main() -> None:
@@ -58,6 +74,7 @@ def main() -> None:
         import cv2
 
         cv2.setNumThreads(args.threads)
+    reference()
     opt = demo_specs("optical", 1, size=args.size)[0]
     scenes = {
         "optical demo (12 lights)": opt,

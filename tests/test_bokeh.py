@@ -307,7 +307,8 @@ def test_horizontal_flip_mirrors_the_result(kind):
 def _jpeg(rgb, quality=85):
     u8 = cv2.cvtColor(np.round(rgb * 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
     ok, buf = cv2.imencode(".jpg", u8, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(np.float32) / 255
+    out = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    return out.astype(np.float32) / 255
 
 
 @pytest.mark.parametrize("kind", ["circle", "blades6"])
@@ -400,10 +401,14 @@ def test_person_mask_keeps_the_sides_of_the_head_as_background():
 # ---- real images (../shared/data) ----------------------------------------------------------------
 @pytest.mark.realdata
 @pytest.mark.skipif(not (DATA / "ai-portraits").is_dir(), reason="../shared/data not present")
-def test_studio_portraits_have_no_orbs():
+def test_real_images_without_bokeh_have_no_orbs():
+    # studio portraits on plain backgrounds and generated scenes without point lights (checked
+    # by eye on overlays): whatever bright shapes they hold, none is an optical disc
     from PIL import Image
 
-    for f in sorted((DATA / "ai-portraits").glob("*.jpg")):
+    files = sorted((DATA / "ai-portraits").glob("*.jpg")) + sorted(
+        (DATA / "comfyui-png").glob("*.png"))
+    for f in files:
         rgb = np.asarray(Image.open(f).convert("RGB"), dtype=np.float32) / 255
         res = score(rgb)
-        assert res.values["bokeh.orb_count"] in (0, 0.0) or math.isnan(res.values["bokeh.orb_count"])
+        assert res.values["bokeh.orb_count"] == 0, f.name

@@ -9,29 +9,39 @@ highlights, measures each one's outline and rim, and keeps only those that are o
 
 Method
 ------
-1. **Candidates** (working copy, linear luminance ``ctx.work_luminance``): white top-hat
-   against a coarse morphological opening (local background without anything smaller than the
-   largest orb), threshold on absolute and relative contrast, restricted to the background
-   (``ctx.work_background_mask``), connected components (Lindeberg-style blob detection reduced
-   to its cheapest form).
-2. **Disc hypotheses** per component: the component's own centroid and equivalent radius; for
-   components that look like several merged orbs (low solidity, elongated), also Hough circles
-   (OpenCV ``HoughCircles``, ``HOUGH_GRADIENT_ALT``) run on the component's crop and the maxima
-   of its distance transform. Hough only *proposes*: its circle-perfectness gate would reject
-   5-blade polygons and cat's-eyes, which are real bokeh, and it is not stable under a
-   horizontal flip, so it never decides.
-3. **Measurement** of every hypothesis (small orbs on full-resolution crops of ``ctx.rgb``,
-   large ones on the working copy): ``N_RAYS`` rays from the centre sample linear luminance;
-   on each ray the rim is the half-level crossing between the orb's plateau and its local
-   background (sub-pixel, linear interpolation). A robust low-order harmonic fit of the rim
-   radius r(theta) re-centres the orb and discards rays that run into a neighbouring orb.
-   From the rim:
+1. **Where to look.** Background only: outside the person silhouette prior
+   (:func:`person_mask`: head ellipse and shoulders/torso from the detected face; the
+   head-and-shoulders *box* would hide the background beside the head, where orbs usually
+   are), outside the user's subject box when one is given, outside the fallback centre box when
+   no face is found (:func:`orb_background_mask`).
+2. **Candidates** (linear luminance ``ctx.work_luminance``, searched on a half-size copy):
+   white top-hat against a coarse morphological opening (the local background without anything
+   smaller than the largest orb), thresholded at a ladder of levels ``SEED_LEVELS`` (an
+   MSER-like ladder, since no single threshold separates an orb from the lit window it sits on)
+   and at ``SEED_MIN_RATIO`` x the local background, outer contours (Lindeberg-style blob
+   detection reduced to its cheapest form). Blobs whose peak is below the highlight level
+   (``HIGHLIGHT_OVER_MEDIAN`` x the median background luminance: an orb is the image of a
+   light) are dropped before any measurement.
+3. **Disc hypotheses**: a blob that overlaps the disc of its own area (IoU >=
+   ``MIN_SINGLE_IOU``) is one hypothesis (centroid, equivalent radius). A blob that several
+   discs explain better (merged, overlapping orbs: the union of its distance-transform maxima
+   covers it, IoU >= ``MIN_MERGED_IOU``) is split: the distance-transform maxima and the circles
+   of ``cv2.HoughCircles`` (``HOUGH_GRADIENT_ALT`` on the blob's crop, resampled to
+   ``HOUGH_CROP`` px) are the hypotheses. Hough only *proposes*: its circle-perfectness gate
+   would reject 5-blade polygons and cat's-eyes, which are real bokeh, and it is not stable
+   under a horizontal flip, so it never decides (the measurement below is flip-equivariant).
+4. **Measurement** (:func:`measure_discs`, all hypotheses of a level at once): ``N_RAYS`` rays
+   from the centre sample linear luminance (small orbs on full-resolution crops of ``ctx.rgb``,
+   the others on the working copy); on each ray the rim is the half-level crossing between the
+   orb's plateau and its local background (sub-pixel). A robust fit of the rim radius r(theta)
+   to harmonics 0..2 re-centres the orb and drops rays that run into a neighbour. From the rim:
 
    * ``circularity``: isoperimetric quotient 4 pi A / P^2 of the rim outline, computed from the
      Fourier series of r(theta) truncated at ``MAX_HARMONIC`` (the truncation is the small-blob
      correction: sub-pixel jitter of the rim would otherwise inflate P and pull small orbs
-     down). 1 = circle; regular 9-, 6-, 5-gons give 0.959, 0.907, 0.865. Only measured when
-     at least ``MIN_SHAPE_COVERAGE`` of the rim is visible (not hidden by overlapping orbs).
+     down). 1 = circle; regular 9-, 6-, 5-gons give 0.959, 0.907, 0.865 (anti-aliased renders
+     measure ~0.965, ~0.927, ~0.89). Only measured when at least ``MIN_SHAPE_COVERAGE`` of
+     the rim is visible (not hidden by overlapping orbs).
    * ``polygon_order``: the dominant harmonic n in 5..12 of r(theta) (a regular n-gon's rim
      has harmonics at n, 2n, ...), when its amplitude exceeds ``POLYGON_MIN_AMPLITUDE`` of the
      mean radius and stands out from the other harmonics; else round.
@@ -41,17 +51,24 @@ Method
      profile, relative to the radius; a Gaussian spot has t = 1.433 (its 10 % and 90 % radii
      are 2.146 and 0.459 sigma, its half-level radius 1.177 sigma), a hard disc t -> 0.
      ``edge_sharpness = clip(1 - t / 1.433, 0, 1)``: 1 = hard rim, 0 = Gaussian falloff.
-   * diameter: equivalent-area diameter of the rim outline (circle fit when part of the rim is
-     hidden), full-resolution pixels.
-4. **Verification**: a hypothesis is an orb only if its rim is found on at least
-   ``MIN_RAY_COVERAGE`` of the rays, it is clearly brighter than its surroundings, its centre is
-   in the background, its aspect is at least ``MIN_ASPECT`` and its circularity (when
-   measurable) at least ``MIN_CIRCULARITY`` (squares, windows, strips and edges fail). A round
+   * diameter: equivalent-area diameter of the rim outline (the renderer's convention for
+     polygons too; circle fit when part of the rim is hidden), full-resolution pixels.
+5. **Verification** (:func:`classify`): a hypothesis is an orb only if its rim closes on at
+   least ``MIN_RAY_COVERAGE`` of the rays and the other rays are hidden by something brighter
+   (``MAX_RIM_MISMATCH``), its plateau is a highlight and clearly above its surroundings, it
+   is flat inside (``MAX_PLATEAU_SPREAD``: a light is, a patch of texture is not), a partly
+   hidden rim is an arc of a disc or blade polygon (``MAX_PARTIAL_RIM_RMS``) hidden by
+   overlapping orbs (:func:`union_explains`), its aspect and circularity are those of an
+   aperture (``MIN_ASPECT``, ``MIN_CIRCULARITY``; squares, windows, strips and edges fail),
+   an elongated orb is a cat's-eye or one of several anamorphic ovals
+   (:func:`optically_consistent`), and its centre is in the background. A whole, round
    highlight whose rim is softer than ``MIN_EDGE_SHARPNESS`` is **rejected as a Gaussian
    smear**: it is not counted as an orb, it is reported in ``artifacts["soft_highlights"]`` and
-   lowers ``bokeh.disc_fraction``. Decision: the "blurred" variant of a prompt pair should get
-   orb_count 0 (with the reason "highlights are Gaussian smears, not optical discs") and a
-   disc_fraction near 0, the "optical" variant orbs and a disc_fraction near 1.
+   lowers ``bokeh.disc_fraction``. Decision: the "blurred" variant of a prompt pair gets
+   orb_count 0 (reason "highlights are Gaussian smears, not optical discs") and disc_fraction
+   0, the "optical" variant orbs and a disc_fraction near 1. Known limit: a Gaussian highlight
+   overexposed several times over clips into a flat white blob whose glow is short; it can pass
+   as an orb, with a clearly lower edge_sharpness (~0.6 against ~0.9 for clipped discs).
 
 Outputs (image level, over verified orbs): ``orb_count``, ``circularity`` (median),
 ``orb_diameter_frac`` (median diameter / image width), ``size_cv`` (std/mean of diameters, >= 3
@@ -67,8 +84,13 @@ Artifacts
 coordinates, x right and y down, 0..180; ``brightness`` = plateau linear luminance;
 ``circularity``/``polygon_order`` may be NaN for partly hidden orbs).
 ``artifacts["soft_highlights"]``: the same dicts for round highlights rejected as Gaussian
-smears. ``artifacts["n_candidates"]``: components examined. The verified orbs are also written
-to ``ctx.shared["bokeh_orbs"]`` (the color family reads them as light-carrying pixels).
+smears. ``artifacts["n_candidates"]``: blobs examined; ``artifacts["rejected"]``: rejected
+hypotheses counted by reason. The verified orbs are also written to ``ctx.shared["bokeh_orbs"]``
+(the color family reads them as light-carrying pixels).
+
+Cost: ``benchmarks/bench_bokeh.py``. Flip: the measurement is exactly flip-equivariant for a
+given subject; the face detector (Haar) is not, so the person prior can move by a few pixels
+after a flip and an orb on its border can come or go.
 """
 
 from __future__ import annotations
@@ -151,17 +173,20 @@ GAUSSIAN_EDGE_WIDTH = (math.sqrt(2 * math.log(10)) - math.sqrt(2 * math.log(10 /
 PARAMS: dict[str, Any] = {
     "min_diameter_frac": MIN_DIAMETER_FRAC, "max_diameter_frac": MAX_DIAMETER_FRAC,
     "seed_levels": SEED_LEVELS, "seed_min_ratio": SEED_MIN_RATIO,
-    "max_candidates": MAX_CANDIDATES, "n_rays": N_RAYS, "samples_per_radius": SAMPLES_PER_RADIUS, "inlier_tolerance": INLIER_TOLERANCE,
-    "min_ray_coverage": MIN_RAY_COVERAGE, "min_shape_coverage": MIN_SHAPE_COVERAGE,
+    "highlight_over_median": HIGHLIGHT_OVER_MEDIAN, "highlight_level_cap": HIGHLIGHT_LEVEL_CAP,
+    "min_blob_axis_ratio": MIN_BLOB_AXIS_RATIO, "hough_crop": HOUGH_CROP,
+    "min_single_iou": MIN_SINGLE_IOU, "min_merged_iou": MIN_MERGED_IOU,
+    "max_candidates": MAX_CANDIDATES, "n_rays": N_RAYS, "samples_per_radius": SAMPLES_PER_RADIUS,
+    "fullres_below_radius": FULLRES_BELOW_RADIUS, "inlier_tolerance": INLIER_TOLERANCE,
+    "min_ray_coverage": MIN_RAY_COVERAGE, "min_union_fit": MIN_UNION_FIT,
+    "max_rim_mismatch": MAX_RIM_MISMATCH, "min_shape_coverage": MIN_SHAPE_COVERAGE,
     "max_harmonic": MAX_HARMONIC, "polygon_min_amplitude": POLYGON_MIN_AMPLITUDE,
     "min_circularity": MIN_CIRCULARITY, "min_aspect": MIN_ASPECT,
-    "min_edge_sharpness": MIN_EDGE_SHARPNESS, "highlight_over_median": HIGHLIGHT_OVER_MEDIAN,
-    "highlight_level_cap": HIGHLIGHT_LEVEL_CAP, "max_rim_mismatch": MAX_RIM_MISMATCH,
-    "min_soft_circularity": MIN_SOFT_CIRCULARITY, "max_low_harmonic": MAX_LOW_HARMONIC,
-    "min_partial_aspect": MIN_PARTIAL_ASPECT,
-    "max_partial_rim_rms": MAX_PARTIAL_RIM_RMS, "max_plateau_spread": MAX_PLATEAU_SPREAD,
-    "round_aspect": ROUND_ASPECT, "min_blob_axis_ratio": MIN_BLOB_AXIS_RATIO, "min_union_fit": MIN_UNION_FIT, "min_single_iou": MIN_SINGLE_IOU,
-    "min_merged_iou": MIN_MERGED_IOU, "hough": "cv2.HOUGH_GRADIENT_ALT (proposals only)",
+    "max_plateau_spread": MAX_PLATEAU_SPREAD, "round_aspect": ROUND_ASPECT,
+    "min_partial_aspect": MIN_PARTIAL_ASPECT, "max_partial_rim_rms": MAX_PARTIAL_RIM_RMS,
+    "max_low_harmonic": MAX_LOW_HARMONIC, "min_edge_sharpness": MIN_EDGE_SHARPNESS,
+    "min_soft_circularity": MIN_SOFT_CIRCULARITY,
+    "hough": "cv2.HOUGH_GRADIENT_ALT (proposals only)",
 }
 
 F = "bokeh"
@@ -870,16 +895,31 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
     if bg_values.size == 0:
         bg_values = lum[bgm]
     min_level = min(HIGHLIGHT_OVER_MEDIAN * float(np.median(bg_values)), HIGHLIGHT_LEVEL_CAP)
-    comps = find_candidates(lum, bgm, min_diameter_px=min_d, max_diameter_px=max_d,
+    # candidates are searched on a half-size copy ("blob px": 1 blob px = f working px); the
+    # smallest orb is still ~4 px across there, and the search costs a quarter
+    f = 2 if min(H, W) >= 384 else 1
+    if f > 1:
+        hb, wb = H // f, W // f
+        blum = cv2.resize(lum, (wb, hb), interpolation=cv2.INTER_AREA)
+        bbgm = cv2.resize(bgm.astype(np.uint8), (wb, hb), interpolation=cv2.INTER_NEAREST) > 0
+    else:
+        hb, wb, blum, bbgm = H, W, lum, bgm
+    comps = find_candidates(blum, bbgm, min_diameter_px=min_d / f, max_diameter_px=max_d / f,
                             floor=0.5 * min_level)
     if not comps:
         return out
+
+    def to_work(v: float) -> float:
+        return (v + 0.5) * f - 0.5
+
+    def to_blob(v: float) -> float:
+        return (v + 0.5) / f - 0.5
     sampler = RaySampler(lum, full_rgb=full_rgb, work_scale=s)
     rejected: dict[str, int] = out["rejected"]
     found: list[tuple[Orb, bool, float]] = []      # (orb, is a disc, rim level); full-res px
     found_work: list[tuple[float, float, float]] = []          # the same orbs in working px
-    claimed = np.zeros((H, W), np.uint8)     # working px covered by orbs found so far
-    owner = np.zeros((H, W), np.uint16)      # 1 + index of the examined blob covering a pixel
+    claimed = np.zeros((hb, wb), np.uint8)   # blob px covered by orbs found so far
+    owner = np.zeros((hb, wb), np.uint16)    # 1 + index of the examined blob covering a pixel
     owner_area: list[float] = []
 
     def reject(why: str) -> None:
@@ -907,7 +947,8 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
                               m.polygon_order, m.coverage)
                     found.append((orb, verdict == "orb", m.lo + 0.5 * (m.hi - m.lo)))
                     found_work.append((wx, wy, wr))
-                    cv2.circle(claimed, (ix, iy), max(1, round(wr)), 1, -1)
+                    cv2.circle(claimed, (round(to_blob(wx)), round(to_blob(wy))),
+                               max(1, round(wr / f)), 1, -1)
                     verdicts.append(verdict)
                     continue
             reject(verdict)
@@ -919,13 +960,14 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
     for level in levels:
         todo: list[tuple[_Component, np.ndarray, bool]] = []
         for c in (c for c in comps if c.level == level):
-            py, px = min(H - 1, max(0, round(c.cy))), min(W - 1, max(0, round(c.cx)))
+            py, px = min(hb - 1, max(0, round(c.cy))), min(wb - 1, max(0, round(c.cx)))
             if claimed[py, px]:
                 continue                    # the core of an orb found at a lower level
             parent = int(owner[py, px])
             if parent and c.area > 0.6 * owner_area[parent - 1]:
                 continue                    # nearly the same blob, measured as a disc already
-            peak_ok = float(lum[c.y:c.y + c.h, c.x:c.x + c.w].max()) >= min_level
+            peak_ok = float(lum[c.y * f:(c.y + c.h) * f, c.x * f:(c.x + c.w) * f].max()) \
+                >= min_level
             if peak_ok and examined >= max_candidates:
                 reject("over the candidate budget")
                 continue
@@ -951,7 +993,8 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
         # 1) blobs that look like one disc: measure them as such, all at once
         singles = [t for t in todo if t[2]]
         n_found = len(found)
-        verdicts = record([(c.cx, c.cy, math.sqrt(c.area / math.pi)) for c, _, _ in singles])
+        verdicts = record([(to_work(c.cx), to_work(c.cy), f * math.sqrt(c.area / math.pi))
+                           for c, _, _ in singles])
         split: list[tuple[_Component, np.ndarray]] = []
         accepted = iter(found[n_found:])
         for (c, mask, _), verdict in zip(singles, verdicts):
@@ -962,9 +1005,9 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
                 o = next(accepted)[0]
                 # does the orb leave part of the blob unexplained (a smaller orb on its rim)?
                 disc = np.zeros_like(mask)
-                cv2.circle(disc, (round((o.x + 0.5) * s - 0.5 - c.x),
-                                  round((o.y + 0.5) * s - 0.5 - c.y)),
-                           max(1, round(o.r * s)), 1, -1)
+                cv2.circle(disc, (round(to_blob((o.x + 0.5) * s - 0.5) - c.x),
+                                  round(to_blob((o.y + 0.5) * s - 0.5) - c.y)),
+                           max(1, round(o.r * s / f)), 1, -1)
                 if np.count_nonzero(mask & (disc == 0)) < 0.15 * np.count_nonzero(mask):
                     continue
             split.append((c, mask))
@@ -972,7 +1015,7 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
         # 2) blobs made of several discs: distance-transform and Hough proposals, all at once
         props: list[tuple[float, float, float]] = []
         for c, mask in split:
-            dt = distance_proposals(mask, min_r=min_d / 2)
+            dt = distance_proposals(mask, min_r=min_d / 2 / f)
             union_img = np.zeros_like(mask)
             for px, py, pr in dt:
                 cv2.circle(union_img, (round(px), round(py)), max(1, round(pr)), 1, -1)
@@ -980,13 +1023,13 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
             if len(dt) < 2 or inter < MIN_MERGED_IOU * np.count_nonzero(union_img | mask):
                 reject("irregular blob")
                 continue
-            props += [(px + c.x, py + c.y, pr) for px, py, pr in dt]
-            m = int(0.25 * max(c.w, c.h)) + 2
-            x0, y0 = max(0, c.x - m), max(0, c.y - m)
-            x1, y1 = min(W, c.x + c.w + m), min(H, c.y + c.h + m)
+            props += [(to_work(px + c.x), to_work(py + c.y), f * pr) for px, py, pr in dt]
+            m = f * (int(0.25 * max(c.w, c.h)) + 2)
+            x0, y0 = max(0, f * c.x - m), max(0, f * c.y - m)
+            x1, y1 = min(W, f * (c.x + c.w) + m), min(H, f * (c.y + c.h) + m)
             props += [(px + x0, py + y0, pr) for px, py, pr in
                       hough_proposals(lum[y0:y1, x0:x1], min_r=min_d / 2,
-                                      max_r=0.6 * max(c.w, c.h))]
+                                      max_r=0.6 * f * max(c.w, c.h))]
         if props:
             record(props)
     out["n_candidates"] = examined
