@@ -41,6 +41,8 @@ def test_comfyui_flux_guider_chain_and_primitive_text():
 def test_json_in_a_description_is_not_a_prompt():
     assert prompt_from_text({"exif_description": '[null, {"desc": "Uploaded file"}]'}).prompt is None
     assert prompt_from_text({"exif_description": "A portrait at dusk"}).prompt == "A portrait at dusk"
+    landmarks = "189\n565.0\t632.0\n778.0\t624.0\n565.0\t617.0\n"
+    assert prompt_from_text({"exif_user_comment": landmarks}).prompt is None
 
 
 def test_real_comfyui_pngs(shared_data):

@@ -231,6 +231,27 @@ def demo(out: Path, n_images: int, size: int, jobs: int | None) -> None:
                                 max_pixels=None, input_desc=f"lenscore demo ({manifest})")
     click.echo(f"scored {n - n_failed} of {n} images -> {out / 'scores.csv'}")
     _print_variant_table(out / "summary.json")
+    from lenscore.reports.html import write_report
+
+    paths = write_report(out, baseline="blurred")
+    if "json" in paths:
+        _print_verdicts(paths["json"])
+    click.echo("reports: " + ", ".join(str(p) for p in paths.values()))
+
+
+def _print_verdicts(comparison_json: Path) -> None:
+    """One line per output judged better or worse, from comparison.json."""
+    import json
+
+    data = json.loads(Path(comparison_json).read_text())
+    for pair in data.get("pairs", []):
+        click.echo(f"{pair.get('variant')} vs {pair.get('baseline')}:")
+        for r in pair.get("results", []):
+            if r.get("verdict") in ("better", "worse"):
+                ci = r.get("ci") or [None, None]
+                ci_txt = (f" [{ci[0]:+.3g}, {ci[1]:+.3g}]" if None not in ci else "")
+                click.echo(f"  {r['verdict']:>6}  {r['output']}  {r['diff']:+.3g}{ci_txt}"
+                           f"  (Holm p={r['p_holm']:.3g}, win rate {100 * r['win_rate']:.0f} %)")
 
 
 def _print_variant_table(summary_path: Path) -> None:

@@ -38,9 +38,18 @@ def prompt_from_text(text: dict[str, str]) -> PromptInfo:
     for key, src in (("exif_description", "exif"), ("exif_user_comment", "exif"),
                      ("xmp_description", "xmp"), ("Description", "png"), ("Comment", "png")):
         v = (text.get(key) or "").strip()
-        if v and not _is_json(v):  # some tools log JSON processing history here: not a prompt
+        if v and _looks_like_prose(v):
             return PromptInfo(v, None, src)
     return PromptInfo(None, None, None)
+
+
+def _looks_like_prose(s: str) -> bool:
+    """Descriptions also carry machine data (a JSON edit history, landmark coordinates):
+    a prompt is not JSON and is mostly letters."""
+    if _is_json(s):
+        return False
+    visible = [c for c in s if not c.isspace()]
+    return bool(visible) and sum(c.isalpha() for c in visible) >= 0.5 * len(visible)
 
 
 def _is_json(s: str) -> bool:
