@@ -38,7 +38,7 @@ def write_demo(out_dir: str | Path, *, n: int = 12, size: int = 768, seed0: int 
         import concurrent.futures as cf
         import multiprocessing as mp
 
-        with cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("fork")) as pool:
+        with cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("forkserver")) as pool:  # no fork after OpenCV threads
             list(pool.map(_render_one, jobs_list))
     else:
         for j in jobs_list:
