@@ -925,6 +925,18 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
     def reject(why: str) -> None:
         rejected[why] = rejected.get(why, 0) + 1
 
+    ring = [(math.cos(a), math.sin(a)) for a in np.linspace(0, 2 * np.pi, 8, endpoint=False)]
+
+    def on_subject(x: float, y: float, r: float) -> bool:
+        """The centre and the whole ring at half the radius are off the background (an orb
+        hugging the subject's outline stays, whatever a few pixels of the face box do)."""
+        pts = [(x, y)] + [(x + 0.5 * r * c, y + 0.5 * r * sn) for c, sn in ring]
+        for px, py in pts:
+            ix, iy = int(round(px)), int(round(py))
+            if 0 <= ix < W and 0 <= iy < H and bgm[iy, ix]:
+                return False
+        return True
+
     def record(hyps: list[tuple[float, float, float]]) -> list[str]:
         """Measure hypotheses (working px) together; keep the orbs and soft highlights."""
         verdicts = []
@@ -936,7 +948,7 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
                 ix, iy = int(round(wx)), int(round(wy))
                 if not (min_d / 2 <= wr <= max_d / 2):
                     verdict = "size out of range"
-                elif not (0 <= ix < W and 0 <= iy < H and bgm[iy, ix]):
+                elif on_subject(wx, wy, wr):
                     verdict = "centre on the subject"
                 elif any(math.hypot(wx - a, wy - b) < 0.6 * max(wr, c)
                          for a, b, c in found_work):
