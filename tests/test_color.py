@@ -341,4 +341,4 @@ def test_studio_portraits_read_as_one_neutral_light():
         # studio flash, white-balanced by the camera: near sRGB white (D65, 6504 K)
         assert 5500 <= v["color.subject_cct_k"] <= 8000, (f.name, v)
         assert 5500 <= v["color.background_cct_k"] <= 8500, (f.name, v)
-        assert abs(v["color.delta_mired"]) <= 25, (f.name, v)
+        assert abs(v["color.delta_mired"]) <= 30, (f.name, v)  # one light: well under 50

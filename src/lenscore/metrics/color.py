@@ -398,6 +398,11 @@ def _linear_noise(y: np.ndarray, noise_sigma: float) -> np.ndarray:
     return noise_sigma * slope
 
 
+def _luminance(lin: np.ndarray) -> np.ndarray:
+    """Rec. 709 luminance of linear RGB (H, W, 3) float32, in one pass (cv2.transform)."""
+    return cv2.transform(lin, REC709.reshape(1, 3))
+
+
 def light_floor(linear: np.ndarray, *, se_px: int) -> np.ndarray:
     """The local diffuse floor under highlights: ``open(close(I))`` per channel.
 
@@ -420,7 +425,8 @@ def select_highlights(linear: np.ndarray, usable: np.ndarray, *, se_px: int,
                       peak_fraction: float = PARAMS["peak_fraction"],
                       noise_k: float = PARAMS["noise_k"], distinct_uv: float | None = None,
                       distinct_share: float = PARAMS["distinct_share"],
-                      locus_duv: float | None = None, shoulder: float | None = None,
+                      locus_duv: float | None = None, distinct_from: str = "body",
+                      shoulder: float | None = None,
                       shoulder_share: float = PARAMS["shoulder_share"],
                       min_distinct: int = PARAMS["min_pixels"]) -> LightPixels:
     """Light-carrying pixels of one region, as their increment over the local floor.
@@ -437,8 +443,9 @@ def select_highlights(linear: np.ndarray, usable: np.ndarray, *, se_px: int,
         Noise std of the sRGB-encoded luma (Immerkaer), carried to linear light per pixel.
     distinct_uv : float, optional
         Reflective surfaces (the key light): keep the increments whose chromaticity differs
-        from the body colour (the median of the region's brighter half) by at least this much
-        in uv, and lies within ``locus_duv`` of the Planckian locus. The increment of a shading
+        from the body colour by at least this much in uv (``distinct_from="body"``: the median
+        of the region's brighter half, on a face the skin; ``"floor"``: the surface right under
+        each pixel, for a subject of several surfaces), and lies within ``locus_duv`` of the Planckian locus. The increment of a shading
         bump or a cloth fold has the colour of the surface (albedo x light); a specular highlight
         has the colour of the light (dichromatic model), which is not a coloured surface's, and
         a light is near the locus (an increment far off it is an albedo edge or a tone-curve
@@ -455,19 +462,21 @@ def select_highlights(linear: np.ndarray, usable: np.ndarray, *, se_px: int,
     -------
     LightPixels with the increments (method "highlights"), xy in the crop's pixels.
     """
-    lin = np.asarray(linear, dtype=np.float32)
-    y = lin @ REC709
+    lin = np.ascontiguousarray(linear, dtype=np.float32)
+    y = _luminance(lin)
     floor = light_floor(lin, se_px=se_px)
     inc = np.maximum(lin - floor, 0.0)
-    ty = inc @ REC709
+    ty = _luminance(inc)
     cand = usable & (ty > 0)
     if not cand.any():
         return LightPixels.empty("highlights")
-    peak = float(np.percentile(ty[cand], 99.0))
+    tyc = ty[cand]
+    peak = float(np.partition(tyc, int(0.99 * (tyc.size - 1)))[int(0.99 * (tyc.size - 1))])
     sel = cand & (ty >= rel_increment * y) & (ty >= peak_fraction * peak)
-    if noise_sigma > 0:
-        sel &= ty >= noise_k * _linear_noise(y, noise_sigma)
     ii, jj = np.nonzero(sel)
+    if noise_sigma > 0 and ii.size:
+        above = ty[ii, jj] >= noise_k * _linear_noise(y[ii, jj], noise_sigma)
+        ii, jj = ii[above], jj[above]
     rgb, wgt = inc[ii, jj].astype(np.float64), ty[ii, jj].astype(np.float64)
     m = SRGB_TO_XYZ.T.astype(np.float64)
     found = False
@@ -481,10 +490,15 @@ def select_highlights(linear: np.ndarray, usable: np.ndarray, *, se_px: int,
                 rgb[fix], wgt[fix] = val[fix], y[ii[fix], jj[fix]]
                 uv[fix] = xyz_to_uv(rgb[fix] @ m)
         if distinct_uv is not None:
-            yu = y[usable]
-            body = xyz_to_uv(lin[usable & (y >= np.median(yu))].astype(np.float64) @ m)
-            body = np.median(body[np.isfinite(body).all(axis=1)], axis=0)
-            distinct = np.hypot(uv[:, 0] - body[0], uv[:, 1] - body[1]) >= distinct_uv
+            if distinct_from == "body":
+                # (on every 4th row and column: a median needs no more)
+                k = 4 if usable[::4, ::4].any() else 1
+                us, ys, ls = usable[::k, ::k], y[::k, ::k], lin[::k, ::k]
+                ref = xyz_to_uv(ls[us & (ys >= np.median(ys[us]))].astype(np.float64) @ m)
+                ref = np.median(ref[np.isfinite(ref).all(axis=1)], axis=0)[None, :]
+            else:  # the surface right under each highlight
+                ref = xyz_to_uv(floor[ii, jj].astype(np.float64) @ m)
+            distinct = np.hypot(uv[:, 0] - ref[:, 0], uv[:, 1] - ref[:, 1]) >= distinct_uv
             if distinct.any():  # ... and near the Planckian locus
                 distinct[distinct] = np.abs(planckian_position(uv[distinct])[1]) <= locus_duv
             found = bool(distinct.sum() >= min_distinct
@@ -646,12 +660,16 @@ def two_clusters(uv: np.ndarray, weight: np.ndarray, *, init: np.ndarray | None 
 # ---------------------------------------------------------------------------------------------
 # The whole measurement on arrays
 # ---------------------------------------------------------------------------------------------
-def _resize(img: np.ndarray, scale: float) -> np.ndarray:
-    if abs(scale - 1.0) < 1e-6:
+def _shrink(img: np.ndarray, k: int) -> np.ndarray:
+    """Area-average ``img`` by the integer factor ``k`` (its sides must be multiples of k).
+
+    Integer factors take OpenCV's fast INTER_AREA path; uint8 0/255 masks come out 255 only
+    where all k x k source pixels were 255.
+    """
+    if k <= 1:
         return img
     h, w = img.shape[:2]
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(img, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    return cv2.resize(img, (w // k, h // k), interpolation=cv2.INTER_AREA)
 
 
 def _usable(lin: np.ndarray, clipped: np.ndarray, region: np.ndarray | None,
@@ -661,22 +679,15 @@ def _usable(lin: np.ndarray, clipped: np.ndarray, region: np.ndarray | None,
     ``clipped`` and ``region`` are uint8 0/255 masks already resized to ``lin`` with area
     averaging, so a reading pixel touching a clipped (or off-region) pixel is excluded.
     """
-    ok = (clipped == 0) & ((lin @ REC709) >= dark_lin)
+    ok = (clipped == 0) & (_luminance(lin) >= dark_lin)
     if region is not None:
         ok &= region == 255
     return ok
 
 
-def _fit(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """A uint8 0/255 mask area-resized to ``shape`` (H, W); exact 0/255 only where uniform."""
-    if mask.shape[:2] == shape:
-        return mask
-    return cv2.resize(mask, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
-
-
 def _read_key(linear: np.ndarray, clipped: np.ndarray, region: np.ndarray | None,
               box: Sequence[float], *, scale_ref: float, long_side: float, se_frac: float,
-              ellipse: bool, noise_sigma: float, p: dict
+              ellipse: bool, noise_sigma: float, p: dict, distinct_from: str = "body"
               ) -> tuple[LightPixels, np.ndarray, np.ndarray]:
     """Highlights of the key region ``box`` (working px), read at ``long_side / scale_ref``.
 
@@ -687,14 +698,16 @@ def _read_key(linear: np.ndarray, clipped: np.ndarray, region: np.ndarray | None
     """
     h, w = linear.shape[:2]
     x, y, bw, bh = (float(v) for v in box)
+    k = max(1, int(scale_ref // long_side))  # integer reduction (fast, exact masks)
     x0, y0 = max(0, int(math.floor(x))), max(0, int(math.floor(y)))
     x1, y1 = min(w, int(math.ceil(x + bw))), min(h, int(math.ceil(y + bh)))
-    if x1 - x0 < 3 or y1 - y0 < 3:
+    x1, y1 = x0 + (x1 - x0) // k * k, y0 + (y1 - y0) // k * k
+    if x1 - x0 < 3 * k or y1 - y0 < 3 * k:
         return LightPixels.empty(), np.zeros((0, 0, 3), np.float32), np.zeros((0, 0), bool)
-    s = min(1.0, long_side / max(1.0, scale_ref))
-    lin_s = _resize(linear[y0:y1, x0:x1], s)
+    s = 1.0 / k
+    lin_s = _shrink(linear[y0:y1, x0:x1], k)
     shape = lin_s.shape[:2]
-    reg = None if region is None else _fit(np.ascontiguousarray(region[y0:y1, x0:x1]), shape)
+    reg = None if region is None else _shrink(np.ascontiguousarray(region[y0:y1, x0:x1]), k)
     if ellipse:
         ell = np.zeros(shape, np.uint8)
         cx, cy = (x + bw / 2 - x0) * s, (y + bh / 2 - y0) * s
@@ -702,12 +715,12 @@ def _read_key(linear: np.ndarray, clipped: np.ndarray, region: np.ndarray | None
                     (max(1, int(round(bw * s / 2))), max(1, int(round(bh * s / 2)))),
                     0, 0, 360, 255, -1)
         reg = ell if reg is None else np.minimum(reg, ell)
-    use_s = _usable(lin_s, _fit(np.ascontiguousarray(clipped[y0:y1, x0:x1]), shape), reg,
+    use_s = _usable(lin_s, _shrink(np.ascontiguousarray(clipped[y0:y1, x0:x1]), k), reg,
                     float(srgb_to_linear(np.float32(p["dark_level"]))))
     light = select_highlights(lin_s, use_s, se_px=_odd(se_frac * scale_ref * s),
                               noise_sigma=noise_sigma, rel_increment=p["key_rel_increment"],
                               peak_fraction=p["peak_fraction"], noise_k=p["noise_k"],
-                              distinct_uv=p["distinct_uv"],
+                              distinct_uv=p["distinct_uv"], distinct_from=distinct_from,
                               shoulder=float(srgb_to_linear(np.float32(p["shoulder_level"]))),
                               shoulder_share=p["shoulder_share"], locus_duv=p["locus_duv"])
     light.xy = light.xy / s + np.array([x0, y0], dtype=np.float64)
@@ -766,9 +779,8 @@ def measure_color(linear: np.ndarray, encoded: np.ndarray, background: np.ndarra
 
     # clipped pixels (and their neighbours) have lost their chromaticity; masks are uint8 0/255
     # so that area-resizing them marks every reading pixel that touches one
-    e = encoded
-    clipped = ((np.maximum(np.maximum(e[..., 0], e[..., 1]), e[..., 2]) >= p["clip_level"])
-               .astype(np.uint8) * 255)
+    below = float(np.nextafter(np.float32(p["clip_level"]), np.float32(0)))
+    clipped = 255 - cv2.inRange(encoded, (-np.inf,) * 3, (below,) * 3)  # any channel >= level
     clipped = cv2.dilate(clipped, np.ones((3, 3), np.uint8))
     dark_lin = float(srgb_to_linear(np.float32(p["dark_level"])))
     subject_u8 = (~background).astype(np.uint8) * 255
@@ -797,7 +809,7 @@ def measure_color(linear: np.ndarray, encoded: np.ndarray, background: np.ndarra
             linear, clipped, subject_u8, sbox, scale_ref=max(sbox[2], sbox[3]),
             long_side=p["key_box_long_side"],
             se_frac=p["key_se_box"] * sbox[2] / max(1.0, max(sbox[2], sbox[3])),
-            ellipse=False, noise_sigma=noise_sigma, p=p)
+            ellipse=False, noise_sigma=noise_sigma, p=p, distinct_from="floor")
         if subj_l.n >= p["min_pixels"]:
             chosen = (subj_l, sbox, lin_s, use_s, "subject highlights" if subj_l.distinct else
                       "subject increments (no specular highlights: biased toward the "
@@ -821,11 +833,14 @@ def measure_color(linear: np.ndarray, encoded: np.ndarray, background: np.ndarra
         reasons["subject_cct_k"] = "no light-carrying pixels on the subject (no highlights, no edges)"
 
     # ---- background ---------------------------------------------------------------------------
-    sb = min(1.0, p["background_long_side"] / max(h, w))
-    lin_b = _resize(linear, sb)
+    kb = max(1, int(round(max(h, w) / p["background_long_side"])))
+    sb = 1.0 / kb
+    hb, wb = h // kb * kb, w // kb * kb  # the last < kb rows/columns are not read
+    lin_b = _shrink(linear[:hb, :wb], kb)
     shape_b = lin_b.shape[:2]
-    clip_b = _fit(clipped, shape_b)
-    use_b = _usable(lin_b, clip_b, _fit(255 - subject_u8, shape_b), dark_lin)
+    clip_b = _shrink(np.ascontiguousarray(clipped[:hb, :wb]), kb)
+    use_b = _usable(lin_b, clip_b, _shrink(np.ascontiguousarray(255 - subject_u8[:hb, :wb]), kb),
+                    dark_lin)
     orb_mask = None
     if orbs:
         orb_mask = np.zeros(shape_b, np.uint8)
