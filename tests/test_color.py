@@ -94,7 +94,8 @@ def scene(size: int = 320, *, key_k: float = 3200.0, bg_k: float = 6500.0,
     spec = np.zeros((h, w), np.float32)
     for fx, fy in [(0.0, -0.55), (0.05, 0.1), (-0.45, 0.25), (0.45, 0.25), (0.0, 0.75)]:
         sig = 0.06 * fa
-        spec += np.exp(-(((xx - (fcx + fx * fa)) ** 2 + (yy - (fcy + fy * fb)) ** 2) / (2 * sig * sig)))
+        d2 = (xx - (fcx + fx * fa)) ** 2 + (yy - (fcy + fy * fb)) ** 2
+        spec += np.exp(-d2 / (2 * sig * sig))
     skin = (SKIN * (shade * pores)[..., None] + sebum * spec[..., None]) * key
     img[face] = skin[face]
     img = np.clip(img * exposure, 0.0, 1.0)
@@ -195,7 +196,8 @@ def test_invariant_to_horizontal_flip():
     rgb, (x, y, w, h), (fx, fy, fw, fh) = scene(key_k=2700, bg_k=6000, seed=5)
     a = measure(rgb, (x, y, w, h), (fx, fy, fw, fh))["values"]
     width = rgb.shape[1]
-    b = measure(rgb[:, ::-1].copy(), (width - x - w, y, w, h), (width - fx - fw, fy, fw, fh))["values"]
+    b = measure(rgb[:, ::-1].copy(), (width - x - w, y, w, h),
+                (width - fx - fw, fy, fw, fh))["values"]
     for k in ("subject_cct_k", "background_cct_k", "warm_cct_k", "cool_cct_k"):
         assert abs(mired(a[k]) - mired(b[k])) <= 5.0, (k, a[k], b[k])
 

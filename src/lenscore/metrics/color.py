@@ -51,8 +51,10 @@ recorded in ``artifacts["subject"]["method"]``):
    increments' weight. A shading bump or a cloth fold has the colour of its surface and is
    dropped; on a neutral surface both colours are the light's and nothing is lost.
 2. ``subject highlights``: the same on the subject box (long side ``key_box_long_side``,
-   element ``key_se_box`` of its width), e.g. when no face is found: an orange jacket's folds
-   have the jacket's colour and are dropped, its satin sheen or the skin's speculars are kept.
+   element ``key_se_box`` of its width), e.g. when no face is found, except that a highlight is
+   told from the surface right under it (a subject has several surfaces: skin, shirt, jacket):
+   an orange jacket's folds have the jacket's colour and are dropped, the skin's speculars or a
+   satin sheen are kept.
 3. ``subject increments (...)``: no specular highlights anywhere (soft light): every increment
    of the subject box, biased toward the surfaces' own colour (skin reads warmer than its
    light), said so in the method.
@@ -83,24 +85,28 @@ the albedo difference, not the light).
 
 Warm and cool clusters
 ----------------------
-All light-carrying pixels of both regions (at most ``max_points``, a fixed-seed subsample) are
-split into two clusters by weighted 2-means in (u, v) (Lloyd 1982), started at the key and
-background estimates; the cluster whose summed XYZ has the lower CCT is *warm*. Along the axis
-joining the two centres (distance ``d`` in uv), ``separation = d / sqrt((s_w^2 + s_c^2) / 2)``,
-``s`` each cluster's luminance-weighted spread along that axis, floored at ``spread_floor_uv``
-(0.005 uv, about 15 mired: the CCT tolerance), a Fisher / Ashman-D style ratio. One light
-gives ~1-2 (measured 0.9-2.0 on the renderer with key = background), two lights 200 mired
-apart 5-18. ``mud_fraction`` is the weight fraction of light-carrying pixels whose projection
-lies in the middle half between the centres (0.25 < t < 0.75): light blended from the two
-sources instead of kept apart (a uniform smear between them gives ~0.25, two tight clusters 0).
+The light-carrying pixels -- the key's after its trim (what it dropped is surface colour) and
+the background's that were kept or are as bright as those (a second, differently coloured lamp
+is bright; a crowd face lit by the ambience is not a lamp) -- at most ``max_points`` of them (a
+fixed-seed subsample), are split into two clusters by weighted 2-means in (u, v) (Lloyd 1982),
+started at the key and background estimates; the cluster whose summed XYZ has the lower CCT is
+*warm*. Along the axis joining the two centres (distance ``d`` in uv), ``separation = d /
+sqrt((s_w^2 + s_c^2) / 2)``, ``s`` each cluster's luminance-weighted spread along that axis,
+floored at ``spread_floor_uv`` (0.005 uv, about 15 mired: the CCT tolerance), a Fisher /
+Ashman-D style ratio. One light gives ~1-2 (measured 0.7-1.8 on the renderer with key =
+background), two lights >= 150 mired apart 10-24 (median 16). ``mud_fraction`` is the weight
+fraction of those pixels whose projection lies in the middle half between the centres (0.25 < t
+< 0.75): light blended from the two sources instead of kept apart (a uniform smear between them
+gives ~0.25, two tight clusters 0; background lamps spread over 2200-9500 K gave 0-0.21 on the
+renderer).
 
 Validation (tests/test_color.py; renderer figures from ``lenscore.datasets.synthetic`` at
-512 px, 40 scenes per subject, key and background each over 2200-9500 K, bokeh family run
-first as in a real run): |CCT error| median / max, mired -- procedural head: key 7.1 / 15.1,
-background 0.6 / 3.2; astronaut: key 11.3 / 22.7 (its albedo is a photograph whose own
-highlights are warm, ~+12 mired on average), background 0.6 / 6.4; all 80 key and 80
+512 px, 40 scenes per subject, key over 2200-9500 K x background over 2200-9500 K, the bokeh
+family run first as in a real run): |CCT error| median / max in mired -- procedural head: key
+6.9 / 13.5 (mean -6.0), background 0.6 / 3.0; astronaut: key 9.8 / 17.5 (mean +10.2: its albedo
+is a photograph whose own highlights are warm), background 0.6 / 6.4. All 80 key and 80
 background readings within +-10 % or 15 mired; delta_mired sign right on 60/60 pairs >= 50
-mired apart; key = background gives |delta_mired| <= 25 mired (astronaut) / <= 10 (procedural).
+mired apart; key = background gives |delta_mired| <= 12 (procedural) / <= 17 (astronaut).
 Without the bokeh family's orbs the astronaut's held helmet, outside the head-and-shoulders box,
 passes for a background light in 8/40 scenes.
 
@@ -204,7 +210,8 @@ OUTPUTS = (
            "> 0 when the subject is lit warmer than the background (warm key, cool ambience)."),
     Output("color.separation", "ratio", "higher", (0.0, math.inf),
            "Distance between the warm and cool clusters in uv over their pooled spread along "
-           "that axis (Fisher-like); ~2.6 for a single light, tens for two distinct lights."),
+           "that axis (Fisher-like, spread floored at ~15 mired): ~1-2 for one light colour, "
+           "10-24 for two lights >= 150 mired apart."),
     Output("color.mud_fraction", "fraction", "lower", (0.0, 1.0),
            "Share of light-carrying pixels lying in the middle half between the warm and cool "
            "clusters: light blended into mud instead of kept separate."),
@@ -278,7 +285,8 @@ def planckian_position(uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         def dist(k: np.ndarray) -> np.ndarray:
             # signed distance of each point from isotemperature line k, along the locus
             # tangent (which points toward rising mired): > 0 when the point is warmer
-            return q[:, 0] * _LOCUS_TANGENT[k, 0] + q[:, 1] * _LOCUS_TANGENT[k, 1] - _LOCUS_OFFSET[k]
+            t = _LOCUS_TANGENT[k]
+            return q[:, 0] * t[:, 0] + q[:, 1] * t[:, 1] - _LOCUS_OFFSET[k]
 
         # start from the line whose locus point has the same u (u rises with mired), then
         # bisect inside a bracket that is widened to the whole table where it does not hold
@@ -442,16 +450,17 @@ def select_highlights(linear: np.ndarray, usable: np.ndarray, *, se_px: int,
     noise_sigma : float
         Noise std of the sRGB-encoded luma (Immerkaer), carried to linear light per pixel.
     distinct_uv : float, optional
-        Reflective surfaces (the key light): keep the increments whose chromaticity differs
-        from the body colour by at least this much in uv (``distinct_from="body"``: the median
-        of the region's brighter half, on a face the skin; ``"floor"``: the surface right under
-        each pixel, for a subject of several surfaces), and lies within ``locus_duv`` of the Planckian locus. The increment of a shading
-        bump or a cloth fold has the colour of the surface (albedo x light); a specular highlight
-        has the colour of the light (dichromatic model), which is not a coloured surface's, and
-        a light is near the locus (an increment far off it is an albedo edge or a tone-curve
-        artefact). When fewer than ``min_distinct`` pixels or ``distinct_share`` of the weight
-        qualify (a neutral surface, where both colours are the light's, or no specular at
-        all), every candidate is kept and ``distinct`` is False.
+        Reflective surfaces (the key light): keep the increments whose chromaticity differs from
+        the body colour by at least this much in uv (``distinct_from="body"``: the median of the
+        region's brighter half, on a face the skin; ``"floor"``: the surface right under each
+        pixel, for a subject of several surfaces), and lies within ``locus_duv`` of the
+        Planckian locus. The increment of a shading bump or a cloth fold has the colour of the
+        surface (albedo x light); a specular highlight has the colour of the light (dichromatic
+        model), which is not a coloured surface's, and a light is near the locus (an increment
+        far off it is an albedo edge or a tone-curve artefact). When fewer than ``min_distinct``
+        pixels or ``distinct_share`` of the weight qualify (a neutral surface, where both
+        colours are the light's, or no specular at all), every candidate is kept and
+        ``distinct`` is False.
     shoulder, shoulder_share : float, optional
         Tone-curve repair: a selected pixel whose largest channel is at least ``shoulder``
         (linear) and whose increment is at least ``shoulder_share`` of its luminance but lies
@@ -793,7 +802,8 @@ def measure_color(linear: np.ndarray, encoded: np.ndarray, background: np.ndarra
         cx, cy = fx + fw / 2, fy + fh / 2
         if sbox[0] <= cx <= sbox[0] + sbox[2] and sbox[1] <= cy <= sbox[1] + sbox[3] and fw > 0:
             m = p["face_margin"]
-            key_box, key_on_face = (fx - m * fw, fy - m * fh, fw * (1 + 2 * m), fh * (1 + 2 * m)), True
+            key_box = (fx - m * fw, fy - m * fh, fw * (1 + 2 * m), fh * (1 + 2 * m))
+            key_on_face = True
     # face speculars -> subject speculars -> subject increments (biased toward the surfaces'
     # own colour, said so in the method) -> grey-edge -> NaN
     face_read_box = key_box if key_on_face else None
@@ -830,7 +840,8 @@ def measure_color(linear: np.ndarray, encoded: np.ndarray, background: np.ndarra
         if e is not None:
             key_xyz = SRGB_TO_XYZ.astype(np.float64) @ e
     if not np.all(np.isfinite(key_xyz)):
-        reasons["subject_cct_k"] = "no light-carrying pixels on the subject (no highlights, no edges)"
+        reasons["subject_cct_k"] = ("no light-carrying pixels on the subject "
+                                    "(no highlights, no edges)")
 
     # ---- background ---------------------------------------------------------------------------
     kb = max(1, int(round(max(h, w) / p["background_long_side"])))
@@ -850,10 +861,12 @@ def measure_color(linear: np.ndarray, encoded: np.ndarray, background: np.ndarra
             except (KeyError, TypeError, ValueError):
                 continue
             if all(map(math.isfinite, (ox, oy, r))) and r > 0:
-                cv2.circle(orb_mask, (int(round(ox)), int(round(oy))), max(1, int(round(0.8 * r))), 1, -1)
+                cv2.circle(orb_mask, (int(round(ox)), int(round(oy))),
+                           max(1, int(round(0.8 * r))), 1, -1)
         if face_read_box is not None:  # the face is where the key light is read
             x, y, bw, bh = (v * sb for v in face_read_box)
-            cv2.rectangle(orb_mask, (int(x), int(y)), (int(math.ceil(x + bw)), int(math.ceil(y + bh))), 0, -1)
+            cv2.rectangle(orb_mask, (int(x), int(y)),
+                          (int(math.ceil(x + bw)), int(math.ceil(y + bh))), 0, -1)
         orb_mask = orb_mask > 0
     bg = LightPixels.empty()
     if use_b.any() or orb_mask is not None:
@@ -876,7 +889,8 @@ def measure_color(linear: np.ndarray, encoded: np.ndarray, background: np.ndarra
         if bg.n < p["min_pixels"] and use_b.any():
             yb = (lin_b @ REC709)[use_b]
             span = float(np.quantile(yb, 0.99) - np.quantile(yb, 0.01)) if yb.size else 0.0
-            if span > max(1e-3, 6 * float(_linear_noise(np.array([np.median(yb)]), noise_sigma)[0])):
+            floor_noise = float(_linear_noise(np.array([np.median(yb)]), noise_sigma)[0])
+            if span > max(1e-3, 6 * floor_noise):
                 bg = bright_pixels(lin_b, use_b, top=p["bright_top"])
             else:
                 bg = LightPixels.empty("uniform")
