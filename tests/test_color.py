@@ -344,3 +344,14 @@ def test_studio_portraits_read_as_one_neutral_light():
         assert 5500 <= v["color.subject_cct_k"] <= 8000, (f.name, v)
         assert 5500 <= v["color.background_cct_k"] <= 8500, (f.name, v)
         assert abs(v["color.delta_mired"]) <= 30, (f.name, v)  # one light: well under 50
+
+
+def test_clipped_background_says_so():
+    rgb, sbox, fbox = scene(key_k=5000, bg_k=6500, seed=11)
+    x, y, w, h = sbox
+    white = np.ones_like(rgb)
+    white[y:y + h, x:x + w] = rgb[y:y + h, x:x + w]
+    out = measure(white, sbox, fbox)
+    assert math.isnan(out["values"]["background_cct_k"])
+    assert "clipped" in out["reasons"]["background_cct_k"]
+    assert within_target(out["values"]["subject_cct_k"], 5000)

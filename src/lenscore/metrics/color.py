@@ -901,10 +901,19 @@ def measure_color(linear: np.ndarray, encoded: np.ndarray, background: np.ndarra
     if bg.n >= p["min_pixels"]:
         bg_xyz, bg_keep = trimmed_source(bg, radius_uv=p["trim_radius_uv"])
     else:
-        reasons["background_cct_k"] = ("no light-carrying pixels in the background (uniform)"
-                                       if bg.method == "uniform" else
-                                       "no light-carrying pixels in the background "
-                                       "(no unclipped highlights or bright areas)")
+        bg_area = background[:hb, :wb]
+        clipped_share = (float((clipped[:hb, :wb][bg_area] > 0).mean()) if bg_area.any() else 0.0)
+        if not bg_area.any() and not orbs:
+            reasons["background_cct_k"] = "no background: the subject box covers the whole frame"
+        elif clipped_share >= 0.5:
+            reasons["background_cct_k"] = (f"the background is clipped to white "
+                                           f"({100 * clipped_share:.0f} % of it): its light's "
+                                           "colour is lost")
+        elif bg.method == "uniform":
+            reasons["background_cct_k"] = "no light-carrying pixels in the background (uniform)"
+        else:
+            reasons["background_cct_k"] = ("no light-carrying pixels in the background "
+                                           "(no unclipped highlights or bright areas)")
 
     # ---- clusters (on a subsample of at most max_points) -------------------------------------
     # the points: the key's trimmed pixels (what it rejected is surface colour, not light) and
