@@ -25,9 +25,10 @@ Method
 3. **Disc hypotheses**: a blob that overlaps the disc of its own area (IoU >=
    ``MIN_SINGLE_IOU``) is one hypothesis (centroid, equivalent radius). A blob that several
    discs explain better (merged, overlapping orbs: the union of its distance-transform maxima
-   covers it, IoU >= ``MIN_MERGED_IOU``) is split: the distance-transform maxima and the circles
-   of ``cv2.HoughCircles`` (``HOUGH_GRADIENT_ALT`` on the blob's crop, resampled to
-   ``HOUGH_CROP`` px) are the hypotheses. Hough only *proposes*: its circle-perfectness gate
+   covers it, IoU >= ``MIN_MERGED_IOU``) is split: the distance-transform maxima and, unless
+   those discs already explain the blob (IoU >= 0.85), the circles of ``cv2.HoughCircles``
+   (``HOUGH_GRADIENT_ALT`` on the blob's crop, resampled to ``HOUGH_CROP`` px) are the
+   hypotheses. Hough only *proposes*: its circle-perfectness gate
    would reject 5-blade polygons and cat's-eyes, which are real bokeh, and it is not stable
    under a horizontal flip, so it never decides (the measurement below is flip-equivariant).
 4. **Measurement** (:func:`measure_discs`, all hypotheses of a level at once): ``N_RAYS`` rays
@@ -651,32 +652,32 @@ def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0
         return out
     prof, in_img = sampler.sample(cx[keep], cy[keep], r0[keep], full=False)
     f = _rim_fit(prof, in_img, r0[keep], sampler)
-    move = f["alive"] & (np.hypot(f["coef"][:, 1], f["coef"][:, 2]) < 2.0 * r0[keep])
-    keep = keep[f["alive"]]
-    move = move[f["alive"]]
+    # hopeless after the first pass (lenient: its centre may still be off)? then stop here
+    cov1 = f["inl"].mean(axis=1)
+    mis1 = _mismatch(prof, in_img, f, r0[keep])
+    go_on = f["alive"] & (cov1 >= 0.6 * MIN_RAY_COVERAGE) & (f["hi"] >= 0.8 * min_level) \
+        & (mis1 <= 2.5 * MAX_RIM_MISMATCH)
+    for i in np.nonzero(f["alive"] & ~go_on)[0]:
+        out[keep[i]] = DiscMeasure(float(cx[keep[i]] + f["coef"][i, 1]),
+                                   float(cy[keep[i]] + f["coef"][i, 2]), float(f["r"][i]),
+                                   float(cov1[i]), math.nan, math.nan, math.nan, math.nan,
+                                   float(f["hi"][i]), float(f["lo"][i]), math.nan, 0.0,
+                                   float(mis1[i]))
+    move = go_on & (np.hypot(f["coef"][:, 1], f["coef"][:, 2]) < 2.0 * r0[keep])
+    keep, move, coef1, r1 = keep[go_on], move[go_on], f["coef"][go_on], f["r"][go_on]
     if keep.size == 0:
         return out
-    coef1 = f["coef"][f["alive"]]
     cx[keep] = np.where(move, cx[keep] + coef1[:, 1], cx[keep])
     cy[keep] = np.where(move, cy[keep] + coef1[:, 2], cy[keep])
-    r0[keep] = np.where(move, np.clip(f["r"][f["alive"]], 0.8, 4.0 * r0[keep]), r0[keep])
+    r0[keep] = np.where(move, np.clip(r1, 0.8, 4.0 * r0[keep]), r0[keep])
     # pass 2, from the refined centre (full resolution for small orbs)
     sx, sy, sr = cx[keep], cy[keep], r0[keep]
     prof, in_img = sampler.sample(sx, sy, sr)
     f = _rim_fit(prof, in_img, sr, sampler)
     m = prof.shape[0]
-    spr = float(SAMPLES_PER_RADIUS)
-    rows = np.arange(sampler.n_rays)[None, :]
-    idx = np.arange(m)[:, None]
     hi, lo, inl, model, r_fit = f["hi"], f["lo"], f["inl"], f["model"], f["r"]
     coverage = inl.mean(axis=1)
-    # rays without a fitting rim: hidden by a brighter neighbour (still bright just outside the
-    # model rim), out of the image, or a real mismatch (the blob is not this disc)
-    j1 = np.clip(np.round(1.15 * model / sr[:, None] * spr).astype(np.int64), 0,
-                 len(sampler.u) - 1)
-    hidden = prof[idx, rows, j1] >= f["level"][:, None]
-    left = ~in_img[idx, rows, j1]
-    mismatch = (~inl & ~hidden & ~left).mean(axis=1)
+    mismatch = _mismatch(prof, in_img, f, sr)
     x, y = sx + f["coef"][:, 1], sy + f["coef"][:, 2]                     # fitted centres
     spread = np.full(m, np.nan)
     rim_rms = np.full(m, np.nan)
@@ -706,6 +707,20 @@ def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0
             out[keep[i]] = replace(mm, rim_rms=float(rim_rms[i]),
                                    plateau_spread=float(spread[i]))
     return out
+
+
+def _mismatch(prof: np.ndarray, in_img: np.ndarray, f: dict[str, np.ndarray],
+              r0: np.ndarray) -> np.ndarray:
+    """Fraction of rays without a fitting rim that are neither hidden by a brighter neighbour
+    (still bright just outside the fitted rim) nor out of the image: the blob is not this disc
+    there."""
+    rows = np.arange(prof.shape[1])[None, :]
+    idx = np.arange(prof.shape[0])[:, None]
+    j1 = np.clip(np.round(1.15 * f["model"] / r0[:, None] * SAMPLES_PER_RADIUS).astype(np.int64),
+                 0, prof.shape[2] - 1)
+    hidden = prof[idx, rows, j1] >= f["level"][:, None]
+    left = ~in_img[idx, rows, j1]
+    return (~f["inl"] & ~hidden & ~left).mean(axis=1)
 
 
 def _masked_spread(values: np.ndarray, rays: np.ndarray) -> np.ndarray:
@@ -1032,10 +1047,13 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
             for px, py, pr in dt:
                 cv2.circle(union_img, (round(px), round(py)), max(1, round(pr)), 1, -1)
             inter = np.count_nonzero(union_img & mask)
-            if len(dt) < 2 or inter < MIN_MERGED_IOU * np.count_nonzero(union_img | mask):
+            iou = inter / max(1, np.count_nonzero(union_img | mask))
+            if len(dt) < 2 or iou < MIN_MERGED_IOU:
                 reject("irregular blob")
                 continue
             props += [(to_work(px + c.x), to_work(py + c.y), f * pr) for px, py, pr in dt]
+            if iou >= 0.85:
+                continue                    # the distance-transform discs explain it already
             m = f * (int(0.25 * max(c.w, c.h)) + 2)
             x0, y0 = max(0, f * c.x - m), max(0, f * c.y - m)
             x1, y1 = min(W, f * (c.x + c.w) + m), min(H, f * (c.y + c.h) + m)
