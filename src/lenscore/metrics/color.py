@@ -166,32 +166,37 @@ VERSION = "1"
 MIN_SIDE = 32
 
 PARAMS: dict[str, Any] = {
+    # which pixels are usable
     "clip_level": 0.98,            # sRGB-encoded channel level treated as clipped
-    "shoulder_level": 0.92,        # sRGB-encoded level above which a highlight's value is used
-    "shoulder_share": 0.3,         # ... when its increment is >= this share of its luminance
-    "distinct_share": 0.05,        # key: speculars need >= this share of the increments' weight
     "dark_level": 0.12,            # sRGB-encoded luma below which chromaticity is unreliable
+    # which pixels carry light (increments over the local floor)
     "rel_increment": 0.25,         # increment must be >= this fraction of the pixel's luminance
     "key_rel_increment": 0.1,      # ... on the key region (skin highlights are faint)
-    "locus_duv": 0.02,             # key: highlights lie within this Duv of the Planckian locus
-    "distinct_uv": 0.015,          # key: highlights differ from the body colour by >= this (uv)
     "peak_fraction": 0.2,          # ... and >= this fraction of the region's 99th-pct increment
     "noise_k": 4.0,                # ... and >= noise_k x noise (linear)
+    # key light: speculars, told from the surface
+    "distinct_uv": 0.015,          # highlights differ from the body colour by >= this (uv)
+    "locus_duv": 0.02,             # ... and lie within this Duv of the Planckian locus
+    "distinct_share": 0.05,        # ... and carry >= this share of the increments' weight
+    "shoulder_level": 0.92,        # sRGB-encoded level above which a highlight's value is used
+    "shoulder_share": 0.3,         # ... when its increment is >= this share of its luminance
     "face_margin": 0.05,           # face box enlarged by this fraction of its size, each side
-    "key_face_px": 128,            # the face is read at this width (px)
+    "key_face_px": 128,            # the face is read at >= this width (px, integer reduction)
     "key_se_face": 0.15,           # key structuring element, fraction of the face width
-    "key_box_long_side": 256,      # without a face, the subject box is read at this long side
+    "key_box_long_side": 256,      # without a face, the subject box is read at >= this long side
     "key_se_box": 0.08,            # ... with this structuring element (fraction of the box width)
-    "background_long_side": 256,   # background read on a copy of this long side
+    "gray_edge_p": 6.0,            # grey-edge fallback: Minkowski norm
+    "gray_edge_sigma": 1.0,        # grey-edge fallback: Gaussian scale (px, reading scale)
+    # background
+    "background_long_side": 256,   # background read on a copy of about this long side
     "background_se": 0.15,         # background structuring element, fraction of that long side
+    "bright_top": 0.02,            # bright-pixel fallback: top fraction of background pixels
+    # sources, CCT and clusters
     "min_pixels": 6,               # fewest light-carrying pixels for an estimate
     "trim_radius_uv": 0.015,       # trimmed-mean radius in uv (~45 mired)
-    "bright_top": 0.02,            # bright-pixel fallback: top fraction of background pixels
-    "gray_edge_p": 6.0,            # grey-edge Minkowski norm
-    "gray_edge_sigma": 1.0,        # grey-edge Gaussian scale (px at the reading scale)
     "duv_limit": 0.05,             # |Duv| above which CCT is undefined
     "spread_floor_uv": 0.005,      # floor of a cluster spread: ~15 mired, the CCT tolerance
-    "max_points": 2000,            # points kept in the artifacts
+    "max_points": 2000,            # points kept for the clusters and the artifacts
 }
 
 OUTPUTS = (
@@ -265,9 +270,9 @@ def planckian_position(uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Isotemperature lines are the normals of the Planckian locus (Krystek 1985 approximation,
     every 5 mired, 1000-15000 K); a point's mired is interpolated between the two lines it lies
-    between, and its Duv is its signed distance from the locus (> 0
-    above it, toward green). Cheap per-point placement (reported CCTs use :func:`cct_duv`);
-    mired clamped to 66-1000; NaN for NaN input.
+    between, and its Duv is its signed distance from the locus (> 0 above it, toward green).
+    Cheap per-point placement (reported CCTs use :func:`cct_duv`); mired clamped to 66-1000;
+    NaN for NaN input.
 
     Examples
     --------
