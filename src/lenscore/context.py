@@ -103,7 +103,7 @@ class ImageContext:
     @cached_property
     def faces(self) -> list[subject.Face]:
         """Detected faces, largest first, full-resolution pixels."""
-        faces = subject.detect_faces(self.work_gray)
+        faces = subject.detect_faces(self.work_gray, self.work_rgb)
         s = 1.0 / self.work_scale
         return [subject.Face(imaging.scale_box(f.box, s), f.neighbors) for f in faces]
 
