@@ -134,7 +134,11 @@ class ImageContext:
 
     @cached_property
     def work_subject_mask(self) -> np.ndarray:
-        """True on the subject, working resolution."""
+        """True on the subject, working resolution: the person silhouette around a detected face
+        (:func:`lenscore.subject.person_mask`), else the user's or the fallback box."""
+        if self.subject_source == "face" and self.face_box is not None:
+            fb = tuple(v * self.work_scale for v in self.face_box)
+            return subject.person_mask(fb, self.work_gray.shape)  # type: ignore[arg-type]
         return imaging.box_to_mask(self.work_subject_box, self.work_gray.shape)
 
     @cached_property

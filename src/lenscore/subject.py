@@ -6,6 +6,9 @@ nothing downloaded. It runs on a small copy of the image (long side ``DETECT_LON
 only looks for faces at least ``MIN_FACE_FRAC`` of the short side: portraits have large faces,
 and the restriction keeps it to a few milliseconds.
 
+Subject mask (what metrics treat as the subject; the background is the rest): the person
+silhouette :func:`person_mask` around a detected face, else the subject box.
+
 Subject box, in order of precedence:
 1. ``subject_box`` given by the user (manifest);
 2. the largest detected face, expanded to head and shoulders
@@ -115,6 +118,28 @@ def head_and_shoulders(face: Box, shape: tuple[int, int]) -> Box:
     x0, y0 = max(0, int(x - left * w)), max(0, int(y - top * h))
     x1, y1 = min(shape[1], int(x + w + right * w)), min(shape[0], int(y + h + bottom * h))
     return (x0, y0, max(1, x1 - x0), max(1, y1 - y0))
+
+
+def person_mask(face_box: tuple[float, float, float, float], shape: tuple[int, int]) -> np.ndarray:
+    """Where a portrait's person probably is, from the face box (x, y, w, h) in the pixels of
+    ``shape`` (H, W): head and hair (an ellipse 1.6 face widths wide, reaching half a face height
+    above the box) and neck, shoulders and torso (widening to 2.9 face widths, about the width of
+    human shoulders, down to the bottom of the frame).
+
+    The head-and-shoulders *box* hides the background on both sides of the head (in a tight
+    headshot, all of it); this silhouette keeps the person out and lets the background in.
+    """
+    h, w = shape[:2]
+    fx, fy, fw, fh = (float(v) for v in face_box)
+    cx = fx + fw / 2
+    m = np.zeros((h, w), np.uint8)
+    cv2.ellipse(m, (round(cx), round(fy + 0.45 * fh)), (max(1, round(0.8 * fw)),
+                max(1, round(0.95 * fh))), 0, 0, 360, 1, -1)
+    body = np.array([[cx - 0.5 * fw, fy + 0.85 * fh], [cx + 0.5 * fw, fy + 0.85 * fh],
+                     [cx + 1.45 * fw, fy + 2.0 * fh], [cx + 1.45 * fw, h + 1.0],
+                     [cx - 1.45 * fw, h + 1.0], [cx - 1.45 * fw, fy + 2.0 * fh]])
+    cv2.fillPoly(m, [np.round(body).astype(np.int32)], 1)
+    return m.astype(bool)
 
 
 def fallback_box(shape: tuple[int, int]) -> Box:

@@ -104,6 +104,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from lenscore import subject
 from lenscore.imaging import luma, srgb_to_linear
 from lenscore.metrics.base import MetricFamily, MetricResult, Output, register
 
@@ -1221,35 +1222,13 @@ def summarize(orbs: list[Orb], soft: list[Orb], *, width: int, height: int
     return vals, why
 
 
-def person_mask(face_box: tuple[float, float, float, float], shape: tuple[int, int]) -> np.ndarray:
-    """Where a portrait's person probably is, from the face box (x, y, w, h) in the pixels of
-    ``shape``: head and hair (an ellipse 1.6 face widths wide, reaching half a face height above
-    the box) and neck, shoulders and torso (widening to 2.9 face widths, about the width of
-    human shoulders, down to the bottom of the frame).
-
-    The head-and-shoulders *box* hides the background on both sides of the head, where orbs
-    usually are; this silhouette prior keeps the person out and lets the background in.
-    """
-    h, w = shape
-    fx, fy, fw, fh = (float(v) for v in face_box)
-    cx = fx + fw / 2
-    m = np.zeros((h, w), np.uint8)
-    cv2.ellipse(m, (round(cx), round(fy + 0.45 * fh)), (max(1, round(0.8 * fw)),
-                max(1, round(0.95 * fh))), 0, 0, 360, 1, -1)
-    body = np.array([[cx - 0.5 * fw, fy + 0.85 * fh], [cx + 0.5 * fw, fy + 0.85 * fh],
-                     [cx + 1.45 * fw, fy + 2.0 * fh], [cx + 1.45 * fw, h + 1.0],
-                     [cx - 1.45 * fw, h + 1.0], [cx - 1.45 * fw, fy + 2.0 * fh]])
-    cv2.fillPoly(m, [np.round(body).astype(np.int32)], 1)
-    return m.astype(bool)
+person_mask = subject.person_mask  # the silhouette moved to lenscore.subject (shared by all families)
 
 
 def orb_background_mask(ctx: "ImageContext") -> np.ndarray:
     """Background where orbs are looked for (working resolution): outside the user's subject
     box when one is given; outside the person silhouette (:func:`person_mask`) when a face is
     found; outside the fallback centre box otherwise."""
-    if ctx.subject_source == "face" and ctx.face_box is not None:
-        fb = tuple(v * ctx.work_scale for v in ctx.face_box)
-        return ~person_mask(fb, ctx.work_luminance.shape)  # type: ignore[arg-type]
     return ctx.work_background_mask
 
 
