@@ -349,9 +349,17 @@ def cct_duv(uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     duv = np.full(flat.shape[0], np.nan)
     ok = np.isfinite(flat).all(axis=1) & (flat[:, 1] > 0)
     if ok.any():
-        res = np.asarray(colour.uv_to_CCT(flat[ok], method="Ohno 2013"), dtype=np.float64)
+        import warnings
+
+        with warnings.catch_warnings():
+            # colour warns when the answer sits on its table's end (1000 K or 100000 K);
+            # such a value is no Kelvin at all: NaN below, so the caller gives the reason
+            warnings.simplefilter("ignore", colour.utilities.ColourRuntimeWarning)
+            res = np.asarray(colour.uv_to_CCT(flat[ok], method="Ohno 2013"), dtype=np.float64)
         res = res.reshape(-1, 2)
         cct[ok], duv[ok] = res[:, 0], res[:, 1]
+        off_table = ~((cct > 1001.0) & (cct < 99000.0))
+        cct[off_table], duv[off_table] = np.nan, np.nan
     return cct.reshape(lead), duv.reshape(lead)
 
 
