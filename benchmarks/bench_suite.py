@@ -85,9 +85,15 @@ def _measure(args: argparse.Namespace) -> None:
 
 
 def _profile(args: argparse.Namespace) -> None:
-    """Per family, serially: 'alone' = on a fresh context (pays for the shared derivations it
-    uses), 'in suite' = marginal cost in registry order after the families before it."""
+    """Per family, serially, one OpenCV thread (as in a worker): 'alone' = on a fresh context
+    (pays for the shared derivations it uses), 'in suite' = marginal cost in registry order
+    after the families before it. CPU time of this process (steady on a loaded machine)."""
     import statistics
+
+    import cv2
+
+    cv2.setNumThreads(1)
+    clock = time.process_time
 
     from lenscore.context import ImageContext
     from lenscore.datasets.decode import decode_image
@@ -98,31 +104,31 @@ def _profile(args: argparse.Namespace) -> None:
     alone = {f.name: [] for f in fams}
     marginal = {f.name: [] for f in fams}
     shared: dict[str, list[float]] = {k: [] for k in ("read+decode", "work copy (rgb+gray)",
-                                                      "face detection", "linear (full res)")}
+                                                      "face detection", "working linear luminance")}
     for rec in records:
-        t = time.perf_counter()
+        t = clock()
         rgb = decode_image(rec.source).rgb
-        shared["read+decode"].append(time.perf_counter() - t)
+        shared["read+decode"].append(clock() - t)
         ctx = ImageContext(rgb)
-        t = time.perf_counter()
+        t = clock()
         ctx.work_gray
-        shared["work copy (rgb+gray)"].append(time.perf_counter() - t)
-        t = time.perf_counter()
+        shared["work copy (rgb+gray)"].append(clock() - t)
+        t = clock()
         ctx.faces
-        shared["face detection"].append(time.perf_counter() - t)
-        t = time.perf_counter()
-        ctx.linear
-        shared["linear (full res)"].append(time.perf_counter() - t)
+        shared["face detection"].append(clock() - t)
+        t = clock()
+        ctx.work_luminance
+        shared["working linear luminance"].append(clock() - t)
         for f in fams:
             c = ImageContext(rgb)
-            t = time.perf_counter()
+            t = clock()
             f.compute(c)
-            alone[f.name].append(time.perf_counter() - t)
+            alone[f.name].append(clock() - t)
         c = ImageContext(rgb)
         for f in fams:
-            t = time.perf_counter()
+            t = clock()
             f.compute(c)
-            marginal[f.name].append(time.perf_counter() - t)
+            marginal[f.name].append(clock() - t)
     med = lambda v: 1000 * statistics.median(v) if v else float("nan")  # noqa: E731
     print(json.dumps({"shared": {k: med(v) for k, v in shared.items()},
                       "alone": {k: med(v) for k, v in alone.items()},
@@ -372,7 +378,7 @@ def main() -> None:
         res, _, _ = _sub(["_profile", "--renders", str(renders)]
                          + (["--cprofile"] if args.cprofile else []))
         figures["profile"] = res
-        print(f"# per image, serial, median of {res['n']} renders (ms):")
+        print(f"# per image, serial, one thread, CPU ms (median of {res['n']} renders):")
         for k, v in res["shared"].items():
             print(f"  shared  {k:<24} {v:7.1f}")
         for k in res["alone"]:
