@@ -44,7 +44,8 @@ def _parse_families(value: str | None) -> list[str] | None:
 def _score_to_dir(records, out: Path, *, families, jobs: int, max_pixels: int | None,
                   input_desc: str, label: str = "scoring", cache_dir: Path | None = None,
                   resume: bool = False, executor: str = "process",
-                  scheduler: str | None = None, clip=None) -> tuple[int, int]:
+                  scheduler: str | None = None, clip=None,
+                  resume_hint: bool = False) -> tuple[int, int]:
     """Score records into out/ (scores.csv, summary.json) with a progress bar on a terminal.
 
     SIGTERM / Ctrl-C stop cleanly: every finished row stays in scores.csv, the message says how
@@ -71,8 +72,11 @@ def _score_to_dir(records, out: Path, *, families, jobs: int, max_pixels: int | 
                     result = run(records, out, **opts, on_row=lambda row: progress.advance(task),
                                  on_resume=lambda n: progress.advance(task, n))
     except Interrupted as e:
+        hint = ("; run the same command with --resume to score the rest" if resume_hint
+                else "; run the command again (unchanged images come back from the cache)"
+                if cache_dir is not None else "")
         _err(f"interrupted by {e.signal_name}: {e.rows_written} finished row(s) are in "
-             f"{out / 'scores.csv'}; run the same command with --resume to score the rest")
+             f"{out / 'scores.csv'}{hint}")
         sys.exit(128 + e.signum)
     for w in result.warnings:
         _err(f"warning: {w}")
@@ -193,7 +197,8 @@ def score(path: str | None, out: Path, manifest: Path | None, families: str | No
     cache = None if no_cache else (cache_dir or default_cache_dir(out))
     n, n_failed = _score_to_dir(records, out, families=fams, jobs=n_jobs, max_pixels=max_pixels,
                                 input_desc=str(manifest or path), cache_dir=cache, resume=resume,
-                                executor=executor, scheduler=scheduler, clip=clip)
+                                executor=executor, scheduler=scheduler, clip=clip,
+                                resume_hint=True)
     click.echo(f"scored {n - n_failed} of {n} images -> {out / 'scores.csv'}, "
                f"{out / 'summary.json'}")
     if n_failed:
