@@ -326,3 +326,14 @@ def test_defocus_pairs_sharp_beats_defocused():
         vs = focus.compute(ImageContext(_decode(s))).values["focus.sharpness"]
         vf = focus.compute(ImageContext(_decode(f))).values["focus.sharpness"]
         assert vs > vf, (s.name, vs, vf)
+
+
+def test_separation_does_not_depend_on_how_bright_the_subject_is_lit():
+    """A dimmer key on the subject (same focus) must not read as a softer subject."""
+    rgb, box = scene(768, 16, seed=4)
+    x, y, w, h = box
+    dim = rgb.copy()
+    dim[y:y + h, x:x + w] *= 0.5
+    a = measure(rgb, box).values["focus.separation"]
+    b = measure(dim, box).values["focus.separation"]
+    assert abs(a - b) < 0.1 * abs(a)

@@ -130,6 +130,8 @@ GRAY_LEVELS2 = 255.0 ** 2
 #: floor of the noise-corrected Laplacian variance, [0, 1]^2 units: 1 gray level^2. 8-bit
 #: rounding alone gives 20/12 = 1.7 gray levels^2, so less than that is "no detail".
 SHARPNESS_FLOOR = 1.0 / GRAY_LEVELS2
+#: separation divides each region's sharpness by its mean gray level squared, floored here.
+BRIGHTNESS_FLOOR = 0.05
 #: quantile of per-tile Immerkaer estimates taken as the noise level.
 NOISE_TILE_QUANTILE = 0.1
 #: images smaller than this on either side are not measured.
@@ -200,7 +202,9 @@ OUTPUTS = (
     Output("focus.background_sharpness", _SHARP_UNIT, "neither", (1.0, math.inf),
            "Median tile sharpness outside the subject box (same measure; 1 = no detail left)."),
     Output("focus.separation", "log10 ratio", "higher", (-4.0, 4.0),
-           "log10(subject sharpness / background sharpness), noise-corrected: > 0 means the "
+           "log10(subject sharpness / background sharpness), noise-corrected and compared as "
+           "contrast (each side divided by its mean gray level squared, so a dimmer or warmer "
+           "key does not read as softer): > 0 means the "
            "subject is sharper than the background (1 = ten times). Content-dependent offset: "
            "an all-in-focus frame scores about 0.6 (subject's sharpest tiles vs the "
            "background's typical tile), so a real focus plane shows as clearly more than that."),
@@ -821,7 +825,12 @@ def focus_measures(gray: np.ndarray, subject: np.ndarray, background: np.ndarray
         reasons["separation"] = ("neither the subject nor the background has detail above 8-bit "
                                  "rounding: nothing to compare")
     elif np.isfinite(s_val) and np.isfinite(b_val):
-        values["separation"] = float(math.log10(s_val / b_val))
+        # compare contrast, not brightness: Laplacian variance scales with the light level
+        # squared, and a subject under a dimmer or warmer key (or a darker background) must not
+        # read as softer or sharper for it; hence divide each side by its mean level squared
+        mu_s = max(float(g[np.asarray(subject, bool)].mean()), BRIGHTNESS_FLOOR)
+        mu_b = max(float(g[np.asarray(background, bool)].mean()), BRIGHTNESS_FLOOR)
+        values["separation"] = float(math.log10(s_val / b_val) - 2.0 * math.log10(mu_s / mu_b))
     else:
         values["separation"] = nan
         reasons["separation"] = reasons.get("background_sharpness") or reasons["subject_sharpness"]
