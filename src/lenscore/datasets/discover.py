@@ -67,10 +67,9 @@ def read_manifest(manifest: str | os.PathLike) -> list[ImageRecord]:
     mpath = Path(manifest)
     if not mpath.is_file():
         raise UsageError(f"manifest not found: {manifest}")
-    try:
-        text = mpath.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"not UTF-8 text ({e.reason} at byte {e.start})", source=str(mpath)) from None
+    from lenscore.datasets.library import read_utf8
+
+    text = read_utf8(mpath)
     rows = _jsonl_rows(text, str(mpath)) if mpath.suffix.lower() in (".jsonl", ".ndjson") \
         else _csv_rows(text, str(mpath))
     base = mpath.parent.resolve()

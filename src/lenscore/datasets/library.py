@@ -35,15 +35,20 @@ class LibraryPrompt:
     title: str = ""
 
 
+def read_utf8(path: Path) -> str:
+    """A text file's content (a BOM is dropped); not UTF-8 is a ConfigError saying where."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"not UTF-8 text ({e.reason} at byte {e.start})", source=str(path)) from None
+
+
 def load_structured(path: str | Path) -> tuple[dict[str, Any], str]:
     """Parse a TOML or YAML file into a dict; returns (data, raw text)."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"file not found: {p}")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"not UTF-8 text ({e.reason} at byte {e.start})", source=str(p)) from None
+    text = read_utf8(p)
     if p.suffix.lower() in (".yaml", ".yml"):
         import yaml
 
