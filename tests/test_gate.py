@@ -183,3 +183,22 @@ def test_non_inferiority_decisions():
     assert g.non_inferiority(0.0, (-0.05, 0.05), 0.1) == g.PASS
     assert g.non_inferiority(-0.05, (-0.3, 0.2), 0.1) == g.INCONCLUSIVE
     assert g.non_inferiority(math.nan, (math.nan, math.nan), 0.1) == g.INCONCLUSIVE
+
+
+def test_an_output_that_vanished_since_the_baseline_is_a_regression(tfam):
+    base = _scores({"p1/opt": np.full(6, 0.9)})
+    new = _scores({"p1/opt": np.full(6, np.nan)})
+    new["notes"] = "tst: no orbs (3 soft highlights)"
+    res = g.evaluate(_cfg([g.Rule("tst.up", max_regression=0.05)]), new,
+                     baseline_summary=_summary(base), baseline_scores=base, library=LIB)
+    (fail,) = res.failed
+    assert "measured on 6 baseline renders" in fail.message and fail.message.endswith("(no orbs)")
+
+
+def test_pairs_by_the_seeds_both_runs_measured(tfam):
+    base = _scores({"p1/opt": np.array([0.9, 0.8, np.nan, 0.7, 0.95, 0.85])})
+    new = _scores({"p1/opt": np.array([0.9, np.nan, 0.6, 0.7, 0.95, 0.85]) - 0.3})
+    res = g.evaluate(_cfg([g.Rule("tst.up", max_regression=0.05)]), new,
+                     baseline_summary=_summary(base.dropna()), baseline_scores=base, library=LIB)
+    (case,) = [c for c in res.cases if "regression" in c.rule]
+    assert "paired t by seed" in case.message and case.status == g.FAIL

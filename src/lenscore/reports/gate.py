@@ -362,10 +362,9 @@ def evaluate(cfg: GateConfig, scores: Any, *, baseline_summary: dict | None = No
             vals = vals[np.isfinite(vals)]
             if rule.min is not None or rule.max is not None:
                 if vals.size == 0:
-                    notes = "; ".join(sorted(set(n for n in g["notes"] if n)))[:300]
                     cases.append(Case(pid, variant, rule.label(), FAIL,
                                       f"{rule.output} could not be measured on any of {len(g)} renders"
-                                      f"{' (' + notes + ')' if notes else ''}"))
+                                      f"{_reasons(g, rule.output)}"))
                 else:
                     mean = float(vals.mean())
                     lo, hi = bootstrap_ci(vals, confidence=cfg.confidence)
@@ -373,7 +372,8 @@ def evaluate(cfg: GateConfig, scores: Any, *, baseline_summary: dict | None = No
                     bound = (f"min {rule.min:g}" if rule.min is not None and mean < rule.min
                              else f"max {rule.max:g}" if rule.max is not None and mean > rule.max else "bounds")
                     msg = (f"{rule.output} mean {_fmt(mean)} {unit} [{_fmt(lo)}, {_fmt(hi)}] over {vals.size} "
-                           f"renders {'is outside ' + bound if bad else 'within bounds'} ({meta.direction_text})")
+                           f"renders {'is outside ' + bound if bad else 'within bounds'}"
+                           + (f" ({meta.direction_text})" if meta.direction != "neither" else ""))
                     cases.append(Case(pid, variant, rule.label() if rule.max_regression is None else
                                       f"{rule.output} bounds", FAIL if bad else PASS, msg,
                                       {"mean": mean, "ci": [lo, hi], "n": int(vals.size)}))
@@ -395,6 +395,22 @@ def evaluate(cfg: GateConfig, scores: Any, *, baseline_summary: dict | None = No
     return GateResult(cases, list(missing), int(len(scores)), n_failed)
 
 
+def _reasons(g: Any, output: str) -> str:
+    """' (why)' from the rows' notes about ``output`` (or its family), counts stripped, deduplicated."""
+    import re
+
+    family = output.split(".", 1)[0]
+    seen: list[str] = []
+    for notes in g["notes"]:
+        for part in str(notes or "").split("; "):
+            key, _, reason = part.partition(": ")
+            if key in (output, family) and reason:
+                reason = re.sub(r"\s*\([^)]*\d[^)]*\)", "", reason).strip()
+                if reason not in seen:
+                    seen.append(reason)
+    return f" ({'; '.join(seen[:3])})" if seen else ""
+
+
 def _regression_case(cfg, rule, meta, pid, variant, group, vals, g, baseline_summary,
                      baseline_scores, required_n) -> Case:
     label = f"{rule.output} regression <= {rule.max_regression:g}"
@@ -406,9 +422,13 @@ def _regression_case(cfg, rule, meta, pid, variant, group, vals, g, baseline_sum
         return Case(pid, variant, label, SKIPPED, f"'{group}' is not in the baseline; refresh it with "
                     "'lenscore baseline'")
     bstats = base.get("outputs", {}).get(rule.output) or {}
-    if not bstats.get("n") or vals.size == 0:
-        return Case(pid, variant, label, INCONCLUSIVE,
-                    f"{rule.output} not measurable in {'the baseline' if not bstats.get('n') else 'these renders'}")
+    if not bstats.get("n"):
+        return Case(pid, variant, label, INCONCLUSIVE, f"{rule.output} was not measurable in the baseline")
+    if vals.size == 0:
+        return Case(pid, variant, label, FAIL,
+                    f"REGRESSED: {rule.output} was measured on {bstats['n']} baseline renders "
+                    f"(mean {_fmt(float(bstats['mean']))} {meta.unit}) and on none of these "
+                    f"{len(g)}{_reasons(g, rule.output)}")
     sign = 1.0 if meta.direction == "higher" else -1.0
     mean_new, mean_base = float(vals.mean()), float(bstats["mean"])
     method = "Welch t from the baseline summary"
@@ -419,11 +439,14 @@ def _regression_case(cfg, rule, meta, pid, variant, group, vals, g, baseline_sum
             a_df = bs[["seed", rule.output]].dropna()
             b_df = g[["seed", rule.output]].dropna()
             seeds_a, seeds_b = list(a_df["seed"]), list(b_df["seed"])
-            paired = (len(seeds_a) >= 2 and all(s for s in seeds_a) and sorted(seeds_a) == sorted(seeds_b)
-                      and len(set(seeds_a)) == len(seeds_a))
+            common = sorted(set(seeds_a) & set(seeds_b) - {""})
+            # pair by seed on the seeds both runs measured (a render where the output is NaN
+            # drops out of both), when that is most of each run and seeds are unique
+            paired = (len(common) >= 2 and len(common) >= 0.5 * max(len(seeds_a), len(seeds_b))
+                      and len(set(seeds_a)) == len(seeds_a) and len(set(seeds_b)) == len(seeds_b))
             if paired:
-                a = a_df.set_index("seed")[rule.output].sort_index().to_numpy(float)
-                b = b_df.set_index("seed")[rule.output].sort_index().to_numpy(float)
+                a = a_df.set_index("seed")[rule.output].loc[common].to_numpy(float)
+                b = b_df.set_index("seed")[rule.output].loc[common].to_numpy(float)
             else:
                 a, b = a_df[rule.output].to_numpy(float), b_df[rule.output].to_numpy(float)
             ci = t_diff_ci(a, b, paired=paired, confidence=cfg.confidence)
