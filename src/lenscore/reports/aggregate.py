@@ -81,7 +81,7 @@ def read_scores(path: str | os.PathLike) -> "Any":
 
     df = pd.read_csv(path, dtype={"path": str, "variant": str, "prompt": str, "seed": str,
                                   "status": str, "error": str, "notes": str},
-                     keep_default_na=False, na_values={c: [""] for c in ()})
+                     keep_default_na=False)
     for c in df.columns:
         if "." in c:
             df[c] = pd.to_numeric(df[c].replace("", np.nan), errors="coerce")
