@@ -34,15 +34,9 @@ def write_demo(out_dir: str | Path, *, n: int = 12, size: int = 768, seed0: int 
             rel = f"renders/{variant}/seed{spec.seed:03d}.png"
             jobs_list.append((spec, str(out / rel), str(out / "truth" / variant / f"seed{spec.seed:03d}.json")))
             rows.append({"path": rel, "variant": variant, "prompt": prompt, "seed": spec.seed})
-    if jobs > 1 and len(jobs_list) > 1:
-        import concurrent.futures as cf
-        import multiprocessing as mp
+    from lenscore.evaluator.executors import parallel_map
 
-        with cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("forkserver")) as pool:  # no fork after OpenCV threads
-            list(pool.map(_render_one, jobs_list))
-    else:
-        for j in jobs_list:
-            _render_one(j)
+    parallel_map(_render_one, jobs_list, jobs=jobs)
     manifest = out / "manifest.csv"
     with open(manifest, "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=["path", "variant", "prompt", "seed"])

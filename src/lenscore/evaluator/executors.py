@@ -22,7 +22,7 @@ import concurrent.futures as cf
 import os
 import signal
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from lenscore.errors import MissingDependencyError, UsageError
 
@@ -199,3 +199,18 @@ def make_executor(kind: str = "process", *, jobs: int = 1, scheduler: str | None
     if kind == "serial" or jobs <= 1:
         return SerialExecutor()
     return ProcessExecutor(jobs)
+
+
+def parallel_map(fn: Callable[[Any], Any], items: Sequence[Any], *, jobs: int = 1) -> list[Any]:
+    """``[fn(x) for x in items]``, in ``jobs`` worker processes when that helps.
+
+    The workers are started by a forkserver, not forked from this process: forking after this
+    process has used OpenCV's thread pool can deadlock the child. For batch jobs (demo renders,
+    validation sweeps) whose items are plain data and whose ``fn`` is a module-level function.
+    """
+    if jobs <= 1 or len(items) <= 1:
+        return [fn(x) for x in items]
+    import multiprocessing as mp
+
+    with cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("forkserver")) as pool:
+        return list(pool.map(fn, items, chunksize=1))

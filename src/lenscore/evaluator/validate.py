@@ -65,13 +65,9 @@ def _score_rgb(rgb: np.ndarray) -> dict[str, float]:
 
 
 def score_specs(specs: Sequence[Any], *, jobs: int = 1) -> list[tuple[dict, dict, dict]]:
-    if jobs > 1 and len(specs) > 1:
-        import concurrent.futures as cf
-        import multiprocessing as mp
+    from lenscore.evaluator.executors import parallel_map
 
-        with cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("forkserver")) as pool:  # no fork after OpenCV threads
-            return list(pool.map(_score_spec, specs, chunksize=1))
-    return [_score_spec(s) for s in specs]
+    return parallel_map(_score_spec, list(specs), jobs=jobs)
 
 
 def _spearman(x: Sequence[float], y: Sequence[float]) -> float:
