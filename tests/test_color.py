@@ -244,7 +244,7 @@ def test_compute_reads_orbs_from_the_bokeh_family():
     rgb, sbox, fbox = scene(key_k=3000, bg_k=8000, seed=8)
     ctx = ImageContext(rgb, subject_box=sbox)
     ctx.face_box = tuple(int(round(v)) for v in fbox)  # as the detector would have found it
-    ctx.shared["bokeh_orbs"] = []  # no orbs: the background is read on its own
+    ctx.provide("bokeh", MetricResult({}, {}, {"orbs": []}))  # no orbs: the background alone
     res = color.compute(ctx)
     assert res.artifacts["background"]["method"] == "background sources"
     assert within_target(res.values["color.background_cct_k"], 8000)

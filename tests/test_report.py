@@ -243,7 +243,7 @@ def test_overlays_draw_present_artifacts_and_skip_missing():
                                  "cool": {"uv": [0.2, 0.31], "cct_k": 6500.0}},
                     "subject": {"box": [100, 50, 80, 100]}})
     assert overlays.overlay("color", rgb, color).shape[1:] == (300, 3)
-    png = overlays.color_uv_plot(color, fmt="png")
+    png = overlays.family_plot("color", color, fmt="png")
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     skin = _R({"skin.texture_energy": 0.5},
               {"crop_box": (100, 50, 80, 100), "mask": np.ones((40, 32), bool),

@@ -1,8 +1,11 @@
 """ImageContext: one decoded image and everything metrics share, derived lazily, once.
 
-Every family receives the same context; whatever one family derives (working copy, face,
-masks, noise level) is computed on first use and then shared. Nothing here reads files:
-:mod:`lenscore.datasets.decode` builds contexts from files.
+Every family receives the same context. What several families use (working copy, faces,
+subject mask, noise level) is a declared, lazily computed property here: computed on first use,
+then shared. What one family measures and another reads (bokeh's orbs, which colour uses as
+light sources) goes through :meth:`ImageContext.result`, and only for families the reader
+declares in ``requires``, so the cache key of a family covers all it read. Nothing here reads
+files: :mod:`lenscore.datasets.decode` builds contexts from files.
 
 Coordinates: ``rgb``/``gray``/``linear`` are full resolution; the ``work_*`` arrays are a copy
 whose longer side is ``WORK_LONG_SIDE`` px (so a 768 px and a 1536 px render of one scene are
@@ -13,7 +16,10 @@ measured alike). Boxes are (x, y, w, h); ``subject_box`` is in full-resolution p
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lenscore.metrics.base import MetricFamily, MetricResult
 
 import numpy as np
 
@@ -55,6 +61,8 @@ class ImageContext:
         self.user_skin_mask = skin_mask
         self.prompt = prompt
         self.work_long_side = work_long_side
+        self._results: dict[str, tuple[MetricResult, bool]] = {}
+        self._computing: list[MetricFamily] = []
 
     # ---- full resolution -------------------------------------------------------------
     @cached_property
@@ -146,10 +154,41 @@ class ImageContext:
         """True outside the subject, working resolution."""
         return ~self.work_subject_mask
 
-    # ---- shared by several families ---------------------------------------------------------
-    @cached_property
-    def shared(self) -> dict[str, Any]:
-        """Scratch space for derivations one family makes and another reuses
-        (e.g. bokeh's detected orbs, which color uses as light-carrying pixels).
-        Families run in registry order; a reader must cope with a missing key."""
-        return {}
+    # ---- family results ---------------------------------------------------------------------
+    def result(self, family: "str | MetricFamily") -> "MetricResult":
+        """The result of one metric family on this image, computed on first use, then kept.
+
+        A family reads another family's result only through this method and only if it declares
+        it in ``requires`` (reading an undeclared family raises ``RuntimeError``: its cache key
+        would not cover what it read). ``family`` is a name (looked up in the registry) or a
+        family object (e.g. a loaded CLIP family). A family that raises gives a NaN result with
+        the reason; whether it raised is in :meth:`result_ok`.
+        """
+        from lenscore.metrics.base import compute_family, get_family
+
+        fam = get_family(family) if isinstance(family, str) else family
+        if self._computing:
+            caller = self._computing[-1]
+            if fam.name not in caller.requires:
+                raise RuntimeError(
+                    f"metric family '{caller.name}' reads the result of '{fam.name}' without "
+                    f"declaring it: add '{fam.name}' to its MetricFamily(requires=...)")
+            if any(f.name == fam.name for f in self._computing):
+                raise RuntimeError(f"metric families require each other in a cycle: "
+                                   f"{' -> '.join(f.name for f in self._computing)} -> {fam.name}")
+        if fam.name not in self._results:
+            self._computing.append(fam)
+            try:
+                self._results[fam.name] = compute_family(fam, self)
+            finally:
+                self._computing.pop()
+        return self._results[fam.name][0]
+
+    def provide(self, family: str, result: "MetricResult") -> None:
+        """Use ``result`` as ``family``'s result on this image instead of computing it (e.g. a
+        test that gives colour a bokeh result with no orbs)."""
+        self._results[family] = (result, True)
+
+    def result_ok(self, family: str) -> bool:
+        """False when the family raised on this image (its result is NaN with the reason)."""
+        return self._results[family][1] if family in self._results else True

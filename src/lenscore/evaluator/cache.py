@@ -36,7 +36,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from lenscore import __version__
 
 #: bump when the stored layout or the meaning of an entry changes.
-CACHE_SCHEMA = "1"
+CACHE_SCHEMA = "2"  # 2: family keys cover the families they require
 DB_NAME = "scores.sqlite"
 DEFAULT_DIR_NAME = ".lenscore-cache"
 
@@ -62,23 +62,33 @@ def decode_key(h: str, *, max_pixels: int | None) -> str:
                     "file": h, "max_pixels": max_pixels})
 
 
+def family_identity(family: Any) -> dict[str, Any]:
+    """What a family's numbers depend on besides the image: its name, version and parameters, and
+    the same for every family it requires (directly or not)."""
+    from lenscore.metrics.base import dependency_closure
+
+    def one(f: Any) -> dict[str, Any]:
+        return {"family": f.name, "version": f.version, "params": jsonable(f.params_dict())}
+
+    return {**one(family), "requires": [one(d) for d in dependency_closure(family)]}
+
+
 def family_key(h: str, family: Any, *, max_pixels: int | None,
                subject_box: Sequence[int] | None, prompt: str | None) -> str:
     from lenscore.context import WORK_LONG_SIDE
 
     return _digest({"kind": "family", "schema": CACHE_SCHEMA, "lenscore": __version__,
                     "file": h, "max_pixels": max_pixels, "work_long_side": WORK_LONG_SIDE,
-                    "family": family.name, "version": family.version,
-                    "params": _jsonable(dict(family.params)),
+                    **family_identity(family),
                     "subject_box": list(subject_box) if subject_box is not None else None,
                     "prompt": prompt})
 
 
-def _jsonable(v: Any) -> Any:
+def jsonable(v: Any) -> Any:
     if isinstance(v, Mapping):
-        return {str(k): _jsonable(x) for k, x in v.items()}
+        return {str(k): jsonable(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
+        return [jsonable(x) for x in v]
     if isinstance(v, (str, int, bool)) or v is None:
         return v
     if isinstance(v, float):

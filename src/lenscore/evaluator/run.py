@@ -105,23 +105,11 @@ def columns_for(families: Sequence[MetricFamily]) -> list[str]:
     return list(BASE_COLUMNS) + [o.name for f in families for o in f.outputs]
 
 
-def _compute_one(fam: MetricFamily, ctx: Any) -> tuple[MetricResult, bool]:
-    """One family on one context: (result, True) or (NaN result with the reason, False)."""
-    ok = True
-    try:
-        res = fam.compute(ctx)
-    except Exception as e:  # a metric bug must not lose the image: NaN + reason, keep going
-        res = fam.nan_result(f"internal error ({type(e).__name__}: {e}); please report it")
-        ok = False
-    for o in fam.outputs:
-        res.values.setdefault(o.name, math.nan)
-    return res, ok
-
-
 def compute_families(ctx: Any, families: Sequence[MetricFamily] | None = None) -> dict[str, MetricResult]:
-    """Run each family on one :class:`ImageContext`; a family that raises is NaN with the reason."""
+    """Run each family on one :class:`ImageContext` (what a family requires is computed too, once,
+    but not returned unless asked for); a family that raises is NaN with the reason."""
     fams = select_families() if families is None else families
-    return {fam.name: _compute_one(fam, ctx)[0] for fam in fams}
+    return {fam.name: ctx.result(fam) for fam in fams}
 
 
 @dataclass
@@ -280,9 +268,9 @@ def _score(record: ImageRecord, families: Sequence[MetricFamily], *, max_pixels:
         if fam.name in cached and not keep_results:
             out.families[fam.name] = cached[fam.name]
             continue
-        res, ok = _compute_one(fam, ctx)
+        res = ctx.result(fam)
         out.families[fam.name] = (dict(res.values), dict(res.reasons))
-        if ok:
+        if ctx.result_ok(fam.name):
             out.fresh.append(fam.name)
         if keep_results:
             out.results[fam.name] = res

@@ -1,16 +1,13 @@
-"""Metric families. Importing this package registers the built-in families.
+"""Metric families: one module per family, each registering one
+:class:`~lenscore.metrics.base.MetricFamily` (see :mod:`lenscore.metrics.base`).
 
-Each module is one family: a pure function on an :class:`~lenscore.context.ImageContext`
-and the table of outputs it declares (see :mod:`lenscore.metrics.base`).
+:func:`families` imports every module of this package on first use, so a new family is one new
+module here; nothing else needs to list it. None of the built-in modules imports torch (clip loads
+it lazily, and only runs when asked: ``--clip-model``).
 """
 
 from lenscore.metrics.base import (MetricFamily, MetricResult, Output, all_outputs, families,
                                    get_family, get_output, register)
-
-# Built-in families, in the order their columns appear in scores.csv.
-# Each import registers the family; none of them imports torch (clip loads it lazily, and only
-# runs when asked: --clip-model). bokeh runs before color, which reuses its orbs as light sources.
-from lenscore.metrics import focus, bokeh, color, skin, clip  # noqa: E402,F401  isort: skip
 
 __all__ = ["MetricFamily", "MetricResult", "Output", "all_outputs", "families", "get_family",
            "get_output", "register"]

@@ -86,8 +86,8 @@ coordinates, x right and y down, 0..180; ``brightness`` = plateau linear luminan
 ``circularity``/``polygon_order`` may be NaN for partly hidden orbs).
 ``artifacts["soft_highlights"]``: the same dicts for round highlights rejected as Gaussian
 smears. ``artifacts["n_candidates"]``: blobs examined; ``artifacts["rejected"]``: rejected
-hypotheses counted by reason. The verified orbs are also written to ``ctx.shared["bokeh_orbs"]``
-(the color family reads them as light-carrying pixels).
+hypotheses counted by reason. The color family requires this one and reads the verified orbs
+as light-carrying pixels (``ctx.result("bokeh").artifacts["orbs"]``).
 
 Cost: ``benchmarks/bench_bokeh.py``. Flip: the measurement is exactly flip-equivariant for a
 given subject; the face detector (Haar) is not, so the person prior can move by a few pixels
@@ -1243,11 +1243,53 @@ def compute(ctx: "ImageContext") -> MetricResult:
     det = detect_orbs(ctx.work_luminance, bgm, full_rgb=ctx.rgb, work_scale=ctx.work_scale)
     vals, why = summarize(det["orbs"], det["soft"], width=ctx.width, height=ctx.height)
     orbs = [o.as_dict() for o in det["orbs"]]
-    ctx.shared["bokeh_orbs"] = orbs
     return MetricResult(vals, why, {"orbs": orbs,
                                     "soft_highlights": [o.as_dict() for o in det["soft"]],
                                     "n_candidates": det["n_candidates"],
                                     "rejected": det["rejected"]})
+
+
+# ---------------------------------------------------------------------------------------------
+# Overlay
+# ---------------------------------------------------------------------------------------------
+def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndarray:
+    """The overlay: verified orbs circled in green with their circularity; soft highlights
+    dashed orange."""
+    from lenscore import drawing as dr
+
+    import cv2
+
+    img, s = dr.thumbnail(rgb, long_side)
+    out = img.copy()
+    art = getattr(result, "artifacts", {}) or {}
+    vals = getattr(result, "values", {}) or {}
+    for o in art.get("soft_highlights") or []:
+        if not dr.finite(o.get("x"), o.get("y"), o.get("r")):
+            continue
+        c = (int(round(o["x"] * s)), int(round(o["y"] * s)))
+        # a soft highlight's rim is where its glow fades: ring it just outside
+        dr.dashed_circle(out, c, max(6, int(round(o["r"] * s * 1.5)) + 2), dr.ORANGE,
+                       2 if out.shape[1] >= 300 else 1, segments=12)
+    orbs = [o for o in (art.get("orbs") or []) if dr.finite(o.get("x"), o.get("y"), o.get("r"))]
+    for o in orbs:
+        c = (int(round(o["x"] * s)), int(round(o["y"] * s)))
+        r = max(2, int(round(o["r"] * s)))
+        cv2.circle(out, c, r + 1, dr.GREEN, 2 if r > 6 else 1, cv2.LINE_AA)
+    for o in orbs:
+        c = (o["x"] * s, o["y"] * s)
+        r = o["r"] * s
+        label = dr.fmt(o.get("circularity"))
+        if dr.finite(o.get("polygon_order")):
+            label += f" {int(o['polygon_order'])}-gon"
+        dr.text(out, label, (c[0] + r * 0.75 + 2, c[1] - r * 0.75), dr.GREEN, 0.38)
+    n_soft = len(art.get("soft_highlights") or [])
+    line1 = f"bokeh: {len(orbs)} orb(s), circularity {dr.fmt(vals.get('bokeh.circularity'))}"
+    line2 = (f"{n_soft} soft highlight(s) rejected as blur" if n_soft else
+             (f"edge sharpness {dr.fmt(vals.get('bokeh.edge_sharpness'))}"
+              if dr.finite(vals.get('bokeh.edge_sharpness')) else ""))
+    if not orbs and not n_soft:
+        line2 = dr.reason(result, "bokeh.orb_count") or "no background highlights found"
+    return dr.banner(out, [line1, line2])
 
 
 FAMILY = register(MetricFamily(
@@ -1257,4 +1299,7 @@ FAMILY = register(MetricFamily(
             "blobs) -> ray-cast rim at half level, robust harmonic fit -> 4piA/P^2 of the "
             "Fourier-smoothed outline, blade harmonic, Fitzgibbon ellipse, 10-90 % rim width; "
             "soft (Gaussian) highlights rejected"),
-    outputs=OUTPUTS, compute=compute, params=PARAMS))
+    outputs=OUTPUTS, compute=compute, params=PARAMS,
+    title="Bokeh", order=20,
+    headline=("bokeh.disc_fraction", "bokeh.circularity", "bokeh.orb_count"),
+    draw=draw))

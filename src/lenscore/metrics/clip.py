@@ -177,7 +177,8 @@ def _family(probes: Mapping[str, tuple[str, str]], compute: Callable[["ImageCont
         name=FAMILY_NAME, version=VERSION,
         method="OpenCLIP embeddings (Radford et al. 2021; Cherti et al. 2023): CLIPScore (Hessel et "
                "al. 2021) on the 100*max(cos,0) scale and zero-shot caption-pair probes",
-        outputs=_outputs(probes), compute=compute, params=dict(params), extra="clip", default=False)
+        outputs=_outputs(probes), compute=compute, params=dict(params), extra="clip", default=False,
+        title="Prompt alignment (CLIP)", headline=("clip.prompt_alignment",), order=90)
 
 
 # ----------------------------------------------------------------------------------------------

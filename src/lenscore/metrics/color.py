@@ -70,7 +70,7 @@ at least ``shoulder_share`` of its luminance *and* lies off the locus is taken a
 instead (highlight-dominated). A linear render keeps its on-locus increments.
 
 **Background** (``background_cct_k``): the bokeh family's orbs when it found any
-(``ctx.shared["bokeh_orbs"]``, full-resolution x, y, r; discs of 0.8 r, anywhere but on the
+(``ctx.result("bokeh")``: the family requires bokeh; full-resolution x, y, r; discs of 0.8 r, anywhere but on the
 face: an orb inside a generous head-and-shoulders box is still an orb, and a reflective part of
 the subject outside the box, a held helmet, is not one) -> ``bokeh orbs``; else the light
 sources outside the subject box -> ``background sources``; else the bright-pixel estimate
@@ -148,7 +148,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -1023,7 +1023,7 @@ def compute(ctx: "ImageContext") -> MetricResult:
                                  f"needs at least {MIN_SIDE} px per side)")
     s = ctx.work_scale
     face = ctx.face_box
-    orbs = ctx.shared.get("bokeh_orbs") or None
+    orbs = ctx.result("bokeh").artifacts.get("orbs") or None
     if orbs:
         orbs = [{"x": float(o["x"]) * s, "y": float(o["y"]) * s, "r": float(o["r"]) * s}
                 for o in orbs if all(k in o for k in ("x", "y", "r"))]
@@ -1047,9 +1047,78 @@ def compute(ctx: "ImageContext") -> MetricResult:
     return MetricResult(values, reasons, art)
 
 
+# ---------------------------------------------------------------------------------------------
+# Overlay
+# ---------------------------------------------------------------------------------------------
+def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndarray:
+    """The overlay: light-carrying pixels coloured warm (orange) / cool (blue), with the
+    key-light box."""
+    from lenscore import drawing as dr
+
+    import cv2
+
+    img, s = dr.thumbnail(rgb, long_side)
+    art = getattr(result, "artifacts", {}) or {}
+    vals = getattr(result, "values", {}) or {}
+    out = (img.astype(np.float32) * 0.6).astype(np.uint8)
+    pts = art.get("points_xy")
+    labels = art.get("points_label")
+    if pts is not None and np.size(pts):
+        pts = np.asarray(pts, float).reshape(-1, 2)
+        labels = np.asarray(labels).ravel() if labels is not None and np.size(labels) == len(pts) \
+            else np.full(len(pts), -1)
+        for (x, y), lab in zip(pts, labels):
+            if not dr.finite(x, y):
+                continue
+            col = dr.WARM if lab == 0 else dr.COOL if lab == 1 else dr.WHITE
+            cv2.circle(out, (int(round(x * s)), int(round(y * s))), 2, col, -1, cv2.LINE_AA)
+    subj = art.get("subject") or {}
+    if isinstance(subj, Mapping) and subj.get("box") is not None:
+        dr.box(out, subj["box"], s, dr.WHITE, "key light", 1)
+    warm, cool = vals.get("color.warm_cct_k"), vals.get("color.cool_cct_k")
+    line1 = (f"color: warm {dr.fmt(warm, '.0f')} K / cool {dr.fmt(cool, '.0f')} K, "
+             f"separation {dr.fmt(vals.get('color.separation'), '.1f')}")
+    line2 = (f"key {dr.fmt(vals.get('color.subject_cct_k'), '.0f')} K, background "
+             f"{dr.fmt(vals.get('color.background_cct_k'), '.0f')} K, "
+             f"delta {dr.fmt(vals.get('color.delta_mired'), '+.0f')} mired")
+    return dr.banner(out, [line1, line2])
+
+
+def plot(ax: Any, result: MetricResult, *, compact: bool = False, title: str | None = None) -> bool:
+    """The extra panel: light-carrying pixels and the warm / cool clusters on the CIE 1960 uv
+    diagram with the Planckian locus (False when there is nothing to draw)."""
+    from lenscore.reports import plots
+
+    art = getattr(result, "artifacts", {}) or {}
+    pts = art.get("points_uv")
+    clusters = []
+    cl = art.get("clusters") or {}
+    if isinstance(cl, Mapping):
+        for name, col in (("warm", "#d55e00"), ("cool", "#0072b2")):
+            c = cl.get(name)
+            if isinstance(c, Mapping) and c.get("uv") is not None:
+                clusters.append({"uv": c["uv"], "label": name, "kelvin": c.get("cct_k"),
+                                 "color": col})
+    if (pts is None or not np.size(pts)) and not clusters:
+        return False
+    pc = None
+    labels = art.get("points_label")
+    if pts is not None and labels is not None and np.size(labels) == len(pts):
+        lab = np.asarray(labels).ravel()
+        pc = np.where(lab[:, None] == 0, [[1.0, 0.55, 0.12]],
+                      np.where(lab[:, None] == 1, [[0.24, 0.63, 1.0]], [[0.6, 0.6, 0.6]]))
+    plots.draw_uv_diagram(ax, points=None if pts is None else np.asarray(pts, float),
+                          point_colors=pc, clusters=clusters, compact=compact,
+                          title="light sources on the CIE 1960 uv diagram" if title is None else title)
+    return True
+
+
 FAMILY = register(MetricFamily(
     name=FAMILY_NAME, version=VERSION,
     method=("Light-source colour from light-carrying pixels (specular highlight and orb "
             "increments, white top-hat; grey-edge / bright-pixel fallbacks), CIE 1960 uv, "
             "CCT and Duv by Ohno 2013 (colour-science), warm/cool 2-means clusters in uv"),
-    outputs=OUTPUTS, compute=compute, params=PARAMS))
+    outputs=OUTPUTS, compute=compute, params=PARAMS,
+    title="Colour temperature", order=30, requires=("bokeh",),
+    headline=("color.separation", "color.mud_fraction", "color.delta_mired"),
+    draw=draw, plot=plot))

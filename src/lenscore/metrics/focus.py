@@ -97,9 +97,6 @@ Artifacts (``MetricResult.artifacts``), coordinates in full-resolution px:
 * ``blur_scale``: 1, 2 or 4: the working copy, or its half/quarter-resolution copy, the blur
   estimate came from;
 * ``noise_sigma``: the noise std used for the correction ([0, 1] gray units, working copy).
-
-Shared with later families (``ctx.shared``): ``"focus.noise_sigma"`` (that noise std) and
-``"focus.background_blur_work_px"`` (the blur-disc diameter in working px, NaN if none).
 """
 
 from __future__ import annotations
@@ -886,10 +883,57 @@ def compute(ctx) -> MetricResult:
         "blur_scale": int(ex["blur"].scale),
         "noise_sigma": float(ex["noise_sigma"]),
     }
-    # for other families (bokeh disc size vs background blur; skin's noise floor)
-    ctx.shared["focus.noise_sigma"] = float(ex["noise_sigma"])
-    ctx.shared["focus.background_blur_work_px"] = float(c_work)
     return MetricResult(values, reasons, artifacts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Overlay
+# ---------------------------------------------------------------------------------------------
+def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndarray:
+    """The overlay: the tile sharpness heat map (bright = sharp) over a grey copy, with the
+    subject box."""
+    from lenscore import drawing as dr
+
+    import cv2
+
+    img, s = dr.thumbnail(rgb, long_side)
+    art = getattr(result, "artifacts", {}) or {}
+    vals = getattr(result, "values", {}) or {}
+    out = img.copy()
+    smap = art.get("sharpness_map_log10")
+    ex, ey = art.get("tile_edges_x"), art.get("tile_edges_y")
+    if smap is not None and np.size(smap):
+        smap = np.asarray(smap, dtype=np.float32)
+        finite = smap[np.isfinite(smap)]
+        if finite.size:
+            lo, hi = np.percentile(finite, [2, 98])
+            norm = np.clip((smap - lo) / max(hi - lo, 1e-6), 0, 1)
+            norm[~np.isfinite(norm)] = 0
+            colors = dr.colormap(norm)
+            h, w = out.shape[:2]
+            heat = np.zeros_like(out)
+            if ex is not None and ey is not None and len(ex) == smap.shape[1] + 1 and \
+                    len(ey) == smap.shape[0] + 1:
+                xs = np.clip(np.round(np.asarray(ex, float) * s).astype(int), 0, w)
+                ys = np.clip(np.round(np.asarray(ey, float) * s).astype(int), 0, h)
+                for i in range(smap.shape[0]):
+                    for j in range(smap.shape[1]):
+                        heat[ys[i]:ys[i + 1], xs[j]:xs[j + 1]] = colors[i, j]
+            else:  # no tile geometry: stretch the map over the frame
+                heat = cv2.resize(colors, (w, h), interpolation=cv2.INTER_NEAREST)
+            gray = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
+            gray3 = np.repeat(gray[..., None], 3, axis=2).astype(np.float32)
+            out = np.clip(0.45 * gray3 + 0.55 * heat.astype(np.float32), 0, 255).astype(np.uint8)
+    sb = art.get("subject_box")
+    if sb is not None:
+        dr.box(out, sb, s, dr.CYAN, f"subject ({art.get('subject_source', '')})".replace(" ()", ""))
+    sep = vals.get("focus.separation")
+    blur = vals.get("focus.background_blur_px")
+    line1 = f"focus: separation {dr.fmt(sep)} (log10 subject/background)"
+    line2 = f"background blur disc {dr.fmt(blur, '.1f')} px" if dr.finite(blur) else \
+        (dr.reason(result, "focus.background_blur_px") and
+         "background blur: " + dr.reason(result, "focus.background_blur_px"))
+    return dr.banner(out, [line1, line2 or ""])
 
 
 FAMILY = register(MetricFamily(
@@ -899,4 +943,6 @@ FAMILY = register(MetricFamily(
             "Immerkaer 1996, per-tile low quantile); background blur-disc diameter from the "
             "gradient ratio after re-blur (Zhuo & Sim 2011), calibrated on uniform-disc blur, "
             "coarse to fine"),
-    outputs=OUTPUTS, compute=compute, params=PARAMS))
+    outputs=OUTPUTS, compute=compute, params=PARAMS,
+    title="Focus", headline=("focus.separation", "focus.background_blur_px"), order=10,
+    draw=draw))

@@ -70,7 +70,7 @@ Outputs: ``skin.texture_energy`` (%^2, higher = more pore-scale texture),
 ``skin.face_found`` (flag), ``skin.specular_fraction`` (fraction), ``skin.mask_fraction``
 (share of the template accepted as skin), ``skin.face_width_px`` (full-resolution px).
 
-Artifacts (for reports; also left in ``ctx.shared["skin"]``): ``face_source`` ('face' |
+Artifacts (for reports): ``face_source`` ('face' |
 'user_mask' | 'subject_box'); ``face_box`` (x, y, w, h) full-res px; ``crop_box`` (x, y, w, h)
 full-res px of the analysed region; ``scale`` (normalised px per full-res px); ``mask`` and
 ``specular_mask`` (bool, normalised grid: resize to ``crop_box``'s w x h to overlay);
@@ -83,6 +83,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import cv2
 import numpy as np
@@ -651,8 +652,92 @@ def compute(ctx) -> MetricResult:
     artifacts = {"face_source": source, "face_box": tuple(int(v) for v in face),
                  "crop_box": crop.crop_box, "scale": 1.0 / crop.k, "mask": res["mask"],
                  "specular_mask": res["specular_mask"], "bands": res["bands"]}
-    ctx.shared["skin"] = artifacts
     return MetricResult(values, reasons, artifacts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Overlay
+# ---------------------------------------------------------------------------------------------
+def _zoom(img_full: np.ndarray, result: MetricResult, long_side: int) -> np.ndarray | None:
+    """Zoom on the analysed face cut from the full-resolution uint8 image: skin mask tinted,
+    specular pixels yellow, texture energy. None without a crop box."""
+    import cv2
+
+    from lenscore import drawing as dr
+
+    art = getattr(result, "artifacts", {}) or {}
+    vals = getattr(result, "values", {}) or {}
+    crop = art.get("crop_box")
+    if crop is None:
+        return None
+    try:
+        cx, cy, cw, ch = (int(round(float(v))) for v in list(crop)[:4])
+    except (TypeError, ValueError):
+        return None
+    H, W = img_full.shape[:2]
+    pad = int(0.25 * max(cw, ch))
+    x0, y0 = max(0, cx - pad), max(0, cy - pad)
+    x1, y1 = min(W, cx + cw + pad), min(H, cy + ch + pad)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    zoom = dr.to_u8(img_full[y0:y1, x0:x1])
+    s = long_side / max(zoom.shape[:2])
+    zoom = cv2.resize(zoom, (max(1, round(zoom.shape[1] * s)), max(1, round(zoom.shape[0] * s))),
+                      interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
+    out = zoom.copy()
+
+    def place(mask: Any) -> np.ndarray | None:
+        if mask is None or not np.size(mask):
+            return None
+        m = np.asarray(mask).astype(np.uint8)
+        w_, h_ = max(1, round(cw * s)), max(1, round(ch * s))
+        m = cv2.resize(m, (w_, h_), interpolation=cv2.INTER_NEAREST).astype(bool)
+        full = np.zeros(out.shape[:2], bool)
+        ox, oy = round((cx - x0) * s), round((cy - y0) * s)
+        ys, xs = slice(max(0, oy), min(full.shape[0], oy + h_)), \
+            slice(max(0, ox), min(full.shape[1], ox + w_))
+        full[ys, xs] = m[ys.start - oy: ys.stop - oy, xs.start - ox: xs.stop - ox]
+        return full
+
+    mask = place(art.get("mask"))
+    if mask is not None:
+        tint = np.array(dr.MAGENTA, np.float32)
+        out[mask] = np.clip(0.6 * out[mask].astype(np.float32) + 0.4 * tint, 0, 255).astype(
+            np.uint8)
+        contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                       cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(out, contours, -1, dr.MAGENTA, 1, cv2.LINE_AA)
+    spec = place(art.get("specular_mask"))
+    if spec is not None:
+        out[spec] = dr.YELLOW
+    fb = art.get("face_box")
+    if fb is not None:
+        try:
+            fx, fy, fw, fh = (float(v) for v in list(fb)[:4])
+            dr.box(out, (fx - x0, fy - y0, fw, fh), s, dr.CYAN, "face", 1)
+        except (TypeError, ValueError):
+            pass
+    bands = art.get("bands") or {}
+    unit = dr.unit("skin.texture_energy")
+    line1 = f"skin: texture energy {dr.fmt(vals.get('skin.texture_energy'))}" + \
+        (f" {unit}" if unit else "")
+    line2 = (f"pore RMS contrast {dr.fmt(bands.get('rms_contrast'), '.3f')}, "
+             f"specular {dr.fmt(vals.get('skin.specular_fraction'), '.3f')}"
+             if isinstance(bands, Mapping) else "")
+    return dr.banner(out, [line1, line2])
+
+
+def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndarray:
+    """The overlay: a zoom on the analysed face (:func:`_zoom`), or the thumbnail with the
+    reason when no face was analysed."""
+    from lenscore import drawing as dr
+
+    z = _zoom(dr.to_u8(rgb), result, long_side)
+    if z is not None:
+        return z
+    thumb, _ = dr.thumbnail(rgb, long_side)
+    return dr.banner(thumb.copy(), ["skin: " + (dr.reason(result, "skin.texture_energy") or
+                                                 "no face found")])
 
 
 FAMILY = register(MetricFamily(
@@ -662,4 +747,6 @@ FAMILY = register(MetricFamily(
             "(DoG sigma 1-2 px = face width/39) band-limited contrast energy (Peli 1990) minus "
             "the exact white-noise floor (Immerkaer 1996 sigma x chain gain); specular = "
             "bright desaturated skin pixels enclosed by skin."),
-    outputs=OUTPUTS, compute=compute, params=PARAMS))
+    outputs=OUTPUTS, compute=compute, params=PARAMS,
+    title="Skin texture", headline=("skin.texture_energy",), order=40,
+    draw=draw))

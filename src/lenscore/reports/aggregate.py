@@ -33,7 +33,10 @@ def package_versions(extra: Sequence[str] = ()) -> dict[str, str | None]:
 
 
 def metrics_metadata(families: Sequence[MetricFamily]) -> dict[str, Any]:
-    return {f.name: {"version": f.version, "method": f.method, "params": dict(f.params),
+    from lenscore.evaluator.cache import jsonable
+
+    return {f.name: {"version": f.version, "method": f.method,
+                     "params": jsonable(f.params_dict()), "requires": list(f.requires),
                      "outputs": {o.name: {"unit": o.unit, "direction": o.direction,
                                           "range": [_json_num(o.range[0]), _json_num(o.range[1])],
                                           "description": o.description} for o in f.outputs}}

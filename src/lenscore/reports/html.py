@@ -33,16 +33,19 @@ from lenscore.reports.compare import (METHOD_TEXT, Comparison, OutputMeta, compa
                                       fmt_diff, fmt_num, fmt_p, metric_columns, output_meta,
                                       power_notes, read_run, write_comparison_json)
 
-#: preferred output per family for the gallery ("best and worst by ...")
-HEADLINE = {
-    "bokeh": ("bokeh.disc_fraction", "bokeh.circularity", "bokeh.orb_count"),
-    "focus": ("focus.separation", "focus.background_blur_px"),
-    "color": ("color.separation", "color.mud_fraction", "color.delta_mired"),
-    "skin": ("skin.texture_energy",),
-    "clip": ("clip.prompt_alignment",),
-}
-FAMILY_TITLE = {"bokeh": "Bokeh", "focus": "Focus", "color": "Colour temperature",
-                "skin": "Skin texture", "clip": "Prompt alignment (CLIP)"}
+def family_headline(family: str) -> tuple[str, ...]:
+    """The outputs a family's report section leads with (``MetricFamily.headline``)."""
+    from lenscore.metrics.base import families
+
+    fam = families().get(family)
+    return fam.headline if fam is not None else ()
+
+
+def family_titles() -> dict[str, str]:
+    """Section title per registered family (``MetricFamily.title``)."""
+    from lenscore.metrics.base import families
+
+    return {n: f.display_title for n, f in families().items()}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -111,7 +114,7 @@ def _pick_headline(family: str, cols: Sequence[str], meta: Mapping[str, OutputMe
                    df: Any) -> str | None:
     fam_cols = [c for c in cols if c.split(".", 1)[0] == family]
     usable = [c for c in fam_cols if np.isfinite(np.asarray(df[c], float)).any()]
-    for c in HEADLINE.get(family, ()):
+    for c in family_headline(family):
         if c in usable:
             return c
     for c in usable:
@@ -323,7 +326,7 @@ def build_report(run_dir: str | os.PathLike, *, comparison: Comparison | None = 
                      for v in variants],
         "pairs": pairs,
         "families": families,
-        "family_titles": FAMILY_TITLE,
+        "family_titles": family_titles(),
         "dist": dist, "not_measured": not_measured,
         "galleries": galleries, "gallery_errors": gallery_errors[:20],
         "failures": failures[:200], "n_failures_hidden": max(0, len(failures) - 200),
@@ -365,7 +368,8 @@ def _build_gallery(run_dir: Path, summary: Mapping[str, Any], ok: Any, cols: Seq
             errors.append(f"{row['path']}: image not found (looked beside the run and the input)")
             cache[i] = (None, {})
             continue
-        draw = [f for f in fams_i if f in overlays.OVERLAY_FAMILIES]
+        drawable = overlays.drawable_families()
+        draw = [f for f in fams_i if f in drawable]
         try:
             if draw:
                 rgb, results = overlays.measure_image(path, families=draw)
@@ -379,6 +383,7 @@ def _build_gallery(run_dir: Path, summary: Mapping[str, Any], ok: Any, cols: Seq
             continue
         cache[i] = (rgb, results)
     out = []
+    titles = family_titles()
     for fam, head, best, worst in plan:
         m = meta[head]
         sides = []
@@ -393,7 +398,7 @@ def _build_gallery(run_dir: Path, summary: Mapping[str, Any], ok: Any, cols: Seq
                         "seed": str(row.get("seed", "") or ""),
                         "value": fmt_num(_f(row[head])), "unit": m.unit,
                         "notes": family_notes(str(row.get("notes", "") or ""), fam),
-                        "src": None, "uv": None, "remeasured": ""}
+                        "src": None, "panel": None, "remeasured": ""}
                 if rgb is not None:
                     res = results.get(fam)
                     if res is not None and head in res.values:
@@ -401,17 +406,13 @@ def _build_gallery(run_dir: Path, summary: Mapping[str, Any], ok: Any, cols: Seq
                     img = overlays.overlay(fam, rgb, res, long_side=thumb_px) if res is not None \
                         else overlays.thumbnail(rgb, thumb_px)[0]
                     tile["src"] = data_uri(overlays.encode_image(img, "jpeg", 84), "image/jpeg")
-                    if fam == "color" and res is not None:
-                        try:
-                            svg = overlays.color_uv_plot(res, size=(3.4, 2.5), title="", fmt="png",
-                                                        compact=True, dpi=130)
-                        except Exception:  # noqa: BLE001
-                            svg = None
-                        if svg:
-                            tile["uv"] = data_uri(svg, "image/png")
+                    png = overlays.family_plot(fam, res, size=(3.4, 2.5), title="", fmt="png",
+                                               compact=True, dpi=130)
+                    if png:
+                        tile["panel"] = data_uri(png, "image/png")
                 tiles.append(tile)
             sides.append({"label": label, "tiles": tiles})
-        out.append({"family": fam, "title": FAMILY_TITLE.get(fam, fam), "output": head,
+        out.append({"family": fam, "title": titles.get(fam, fam), "output": head,
                     "arrow": m.arrow, "direction": m.direction, "sides": sides})
     return out, errors
 
