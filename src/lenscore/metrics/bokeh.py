@@ -110,6 +110,7 @@ from lenscore.metrics.base import MetricFamily, MetricResult, Output, register
 
 if TYPE_CHECKING:  # pragma: no cover
     from lenscore.context import ImageContext
+    from lenscore.evaluator.validate import Check, Plan
 
 # ---- parameters (recorded in summary.json through PARAMS) -------------------------------------
 #: smallest orb diameter measured, as a fraction of the working copy's long side.
@@ -1250,14 +1251,92 @@ def compute(ctx: "ImageContext") -> MetricResult:
 
 
 # ---------------------------------------------------------------------------------------------
+# Validation against ground truth
+# ---------------------------------------------------------------------------------------------
+def match_orbs(found: list[dict], truth: list[dict]) -> tuple[int, int, int, list[float]]:
+    """Greedy match by centre distance (< half the true radius + 2 px): tp, fp, fn, diameter errors."""
+    used: set[int] = set()
+    tp, derr = 0, []
+    for t in truth:
+        best, bi = math.inf, -1
+        for i, f in enumerate(found):
+            if i in used:
+                continue
+            d = math.hypot(f["x"] - t["x"], f["y"] - t["y"])
+            if d < best:
+                best, bi = d, i
+        if bi >= 0 and best <= 0.5 * t["diameter_px"] / 2 + 2:
+            used.add(bi)
+            tp += 1
+            derr.append(abs(2 * found[bi]["r"] - t["diameter_px"]) / t["diameter_px"])
+    return tp, len(found) - len(used), len(truth) - tp, derr
+
+
+def validate(plan: "Plan", jobs: int) -> list["Check"]:
+    """Checks against the renderer's ground truth (run by ``lenscore validate``)."""
+    from lenscore.datasets.synthetic import SceneSpec
+    from lenscore.evaluator import validate as V
+
+    specs = [SceneSpec(width=plan.size, height=plan.size, aperture=a, seed=s, n_lights=10,
+                       light_depth_m=(8.0, 60.0), key_kelvin=5000, background_kelvin=5000)
+             for s in plan.seeds for a in plan.apertures]
+    res = V.score_specs(specs, jobs=jobs)
+    if not res or not V.has_output(res[0][0], "bokeh.circularity"):
+        return [V.missing("bokeh", "orb detection", ">= 0.9", "bokeh.circularity")]
+    tp = fp = fn = 0
+    derrs: list[float] = []
+    order_ok, gauss_ok, n_scenes = 0, 0, 0
+    k = len(plan.apertures)
+    for i in range(len(plan.seeds)):
+        chunk = dict(zip(plan.apertures, res[i * k:(i + 1) * k]))
+        for a in ("circle", "blades9", "blades6", "blades5"):
+            if a not in chunk:
+                continue
+            v, t, arts = chunk[a]
+            truth_orbs = [o for o in t["orbs"] if o.get("visible", True) and o.get("in_background", True)]
+            found = arts.get("bokeh", {}).get("orbs", [])
+            a_tp, a_fp, a_fn, a_err = match_orbs(found, truth_orbs)
+            tp, fp, fn = tp + a_tp, fp + a_fp, fn + a_fn
+            if a == "circle":
+                derrs += a_err
+        circ = [chunk[a][0]["bokeh.circularity"] for a in ("circle", "blades9", "blades6", "blades5")
+                if a in chunk]
+        if len(circ) == 4:
+            n_scenes += 1
+            order_ok += bool(all(np.isfinite(circ)) and circ[0] > circ[1] > circ[2] > circ[3])
+        if "gaussian" in chunk and "circle" in chunk:
+            g = chunk["gaussian"][0]
+            c = chunk["circle"][0]
+            gauss_ok += bool(g["bokeh.orb_count"] == 0 or not np.isfinite(g["bokeh.circularity"])
+                             or g["bokeh.circularity"] < c["bokeh.circularity"] - 0.1)
+    prec = tp / (tp + fp) if tp + fp else math.nan
+    rec = tp / (tp + fn) if tp + fn else math.nan
+    med = float(np.median(derrs)) if derrs else math.nan
+    n = len(plan.seeds)
+    return [
+        V.Check("bokeh", "orb detection precision (disc apertures)", prec, ">= 0.9", bool(prec >= 0.9),
+              f"tp={tp} fp={fp}"),
+        V.Check("bokeh", "orb detection recall (disc apertures)", rec, ">= 0.9", bool(rec >= 0.9),
+              f"tp={tp} fn={fn}"),
+        V.Check("bokeh", "orb diameter error, circle (median |rel err|)", 100 * med, "<= 5 %",
+              bool(med <= 0.05) if derrs else None, f"{len(derrs)} orbs", unit="%"),
+        V.Check("bokeh", "circularity circle > 9 > 6 > 5 blades (share of scenes)",
+              100 * order_ok / max(n_scenes, 1), ">= 95 %", bool(order_ok >= 0.95 * n_scenes) if n_scenes else None,
+              f"{order_ok}/{n_scenes} scenes", unit="%"),
+        V.Check("bokeh", "Gaussian smears rejected or clearly below discs (share of scenes)",
+              100 * gauss_ok / n, ">= 95 %", bool(gauss_ok >= 0.95 * n), f"{gauss_ok}/{n} scenes", unit="%"),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
 # Overlay
 # ---------------------------------------------------------------------------------------------
 def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndarray:
     """The overlay: verified orbs circled in green with their circularity; soft highlights
     dashed orange."""
-    from lenscore import drawing as dr
-
     import cv2
+
+    from lenscore import drawing as dr
 
     img, s = dr.thumbnail(rgb, long_side)
     out = img.copy()
@@ -1302,4 +1381,4 @@ FAMILY = register(MetricFamily(
     outputs=OUTPUTS, compute=compute, params=PARAMS,
     title="Bokeh", order=20,
     headline=("bokeh.disc_fraction", "bokeh.circularity", "bokeh.orb_count"),
-    draw=draw))
+    draw=draw, validate=validate))

@@ -159,6 +159,7 @@ from lenscore.metrics.base import MetricFamily, MetricResult, Output, register
 
 if TYPE_CHECKING:  # pragma: no cover
     from lenscore.context import ImageContext
+    from lenscore.evaluator.validate import Check, Plan
 
 FAMILY_NAME = "color"
 VERSION = "1"
@@ -1048,14 +1049,70 @@ def compute(ctx: "ImageContext") -> MetricResult:
 
 
 # ---------------------------------------------------------------------------------------------
+# Validation against ground truth
+# ---------------------------------------------------------------------------------------------
+def validate(plan: "Plan", jobs: int) -> list["Check"]:
+    """Checks against the renderer's ground truth (run by ``lenscore validate``)."""
+    from lenscore.datasets.synthetic import SceneSpec
+    from lenscore.evaluator import validate as V
+
+    ks = list(plan.kelvins)
+    # key sweep against a fixed background and background sweep against a fixed key
+    specs = ([SceneSpec(width=plan.size, height=plan.size, key_kelvin=k, background_kelvin=6500,
+                        seed=plan.seeds[0]) for k in ks]
+             + [SceneSpec(width=plan.size, height=plan.size, key_kelvin=3200, background_kelvin=k,
+                          seed=plan.seeds[-1]) for k in ks])
+    res = V.score_specs(specs, jobs=jobs)
+    if not res or not V.has_output(res[0][0], "color.subject_cct_k"):
+        return [V.missing("color", "source CCT", "within 10 % or 15 mired", "color.subject_cct_k")]
+    errs, ok, sign_ok, sign_n, zero_errs = [], 0, 0, 0, []
+    rows = []
+    for (v, t, _), which in zip(res, ["key"] * len(ks) + ["background"] * len(ks)):
+        for out, true_k in (("color.subject_cct_k", t["kelvin"]["key"]),
+                            ("color.background_cct_k", t["kelvin"]["background"])):
+            est = v.get(out, math.nan)
+            err_m = abs(V.mired(est) - V.mired(true_k)) if np.isfinite(est) and est > 0 else math.inf
+            rel = abs(est - true_k) / true_k if np.isfinite(est) else math.inf
+            errs.append(err_m)
+            ok += bool(rel <= 0.10 or err_m <= 15)
+            rows.append((which, out, true_k, est))
+        dm_true = V.mired(t["kelvin"]["key"]) - V.mired(t["kelvin"]["background"])
+        dm = v.get("color.delta_mired", math.nan)
+        if abs(dm_true) >= 50:
+            sign_n += 1
+            sign_ok += bool(np.isfinite(dm) and np.sign(dm) == np.sign(dm_true))
+        elif abs(dm_true) < 1e-9 and np.isfinite(dm):
+            zero_errs.append(abs(dm))
+    n = len(errs)
+    finite = [e for e in errs if np.isfinite(e)]
+    checks = [
+        V.Check("color", "source CCT within 10 % or 15 mired (share of estimates, 2200-9500 K)",
+              100 * ok / n, "100 %", ok == n,
+              f"{ok}/{n}; median error {np.median(finite) if finite else math.nan:.1f} mired, "
+              f"worst {max(errs):.1f} mired", unit="%"),
+        V.Check("color", "delta_mired sign right when sources differ by >= 50 mired", 100 * sign_ok / max(sign_n, 1),
+              "100 %", sign_ok == sign_n if sign_n else None, f"{sign_ok}/{sign_n} scenes", unit="%"),
+    ]
+    # equal sources: delta near zero
+    eq = [SceneSpec(width=plan.size, height=plan.size, key_kelvin=k, background_kelvin=k, seed=s)
+          for k in (2700, 5000, 8000) for s in plan.seeds[:2]]
+    eres = V.score_specs(eq, jobs=jobs)
+    d = [abs(v["color.delta_mired"]) for v, _, _ in eres if np.isfinite(v.get("color.delta_mired", math.nan))]
+    worst = max(d) if d else math.nan
+    checks.append(V.Check("color", "|delta_mired| when key and background are the same Kelvin (worst)",
+                        worst, "< 15 mired", bool(worst < 15) if d else None, f"{len(d)} scenes", unit="mired"))
+    return checks
+
+
+# ---------------------------------------------------------------------------------------------
 # Overlay
 # ---------------------------------------------------------------------------------------------
 def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndarray:
     """The overlay: light-carrying pixels coloured warm (orange) / cool (blue), with the
     key-light box."""
-    from lenscore import drawing as dr
-
     import cv2
+
+    from lenscore import drawing as dr
 
     img, s = dr.thumbnail(rgb, long_side)
     art = getattr(result, "artifacts", {}) or {}
@@ -1121,4 +1178,4 @@ FAMILY = register(MetricFamily(
     outputs=OUTPUTS, compute=compute, params=PARAMS,
     title="Colour temperature", order=30, requires=("bokeh",),
     headline=("color.separation", "color.mud_fraction", "color.delta_mired"),
-    draw=draw, plot=plot))
+    draw=draw, validate=validate, plot=plot))

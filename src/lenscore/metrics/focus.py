@@ -104,11 +104,15 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from lenscore.metrics.base import MetricFamily, MetricResult, Output, register
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lenscore.evaluator.validate import Check, Plan
 
 #: tile side, working px (768 px long side -> 24 tiles).
 TILE_PX = 32
@@ -887,14 +891,66 @@ def compute(ctx) -> MetricResult:
 
 
 # ---------------------------------------------------------------------------------------------
+# Validation against ground truth
+# ---------------------------------------------------------------------------------------------
+def validate(plan: "Plan", jobs: int) -> list["Check"]:
+    """Checks against the renderer's ground truth (run by ``lenscore validate``)."""
+    from lenscore.datasets.synthetic import SceneSpec
+    from lenscore.evaluator import validate as V
+
+    checks: list[Check] = []
+    specs = [SceneSpec(width=plan.size, height=plan.size, f_number=n, n_lights=0, seed=s,
+                       key_kelvin=5000, background_kelvin=5000)
+             for s in plan.seeds for n in plan.f_numbers]
+    res = V.score_specs(specs, jobs=jobs)
+    if not res or not V.has_output(res[0][0], "focus.separation"):
+        return [V.missing("focus", "separation rises with aperture", ">= 0.95", "focus.separation")]
+    rhos, errs = [], []
+    k = len(plan.f_numbers)
+    for i in range(len(plan.seeds)):
+        chunk = res[i * k:(i + 1) * k]
+        seps = [v["focus.separation"] for v, _, _ in chunk]
+        rhos.append(V.spearman([1.0 / n for n in plan.f_numbers], seps))
+        for v, t, _ in chunk:
+            truth_c = t["coc_px"]["background"]
+            est = v.get("focus.background_blur_px", math.nan)
+            if truth_c >= 4 and np.isfinite(est):
+                errs.append(abs(est - truth_c) / truth_c)
+    rho = float(np.nanmin(rhos)) if rhos else math.nan
+    checks.append(V.Check("focus", "separation rises with aperture (min Spearman over scenes)", rho,
+                        ">= 0.95", bool(rho >= 0.95), f"{len(plan.seeds)} scenes x f/{plan.f_numbers[0]}"
+                        f"..f/{plan.f_numbers[-1]}"))
+    if errs:
+        med = float(np.median(errs))
+        checks.append(V.Check("focus", "background blur diameter error (median |rel err|)", 100 * med,
+                            "<= 20 %", bool(med <= 0.20),
+                            f"{len(errs)} scenes with truth CoC >= 4 px; worst {100 * max(errs):.0f} %",
+                            unit="%"))
+    # resolution invariance: the same scene at plan.size and plan.hi_res
+    pair = [SceneSpec(width=w, height=w, f_number=2.0, n_lights=0, seed=s, key_kelvin=5000,
+                      background_kelvin=5000) for s in plan.seeds[:2] for w in (plan.size, plan.hi_res)]
+    pres = V.score_specs(pair, jobs=jobs)
+    diffs = []
+    for i in range(0, len(pres), 2):
+        a, b = pres[i][0]["focus.separation"], pres[i + 1][0]["focus.separation"]
+        if np.isfinite(a) and np.isfinite(b) and b != 0:
+            diffs.append(abs(a - b) / abs(b))
+    worst = max(diffs) if diffs else math.nan
+    checks.append(V.Check("focus", f"separation at {plan.size} vs {plan.hi_res} px (worst rel diff)",
+                        100 * worst, "<= 10 %", bool(worst <= 0.10) if diffs else None,
+                        f"{len(diffs)} scenes", unit="%"))
+    return checks
+
+
+# ---------------------------------------------------------------------------------------------
 # Overlay
 # ---------------------------------------------------------------------------------------------
 def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndarray:
     """The overlay: the tile sharpness heat map (bright = sharp) over a grey copy, with the
     subject box."""
-    from lenscore import drawing as dr
-
     import cv2
+
+    from lenscore import drawing as dr
 
     img, s = dr.thumbnail(rgb, long_side)
     art = getattr(result, "artifacts", {}) or {}
@@ -945,4 +1001,4 @@ FAMILY = register(MetricFamily(
             "coarse to fine"),
     outputs=OUTPUTS, compute=compute, params=PARAMS,
     title="Focus", headline=("focus.separation", "focus.background_blur_px"), order=10,
-    draw=draw))
+    draw=draw, validate=validate))

@@ -83,13 +83,16 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import cv2
 import numpy as np
 
 from lenscore import imaging
 from lenscore.metrics.base import MetricFamily, MetricResult, Output, register
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lenscore.evaluator.validate import Check, Plan
 
 #: Parameters (recorded in summary.json). Lengths in normalised px (face box = face_width_px).
 PARAMS: dict = {
@@ -656,6 +659,53 @@ def compute(ctx) -> MetricResult:
 
 
 # ---------------------------------------------------------------------------------------------
+# Validation against ground truth
+# ---------------------------------------------------------------------------------------------
+def validate(plan: "Plan", jobs: int) -> list["Check"]:
+    """Checks against the renderer's ground truth (run by ``lenscore validate``)."""
+    from lenscore.datasets.synthetic import SceneSpec
+    from lenscore.evaluator import validate as V
+
+    lv = list(plan.smoothing_levels)
+    specs = [SceneSpec(width=plan.size, height=plan.size, pore_amplitude=0.1, smoothing=l, seed=s,
+                       key_kelvin=5000, background_kelvin=5000, n_lights=6)
+             for s in plan.seeds for l in lv]
+    res = V.score_specs(specs, jobs=jobs)
+    if not res or not V.has_output(res[0][0], "skin.texture_energy"):
+        return [V.missing("skin", "smoothing ladder", "monotonic", "skin.texture_energy")]
+    mono = 0
+    for i in range(len(plan.seeds)):
+        e = [v["skin.texture_energy"] for v, _, _ in res[i * len(lv):(i + 1) * len(lv)]]
+        mono += bool(all(np.isfinite(e)) and all(a > b for a, b in zip(e, e[1:])))
+    amp = [SceneSpec(width=plan.size, height=plan.size, pore_amplitude=a, seed=s, key_kelvin=5000,
+                     background_kelvin=5000, n_lights=6) for s in plan.seeds for a in plan.pore_amplitudes]
+    ares = V.score_specs(amp, jobs=jobs)
+    k = len(plan.pore_amplitudes)
+    rhos = [V.spearman(plan.pore_amplitudes, [v["skin.texture_energy"] for v, _, _ in ares[i * k:(i + 1) * k]])
+            for i in range(len(plan.seeds))]
+    rho = float(np.nanmin(rhos)) if rhos else math.nan
+    # the same face at two resolutions: one 1536 px render, and that render downscaled to half
+    import cv2
+
+    from lenscore.datasets.synthetic import render
+
+    big = render(SceneSpec(width=1536, height=1536, pore_amplitude=0.1, seed=plan.seeds[0],
+                           key_kelvin=5000, background_kelvin=5000, n_lights=6)).rgb
+    half = cv2.resize(big, (768, 768), interpolation=cv2.INTER_AREA)
+    a, b = (V.score_rgb(x)["skin.texture_energy"] for x in (big, half))
+    rel = abs(a - b) / abs(a) if np.isfinite(a) and np.isfinite(b) and a else math.nan
+    n = len(plan.seeds)
+    return [
+        V.Check("skin", "texture energy falls along the smoothing ladder (share of faces)", 100 * mono / n,
+              ">= 90 %", bool(mono >= 0.9 * n), f"{mono}/{n} faces, levels {lv}", unit="%"),
+        V.Check("skin", "texture energy rises with pore amplitude (min Spearman)", rho, ">= 0.95",
+              bool(rho >= 0.95), f"{n} faces, amplitudes {list(plan.pore_amplitudes)}"),
+        V.Check("skin", "same face at 1536 px and downscaled to 768 px (rel diff)", 100 * rel,
+              "<= 15 %", bool(rel <= 0.15) if np.isfinite(rel) else None, unit="%"),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
 # Overlay
 # ---------------------------------------------------------------------------------------------
 def _zoom(img_full: np.ndarray, result: MetricResult, long_side: int) -> np.ndarray | None:
@@ -749,4 +799,4 @@ FAMILY = register(MetricFamily(
             "bright desaturated skin pixels enclosed by skin."),
     outputs=OUTPUTS, compute=compute, params=PARAMS,
     title="Skin texture", headline=("skin.texture_energy",), order=40,
-    draw=draw))
+    draw=draw, validate=validate))
