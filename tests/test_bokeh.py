@@ -185,7 +185,7 @@ def test_gaussian_smears_are_not_orbs():
         assert res.values["bokeh.disc_fraction"] == 0
         assert len(res.artifacts["soft_highlights"]) >= 6
         assert "Gaussian smears" in res.reasons["bokeh.circularity"]
-        assert all(o["edge_sharpness"] < bokeh.MIN_EDGE_SHARPNESS
+        assert all(o["edge_sharpness"] < bokeh.PARAMS.min_edge_sharpness
                    for o in res.artifacts["soft_highlights"])
     disc = score(*stamped_scene(0, "circle")[::2])
     assert disc.values["bokeh.disc_fraction"] == 1 and disc.values["bokeh.edge_sharpness"] > 0.8

@@ -252,7 +252,7 @@ def test_compute_reads_orbs_from_the_bokeh_family():
     assert res.values["color.delta_mired"] > 50
     art = res.artifacts
     n = len(art["points_uv"])
-    assert 0 < n <= color.PARAMS["max_points"]
+    assert 0 < n <= color.PARAMS.max_points
     assert art["points_xy"].shape == (n, 2) and set(np.unique(art["points_label"])) <= {0, 1}
     assert (art["points_xy"] >= 0).all() and (art["points_xy"] < rgb.shape[1]).all()
     assert art["clusters"]["warm"]["cct_k"] < art["clusters"]["cool"]["cct_k"]

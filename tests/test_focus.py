@@ -178,7 +178,7 @@ def test_artifacts_locate_tiles_and_edges_in_full_resolution():
     assert art["tile_edges_x"][-1] == pytest.approx(1024) and art["tile_edges_y"][0] == 0
     assert art["subject_box"] == box and art["subject_source"] == "user"
     pts = art["background_edge_points"]
-    assert 0 < pts.shape[0] <= focus.MAX_EDGE_POINTS and pts.shape[1] == 3
+    assert 0 < pts.shape[0] <= focus.PARAMS.max_edge_points and pts.shape[1] == 3
     x, y, w, h = box
     inside = (pts[:, 0] >= x) & (pts[:, 0] < x + w) & (pts[:, 1] >= y) & (pts[:, 1] < y + h)
     assert not inside.any() and (pts[:, :2] >= 0).all() and (pts[:, :2] < 1024).all()

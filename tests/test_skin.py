@@ -45,10 +45,10 @@ def _gauss_mix_norm2(terms):
 def expected_energy(amplitude: float) -> float:
     """E = a^2 ||G_c * DoG(1,2) * DoG(1,2)||^2 / ||DoG(1,2)||^2 (Gaussians compose: G_a*G_b =
     G_sqrt(a^2+b^2)), x energy_scale."""
-    c = skin.PARAMS["prefilter_sigma"]
+    c = skin.PARAMS.prefilter_sigma
     h1 = [(1, 1.0), (-1, 2.0)]
     h2h1 = [(1, math.sqrt(c * c + 2)), (-2, math.sqrt(c * c + 5)), (1, math.sqrt(c * c + 8))]
-    return skin.PARAMS["energy_scale"] * amplitude ** 2 * _gauss_mix_norm2(h2h1) / _gauss_mix_norm2(h1)
+    return skin.PARAMS.energy_scale * amplitude ** 2 * _gauss_mix_norm2(h2h1) / _gauss_mix_norm2(h1)
 
 
 def energy(img, face) -> float:

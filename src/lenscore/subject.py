@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from lenscore.imaging import resize_long_side
+from lenscore.imaging import resize_long_side, skin_colour_map
 
 DETECT_LONG_SIDE = 256
 SCALE_FACTOR = 1.15
@@ -108,7 +108,7 @@ def _skin_map(rgb: np.ndarray) -> np.ndarray | None:
     cr, cb = ycc[..., 1].astype(np.int16), ycc[..., 2].astype(np.int16)
     if np.abs(cr - 128).mean() < 2 and np.abs(cb - 128).mean() < 2:
         return None
-    return (cr >= SKIN_CR[0]) & (cr <= SKIN_CR[1]) & (cb >= SKIN_CB[0]) & (cb <= SKIN_CB[1])
+    return skin_colour_map(u8, cr=SKIN_CR, cb=SKIN_CB)
 
 
 def head_and_shoulders(face: Box, shape: tuple[int, int]) -> Box:

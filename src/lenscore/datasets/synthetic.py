@@ -79,7 +79,7 @@ import cv2
 import numpy as np
 
 from lenscore.errors import InputError, UsageError
-from lenscore.imaging import REC709, SRGB_TO_XYZ, srgb_to_linear
+from lenscore.imaging import REC709, SRGB_TO_XYZ, skin_colour_map, srgb_to_linear
 
 RENDERER_VERSION = "1"
 APERTURES = ("circle", "blades5", "blades6", "blades9", "cats_eye", "gaussian")
@@ -379,10 +379,8 @@ _ASTRONAUT_VIEW = (20.0, 4.0, 492.0, 400.0)
 
 
 def _skin_ycrcb(rgb_u8: np.ndarray) -> np.ndarray:
-    """Skin-colour model of Chai & Ngan (1999): Cr in [133, 173], Cb in [77, 127]."""
-    ycc = cv2.cvtColor(rgb_u8, cv2.COLOR_RGB2YCrCb)
-    cr, cb, y = ycc[..., 1], ycc[..., 2], ycc[..., 0]
-    return (cr >= 133) & (cr <= 173) & (cb >= 77) & (cb <= 127) & (y > 60)
+    """Skin-colour model of Chai & Ngan (1999): Cr in [133, 173], Cb in [77, 127], Y > 60."""
+    return skin_colour_map(rgb_u8, cr=(133, 173), cb=(77, 127), min_y=61)
 
 
 @functools.lru_cache(maxsize=1)

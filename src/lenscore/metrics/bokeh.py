@@ -16,35 +16,35 @@ Method
    no face is found (:func:`orb_background_mask`).
 2. **Candidates** (linear luminance ``ctx.work_luminance``, searched on a half-size copy):
    white top-hat against a coarse morphological opening (the local background without anything
-   smaller than the largest orb), thresholded at a ladder of levels ``SEED_LEVELS`` (an
+   smaller than the largest orb), thresholded at a ladder of levels ``PARAMS.seed_levels`` (an
    MSER-like ladder, since no single threshold separates an orb from the lit window it sits on)
-   and at ``SEED_MIN_RATIO`` x the local background, outer contours (Lindeberg-style blob
+   and at ``PARAMS.seed_min_ratio`` x the local background, outer contours (Lindeberg-style blob
    detection reduced to its cheapest form). Blobs whose peak is below the highlight level
-   (``HIGHLIGHT_OVER_MEDIAN`` x the median background luminance: an orb is the image of a
+   (``PARAMS.highlight_over_median`` x the median background luminance: an orb is the image of a
    light) are dropped before any measurement.
 3. **Disc hypotheses**: a blob that overlaps the disc of its own area (IoU >=
-   ``MIN_SINGLE_IOU``) is one hypothesis (centroid, equivalent radius). A blob that several
+   ``PARAMS.min_single_iou``) is one hypothesis (centroid, equivalent radius). A blob that several
    discs explain better (merged, overlapping orbs: the union of its distance-transform maxima
-   covers it, IoU >= ``MIN_MERGED_IOU``) is split: the distance-transform maxima and, unless
+   covers it, IoU >= ``PARAMS.min_merged_iou``) is split: the distance-transform maxima and, unless
    those discs already explain the blob (IoU >= 0.85), the circles of ``cv2.HoughCircles``
-   (``HOUGH_GRADIENT_ALT`` on the blob's crop, resampled to ``HOUGH_CROP`` px) are the
+   (``HOUGH_GRADIENT_ALT`` on the blob's crop, resampled to ``PARAMS.hough_crop`` px) are the
    hypotheses. Hough only *proposes*: its circle-perfectness gate
    would reject 5-blade polygons and cat's-eyes, which are real bokeh, and it is not stable
    under a horizontal flip, so it never decides (the measurement below is flip-equivariant).
-4. **Measurement** (:func:`measure_discs`, all hypotheses of a level at once): ``N_RAYS`` rays
+4. **Measurement** (:func:`measure_discs`, all hypotheses of a level at once): ``PARAMS.n_rays`` rays
    from the centre sample linear luminance (small orbs on full-resolution crops of ``ctx.rgb``,
    the others on the working copy); on each ray the rim is the half-level crossing between the
    orb's plateau and its local background (sub-pixel). A robust fit of the rim radius r(theta)
    to harmonics 0..2 re-centres the orb and drops rays that run into a neighbour. From the rim:
 
    * ``circularity``: isoperimetric quotient 4 pi A / P^2 of the rim outline, computed from the
-     Fourier series of r(theta) truncated at ``MAX_HARMONIC`` (the truncation is the small-blob
+     Fourier series of r(theta) truncated at ``PARAMS.max_harmonic`` (the truncation is the small-blob
      correction: sub-pixel jitter of the rim would otherwise inflate P and pull small orbs
      down). 1 = circle; regular 9-, 6-, 5-gons give 0.959, 0.907, 0.865 (anti-aliased renders
-     measure ~0.965, ~0.927, ~0.89). Only measured when at least ``MIN_SHAPE_COVERAGE`` of
+     measure ~0.965, ~0.927, ~0.89). Only measured when at least ``PARAMS.min_shape_coverage`` of
      the rim is visible (not hidden by overlapping orbs).
    * ``polygon_order``: the dominant harmonic n in 5..12 of r(theta) (a regular n-gon's rim
-     has harmonics at n, 2n, ...), when its amplitude exceeds ``POLYGON_MIN_AMPLITUDE`` of the
+     has harmonics at n, 2n, ...), when its amplitude exceeds ``PARAMS.polygon_min_amplitude`` of the
      mean radius and stands out from the other harmonics; else round.
    * ``aspect`` and ``angle``: ellipse fitted to the rim points (Fitzgibbon et al. 1999,
      ``cv2.fitEllipseDirect``), minor/major axis ratio and the major axis direction.
@@ -55,15 +55,15 @@ Method
    * diameter: equivalent-area diameter of the rim outline (the renderer's convention for
      polygons too; circle fit when part of the rim is hidden), full-resolution pixels.
 5. **Verification** (:func:`classify`): a hypothesis is an orb only if its rim closes on at
-   least ``MIN_RAY_COVERAGE`` of the rays and the other rays are hidden by something brighter
-   (``MAX_RIM_MISMATCH``), its plateau is a highlight and clearly above its surroundings, it
-   is flat inside (``MAX_PLATEAU_SPREAD``: a light is, a patch of texture is not), a partly
-   hidden rim is an arc of a disc or blade polygon (``MAX_PARTIAL_RIM_RMS``) hidden by
+   least ``PARAMS.min_ray_coverage`` of the rays and the other rays are hidden by something brighter
+   (``PARAMS.max_rim_mismatch``), its plateau is a highlight and clearly above its surroundings, it
+   is flat inside (``PARAMS.max_plateau_spread``: a light is, a patch of texture is not), a partly
+   hidden rim is an arc of a disc or blade polygon (``PARAMS.max_partial_rim_rms``) hidden by
    overlapping orbs (:func:`union_explains`), its aspect and circularity are those of an
-   aperture (``MIN_ASPECT``, ``MIN_CIRCULARITY``; squares, windows, strips and edges fail),
+   aperture (``PARAMS.min_aspect``, ``PARAMS.min_circularity``; squares, windows, strips and edges fail),
    an elongated orb is a cat's-eye or one of several anamorphic ovals
    (:func:`optically_consistent`), and its centre is in the background. A whole, round
-   highlight whose rim is softer than ``MIN_EDGE_SHARPNESS`` is **rejected as a Gaussian
+   highlight whose rim is softer than ``PARAMS.min_edge_sharpness`` is **rejected as a Gaussian
    smear**: it is not counted as an orb, it is reported in ``artifacts["soft_highlights"]`` and
    lowers ``bokeh.disc_fraction``. Decision: the "blurred" variant of a prompt pair gets
    orb_count 0 (reason "highlights are Gaussian smears, not optical discs") and disc_fraction
@@ -112,85 +112,77 @@ if TYPE_CHECKING:  # pragma: no cover
     from lenscore.context import ImageContext
     from lenscore.evaluator.validate import Check, Plan
 
-# ---- parameters (recorded in summary.json through PARAMS) -------------------------------------
-#: smallest orb diameter measured, as a fraction of the working copy's long side.
-MIN_DIAMETER_FRAC = 0.01
-#: largest orb diameter, as a fraction of the working copy's short side.
-MAX_DIAMETER_FRAC = 0.30
-#: candidate seeds: top-hat above one of these linear luminances and above ratio x background.
-SEED_LEVELS = (0.02, 0.08, 0.32)
-SEED_MIN_CONTRAST = SEED_LEVELS[0]
-SEED_MIN_RATIO = 2.0
-#: an orb's plateau is at least this many times the median background luminance (capped).
-HIGHLIGHT_OVER_MEDIAN = 2.5
-HIGHLIGHT_LEVEL_CAP = 0.6
-#: blobs whose second-moment axis ratio is below this are strips, not orbs nor pairs of orbs.
-MIN_BLOB_AXIS_RATIO = 0.3
-#: merged blobs are cropped and resampled to this long side (px) before HoughCircles.
-HOUGH_CROP = 80
-#: a blob is measured as one disc only when it overlaps the disc of its area at its centroid
-#: by this IoU; it is split into orbs only when the union of its distance-transform discs
-#: covers it by MIN_MERGED_IOU.
-MIN_SINGLE_IOU = 0.5
-MIN_MERGED_IOU = 0.7
-#: at most this many blobs are measured (lowest seed level first, largest first).
-MAX_CANDIDATES = 80
-#: rays cast from each orb centre, and samples per radius along each ray.
-N_RAYS = 64
-SAMPLES_PER_RADIUS = 16
-#: orbs smaller than this radius (working px) are measured on full-resolution crops.
-FULLRES_BELOW_RADIUS = 8.0
-#: rays whose rim lies within this fraction of the model radius are inliers.
-INLIER_TOLERANCE = 0.15
-MIN_RAY_COVERAGE = 0.5
-#: a partly hidden orb needs this fraction of rays explained by its rim or by the union with
-#: the orbs overlapping it.
-MIN_UNION_FIT = 0.85
-#: at most this fraction of rays may find a rim off the disc that no neighbour explains.
-MAX_RIM_MISMATCH = 0.12
-MIN_SHAPE_COVERAGE = 0.85
-MAX_HARMONIC = 20
-POLYGON_MIN_AMPLITUDE = 0.012
-MIN_CIRCULARITY = 0.84
-MIN_ASPECT = 0.4
-#: the 10-90 % spread of luminance inside 0.6 r, relative to the rim contrast, stays below
-#: this for the image of a light (flat, or a Gaussian's dome: 0.2); textured patches exceed it.
-MAX_PLATEAU_SPREAD = 0.3
-#: orbs with a smaller aspect (minor/major) are "elongated": kept only as cat's-eyes or
-#: anamorphic ovals (see :func:`optically_consistent`).
-ROUND_ASPECT = 0.85
-#: an orb whose rim is partly hidden must look round on what is visible, and its visible rim
-#: must fit a disc (or blade polygon) outline within this RMS fraction of the radius.
-MIN_PARTIAL_ASPECT = 0.75
-MAX_PARTIAL_RIM_RMS = 0.015
-#: outlines whose 3rd/4th harmonic (triangle, square) dominates and exceeds this are rejected.
-MAX_LOW_HARMONIC = 0.07
-MIN_EDGE_SHARPNESS = 0.5
-#: a soft highlight counts as a round Gaussian smear (lowering disc_fraction) only when whole
-#: and at least this round.
-MIN_SOFT_CIRCULARITY = 0.9
+
+# ---- parameters (recorded in summary.json and the cache key through PARAMS) ------------------
+@dataclass(frozen=True)
+class BokehParams:
+    """Every tunable constant of this family: the only place a default lives (it goes into
+    the cache key and ``summary.json``)."""
+
+    #: smallest orb diameter measured, as a fraction of the working copy's long side.
+    min_diameter_frac: float = 0.01
+    #: largest orb diameter, as a fraction of the working copy's short side.
+    max_diameter_frac: float = 0.30
+    #: candidate seeds: top-hat above one of these linear luminances and above ratio x background.
+    seed_levels: tuple[float, ...] = (0.02, 0.08, 0.32)
+    seed_min_ratio: float = 2.0
+    #: an orb's plateau is at least this many times the median background luminance (capped).
+    highlight_over_median: float = 2.5
+    highlight_level_cap: float = 0.6
+    #: blobs whose second-moment axis ratio is below this are strips, not orbs nor pairs of orbs.
+    min_blob_axis_ratio: float = 0.3
+    #: merged blobs are cropped and resampled to this long side (px) before HoughCircles.
+    hough_crop: int = 80
+    #: a blob is measured as one disc only when it overlaps the disc of its area at its centroid
+    #: by this IoU; it is split into orbs only when the union of its distance-transform discs
+    #: covers it by PARAMS.min_merged_iou.
+    min_single_iou: float = 0.5
+    min_merged_iou: float = 0.7
+    #: at most this many blobs are measured (lowest seed level first, largest first).
+    max_candidates: int = 80
+    #: rays cast from each orb centre, and samples per radius along each ray.
+    n_rays: int = 64
+    samples_per_radius: int = 16
+    #: orbs smaller than this radius (working px) are measured on full-resolution crops.
+    fullres_below_radius: float = 8.0
+    #: rays whose rim lies within this fraction of the model radius are inliers.
+    inlier_tolerance: float = 0.15
+    min_ray_coverage: float = 0.5
+    #: a partly hidden orb needs this fraction of rays explained by its rim or by the union with
+    #: the orbs overlapping it.
+    min_union_fit: float = 0.85
+    #: at most this fraction of rays may find a rim off the disc that no neighbour explains.
+    max_rim_mismatch: float = 0.12
+    min_shape_coverage: float = 0.85
+    max_harmonic: int = 20
+    polygon_min_amplitude: float = 0.012
+    min_circularity: float = 0.84
+    min_aspect: float = 0.4
+    #: the 10-90 % spread of luminance inside 0.6 r, relative to the rim contrast, stays below
+    #: this for the image of a light (flat, or a Gaussian's dome: 0.2); textured patches exceed it.
+    max_plateau_spread: float = 0.3
+    #: orbs with a smaller aspect (minor/major) are "elongated": kept only as cat's-eyes or
+    #: anamorphic ovals (see :func:`optically_consistent`).
+    round_aspect: float = 0.85
+    #: an orb whose rim is partly hidden must look round on what is visible, and its visible rim
+    #: must fit a disc (or blade polygon) outline within this RMS fraction of the radius.
+    min_partial_aspect: float = 0.75
+    max_partial_rim_rms: float = 0.015
+    #: outlines whose 3rd/4th harmonic (triangle, square) dominates and exceeds this are rejected.
+    max_low_harmonic: float = 0.07
+    min_edge_sharpness: float = 0.5
+    #: a soft highlight counts as a round Gaussian smear (lowering disc_fraction) only when whole
+    #: and at least this round.
+    min_soft_circularity: float = 0.9
+
+
+PARAMS = BokehParams()
+#: the lowest seed level is also the least contrast a candidate needs.
+SEED_MIN_CONTRAST = PARAMS.seed_levels[0]
 #: rim 10-90 % width / half-level radius of a Gaussian spot.
 GAUSSIAN_EDGE_WIDTH = (math.sqrt(2 * math.log(10)) - math.sqrt(2 * math.log(10 / 9))) / math.sqrt(
     2 * math.log(2))
 
-PARAMS: dict[str, Any] = {
-    "min_diameter_frac": MIN_DIAMETER_FRAC, "max_diameter_frac": MAX_DIAMETER_FRAC,
-    "seed_levels": SEED_LEVELS, "seed_min_ratio": SEED_MIN_RATIO,
-    "highlight_over_median": HIGHLIGHT_OVER_MEDIAN, "highlight_level_cap": HIGHLIGHT_LEVEL_CAP,
-    "min_blob_axis_ratio": MIN_BLOB_AXIS_RATIO, "hough_crop": HOUGH_CROP,
-    "min_single_iou": MIN_SINGLE_IOU, "min_merged_iou": MIN_MERGED_IOU,
-    "max_candidates": MAX_CANDIDATES, "n_rays": N_RAYS, "samples_per_radius": SAMPLES_PER_RADIUS,
-    "fullres_below_radius": FULLRES_BELOW_RADIUS, "inlier_tolerance": INLIER_TOLERANCE,
-    "min_ray_coverage": MIN_RAY_COVERAGE, "min_union_fit": MIN_UNION_FIT,
-    "max_rim_mismatch": MAX_RIM_MISMATCH, "min_shape_coverage": MIN_SHAPE_COVERAGE,
-    "max_harmonic": MAX_HARMONIC, "polygon_min_amplitude": POLYGON_MIN_AMPLITUDE,
-    "min_circularity": MIN_CIRCULARITY, "min_aspect": MIN_ASPECT,
-    "max_plateau_spread": MAX_PLATEAU_SPREAD, "round_aspect": ROUND_ASPECT,
-    "min_partial_aspect": MIN_PARTIAL_ASPECT, "max_partial_rim_rms": MAX_PARTIAL_RIM_RMS,
-    "max_low_harmonic": MAX_LOW_HARMONIC, "min_edge_sharpness": MIN_EDGE_SHARPNESS,
-    "min_soft_circularity": MIN_SOFT_CIRCULARITY,
-    "hough": "cv2.HOUGH_GRADIENT_ALT (proposals only)",
-}
 
 F = "bokeh"
 OUTPUTS = (
@@ -314,8 +306,8 @@ def local_background(lum: np.ndarray, *, max_diameter_px: float) -> np.ndarray:
 
 
 def find_candidates(lum: np.ndarray, background_mask: np.ndarray, *, min_diameter_px: float,
-                    max_diameter_px: float, levels: tuple[float, ...] = SEED_LEVELS,
-                    min_ratio: float = SEED_MIN_RATIO, floor: float = 0.0) -> list[_Component]:
+                    max_diameter_px: float, levels: tuple[float, ...] = PARAMS.seed_levels,
+                    min_ratio: float = PARAMS.seed_min_ratio, floor: float = 0.0) -> list[_Component]:
     """Blobs of locally bright background pixels: white top-hat, thresholds, outer contours.
 
     A pixel is a seed at level t when it exceeds the local background
@@ -325,7 +317,7 @@ def find_candidates(lum: np.ndarray, background_mask: np.ndarray, *, min_diamete
     levels are used (an MSER-like ladder) because one threshold cannot separate an orb from the
     bright blurred window or lamp post it sits on: the orb stands alone at a higher level.
     Blobs too small, too large, strip-like (second-moment axis ratio below
-    ``MIN_BLOB_AXIS_RATIO``: not even a chain of two touching orbs) or ragged (solidity < 0.6)
+    ``PARAMS.min_blob_axis_ratio``: not even a chain of two touching orbs) or ragged (solidity < 0.6)
     are dropped. Returns the
     blobs of every level, lowest level first, largest first within a level.
     """
@@ -364,7 +356,7 @@ def find_candidates(lum: np.ndarray, background_mask: np.ndarray, *, min_diamete
             if mom["m00"] > 0:                  # axis ratio from the second moments
                 a, b, c2 = mom["mu20"], mom["mu02"], mom["mu11"]
                 root = math.sqrt(max(0.0, (a - b) ** 2 + 4 * c2 * c2))
-                if a + b - root < MIN_BLOB_AXIS_RATIO ** 2 * (a + b + root):
+                if a + b - root < PARAMS.min_blob_axis_ratio ** 2 * (a + b + root):
                     continue
             if mom["m00"] > 0:
                 cx, cy = mom["m10"] / mom["m00"], mom["m01"] / mom["m00"]
@@ -382,12 +374,12 @@ def find_candidates(lum: np.ndarray, background_mask: np.ndarray, *, min_diamete
 def hough_proposals(img: np.ndarray, *, min_r: float, max_r: float
                     ) -> list[tuple[float, float, float]]:
     """Circles proposed by ``cv2.HoughCircles`` (HOUGH_GRADIENT_ALT) in a crop, (cx, cy, r) in
-    crop px. The crop is resampled so its long side is ``HOUGH_CROP`` px (the detector's
+    crop px. The crop is resampled so its long side is ``PARAMS.hough_crop`` px (the detector's
     thresholds are scale-dependent, and the cost grows with the area)."""
     h, w = img.shape
     if min(h, w) < 8:
         return []
-    k = HOUGH_CROP / max(h, w)
+    k = PARAMS.hough_crop / max(h, w)
     small = cv2.resize(img, (max(8, round(w * k)), max(8, round(h * k))),
                        interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
     v = np.sqrt(np.clip(small / max(float(small.max()), 1e-6), 0, 1))   # compress highlights
@@ -468,7 +460,7 @@ def _fourier_basis(k: int, m: int = 128) -> tuple[np.ndarray, np.ndarray, np.nda
     return np.cos(np.outer(t, nn)), np.sin(np.outer(t, nn)), nn
 
 
-def outline_shapes(radii: np.ndarray, *, max_harmonic: int = MAX_HARMONIC
+def outline_shapes(radii: np.ndarray, *, max_harmonic: int = PARAMS.max_harmonic
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shape of star-shaped outlines r(theta), one per row, sampled at equal angles.
 
@@ -478,7 +470,7 @@ def outline_shapes(radii: np.ndarray, *, max_harmonic: int = MAX_HARMONIC
     * circularity = 4 pi A / P^2 of the smoothed outline (isoperimetric quotient, 1 = circle);
     * equivalent radius sqrt(A / pi);
     * polygon order: the dominant harmonic n in 5..12 when its amplitude is at least
-      ``POLYGON_MIN_AMPLITUDE`` of the mean radius, three times the median of the other
+      ``PARAMS.polygon_min_amplitude`` of the mean radius, three times the median of the other
       harmonics and twice any lower one (a regular n-gon has harmonics n, 2n, ... only); NaN
       when round;
     * low harmonic: amplitude of the 3rd/4th harmonic when it dominates the 5..12 band
@@ -510,7 +502,7 @@ def outline_shapes(radii: np.ndarray, *, max_harmonic: int = MAX_HARMONIC
         med = _masked_median(amp, others)
         lower = np.where((cols >= 3) & (cols < best[:, None]), amp, 0.0).max(axis=1)
         ab = amp[rows, best]
-        poly = (ab >= POLYGON_MIN_AMPLITUDE) & (ab >= 3 * med) & (ab >= 2 * lower)
+        poly = (ab >= PARAMS.polygon_min_amplitude) & (ab >= 3 * med) & (ab >= 2 * lower)
         order = np.where(poly, best.astype(float), np.nan)
         low = np.where(amp[:, 3] > ab, amp[:, 3], 0.0)                    # triangle
         square = amp[:, 4] > np.maximum(ab, amp[:, 2])
@@ -518,7 +510,7 @@ def outline_shapes(radii: np.ndarray, *, max_harmonic: int = MAX_HARMONIC
     return circ, np.sqrt(np.maximum(area, 0.0) / np.pi), order, low
 
 
-def outline_shape(radii: np.ndarray, *, max_harmonic: int = MAX_HARMONIC
+def outline_shape(radii: np.ndarray, *, max_harmonic: int = PARAMS.max_harmonic
                   ) -> tuple[float, float, float, float]:
     """:func:`outline_shapes` of one outline: (circularity, equivalent radius, polygon order,
     low harmonic) as floats."""
@@ -529,7 +521,7 @@ def outline_shape(radii: np.ndarray, *, max_harmonic: int = MAX_HARMONIC
 class RaySampler:
     """Samples linear luminance along rays, for many disc hypotheses at once.
 
-    Coordinates are working pixels. Hypotheses with a radius below ``FULLRES_BELOW_RADIUS``
+    Coordinates are working pixels. Hypotheses with a radius below ``PARAMS.fullres_below_radius``
     working px are sampled on full-resolution crops of ``full_rgb`` (converted to linear
     luminance crop by crop and packed side by side in one mosaic, so one ``cv2.remap`` serves
     them all); the others on the working copy. Full-resolution pixel x relates to working pixel
@@ -537,15 +529,15 @@ class RaySampler:
     """
 
     def __init__(self, work_lum: np.ndarray, *, full_rgb: np.ndarray | None = None,
-                 work_scale: float = 1.0, n_rays: int = N_RAYS):
+                 work_scale: float = 1.0, n_rays: int = PARAMS.n_rays):
         self.lum = np.asarray(work_lum, dtype=np.float32)
         self.full = full_rgb if (full_rgb is not None and work_scale < 0.999) else None
         self.s = float(work_scale)
         self.cos, self.sin, self.design = _ray_basis(n_rays)
         self.n_rays = n_rays
         #: sample positions along a ray, in units of the hypothesis radius
-        self.u = (np.arange(int(2.6 * SAMPLES_PER_RADIUS) + 2, dtype=np.float32)
-                  / np.float32(SAMPLES_PER_RADIUS))
+        self.u = (np.arange(int(2.6 * PARAMS.samples_per_radius) + 2, dtype=np.float32)
+                  / np.float32(PARAMS.samples_per_radius))
 
     def sample(self, cx: np.ndarray, cy: np.ndarray, r0: np.ndarray, *, full: bool = True
                ) -> tuple[np.ndarray, np.ndarray]:
@@ -558,7 +550,7 @@ class RaySampler:
         my = cy.astype(np.float32)[:, None, None] + self.sin[None, :, None] * rho[:, None, :]
         in_img = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
         prof = np.empty((n, nr, ns), np.float32)
-        small = ((r0 < FULLRES_BELOW_RADIUS) if (full and self.full is not None)
+        small = ((r0 < PARAMS.fullres_below_radius) if (full and self.full is not None)
                  else np.zeros(n, bool))
         big = ~small
         if big.any():
@@ -597,7 +589,7 @@ def _rim_fit(prof: np.ndarray, in_img: np.ndarray, r0: np.ndarray, sampler: RayS
     (arrays with one row per hypothesis, radii in working px)."""
     n = prof.shape[0]
     nr, u, design = sampler.n_rays, sampler.u, sampler.design
-    spr = float(SAMPLES_PER_RADIUS)
+    spr = float(PARAMS.samples_per_radius)
     rows = np.arange(nr)[None, :]
     idx = np.arange(n)[:, None]
     j0 = max(1, int(math.ceil(0.3 * spr)))
@@ -614,7 +606,7 @@ def _rim_fit(prof: np.ndarray, in_img: np.ndarray, r0: np.ndarray, sampler: RayS
     r_ref = _masked_median(radii, ok)
     r_ref = np.where(np.isfinite(r_ref), r_ref, r0)
     model = np.repeat(r_ref[:, None], nr, axis=1)
-    for tol in (0.3, INLIER_TOLERANCE):
+    for tol in (0.3, PARAMS.inlier_tolerance):
         inl = ok & (np.abs(radii - model) <= tol * r_ref[:, None])
         coef = _weighted_lstsq(design, inl, radii)
         model = coef @ design.T
@@ -635,7 +627,7 @@ def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0
     Centre and radius are refined by a robust least-squares fit of r(theta) to harmonics 0..2
     (circle and ellipse terms) on the working copy, then the rays are cast again from the
     refined centre (on full-resolution crops for small orbs) and fitted again; rays whose rim
-    departs from the fit by more than ``INLIER_TOLERANCE`` of the radius are dropped (they
+    departs from the fit by more than ``PARAMS.inlier_tolerance`` of the radius are dropped (they
     ran into a neighbouring orb or out of the image). All hypotheses are processed together
     (one remap, vectorised fits). A hypothesis with fewer than 8 rim rays gives None. The
     measurements are staged in the order :func:`classify` reads them, and a hypothesis that
@@ -657,8 +649,8 @@ def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0
     # hopeless after the first pass (lenient: its centre may still be off)? then stop here
     cov1 = f["inl"].mean(axis=1)
     mis1 = _mismatch(prof, in_img, f, r0[keep])
-    go_on = f["alive"] & (cov1 >= 0.6 * MIN_RAY_COVERAGE) & (f["hi"] >= 0.8 * min_level) \
-        & (mis1 <= 2.5 * MAX_RIM_MISMATCH)
+    go_on = f["alive"] & (cov1 >= 0.6 * PARAMS.min_ray_coverage) & (f["hi"] >= 0.8 * min_level) \
+        & (mis1 <= 2.5 * PARAMS.max_rim_mismatch)
     for i in np.nonzero(f["alive"] & ~go_on)[0]:
         out[keep[i]] = DiscMeasure(float(cx[keep[i]] + f["coef"][i, 1]),
                                    float(cy[keep[i]] + f["coef"][i, 2]), float(f["r"][i]),
@@ -683,19 +675,19 @@ def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0
     x, y = sx + f["coef"][:, 1], sy + f["coef"][:, 2]                     # fitted centres
     spread = np.full(m, np.nan)
     rim_rms = np.full(m, np.nan)
-    stage1 = f["alive"] & (coverage >= MIN_RAY_COVERAGE) & (hi >= min_level) \
-        & (mismatch <= MAX_RIM_MISMATCH) & (hi >= SEED_MIN_RATIO * np.maximum(lo, 0.0)) \
+    stage1 = f["alive"] & (coverage >= PARAMS.min_ray_coverage) & (hi >= min_level) \
+        & (mismatch <= PARAMS.max_rim_mismatch) & (hi >= PARAMS.seed_min_ratio * np.maximum(lo, 0.0)) \
         & (hi - lo >= SEED_MIN_CONTRAST)
     if stage1.any():                 # flat inside? (visible rays, inside 0.6 r)
         p = np.nonzero(stage1)[0]
         inner = prof[p][:, :, sampler.u <= 0.6]
         spread[p] = _masked_spread(inner, inl[p]) / np.maximum(hi[p] - lo[p], 1e-6)
-    stage2 = stage1 & (spread <= MAX_PLATEAU_SPREAD)
-    partial = stage2 & (coverage < MIN_SHAPE_COVERAGE)
+    stage2 = stage1 & (spread <= PARAMS.max_plateau_spread)
+    partial = stage2 & (coverage < PARAMS.min_shape_coverage)
     if partial.any():                # the visible arc of a partly hidden orb
         p = np.nonzero(partial)[0]
         rim_rms[p] = _rim_rms(f["radii"][p], inl[p], sampler, r_fit[p])
-    stage3 = stage2 & ~(partial & ~(rim_rms <= MAX_PARTIAL_RIM_RMS))
+    stage3 = stage2 & ~(partial & ~(rim_rms <= PARAMS.max_partial_rim_rms))
     for i in np.nonzero(f["alive"] & ~stage3)[0]:
         out[keep[i]] = DiscMeasure(float(x[i]), float(y[i]), float(r_fit[i]),
                                    float(coverage[i]), math.nan, math.nan, math.nan, math.nan,
@@ -718,7 +710,7 @@ def _mismatch(prof: np.ndarray, in_img: np.ndarray, f: dict[str, np.ndarray],
     there."""
     rows = np.arange(prof.shape[1])[None, :]
     idx = np.arange(prof.shape[0])[:, None]
-    j1 = np.clip(np.round(1.15 * f["model"] / r0[:, None] * SAMPLES_PER_RADIUS).astype(np.int64),
+    j1 = np.clip(np.round(1.15 * f["model"] / r0[:, None] * PARAMS.samples_per_radius).astype(np.int64),
                  0, prof.shape[2] - 1)
     hidden = prof[idx, rows, j1] >= f["level"][:, None]
     left = ~in_img[idx, rows, j1]
@@ -767,11 +759,11 @@ def _shape_and_rim(prof: np.ndarray, r0: np.ndarray, sx: np.ndarray, sy: np.ndar
     all at once (arrays with one row per hypothesis; ``sx, sy``: the rays' origin, ``x, y``:
     the fitted centre, ``model``: the fitted harmonic 0..2 rim, used where a ray is hidden)."""
     m, nr, ns = prof.shape
-    spr = float(SAMPLES_PER_RADIUS)
+    spr = float(PARAMS.samples_per_radius)
     idx = np.arange(m)[:, None]
     rows = np.arange(nr)[None, :]
     # outline shape: needs (nearly) the whole rim; the few hidden rays take the fitted rim
-    whole = coverage >= MIN_SHAPE_COVERAGE
+    whole = coverage >= PARAMS.min_shape_coverage
     circ = np.full(m, np.nan)
     r_eq = r_fit.copy()
     order = np.full(m, np.nan)
@@ -832,32 +824,32 @@ def classify(m: DiscMeasure, *, min_level: float = 0.0) -> str:
     """'orb', 'soft' (a round Gaussian smear) or the reason the hypothesis is not an orb.
 
     ``min_level``: the plateau must reach this linear luminance (the caller passes
-    ``HIGHLIGHT_OVER_MEDIAN`` x the median background luminance, capped at
-    ``HIGHLIGHT_LEVEL_CAP``: an orb is the image of a light source).
+    ``PARAMS.highlight_over_median`` x the median background luminance, capped at
+    ``PARAMS.highlight_level_cap``: an orb is the image of a light source).
     """
-    if m.coverage < MIN_RAY_COVERAGE:
+    if m.coverage < PARAMS.min_ray_coverage:
         return "rim not closed"
     if m.hi < min_level:
         return "not a highlight"
-    if m.mismatch > MAX_RIM_MISMATCH:
+    if m.mismatch > PARAMS.max_rim_mismatch:
         return "rim does not fit a disc"
-    if not (m.hi >= SEED_MIN_RATIO * max(m.lo, 0.0) and m.hi - m.lo >= SEED_MIN_CONTRAST):
+    if not (m.hi >= PARAMS.seed_min_ratio * max(m.lo, 0.0) and m.hi - m.lo >= SEED_MIN_CONTRAST):
         return "too faint"
-    if m.plateau_spread > MAX_PLATEAU_SPREAD:
+    if m.plateau_spread > PARAMS.max_plateau_spread:
         return "textured inside, not a light"
-    partial = m.coverage < MIN_SHAPE_COVERAGE
-    if partial and not m.rim_rms <= MAX_PARTIAL_RIM_RMS:
+    partial = m.coverage < PARAMS.min_shape_coverage
+    if partial and not m.rim_rms <= PARAMS.max_partial_rim_rms:
         return "visible rim is not an arc of a disc"
-    if math.isfinite(m.aspect) and m.aspect < (MIN_PARTIAL_ASPECT if partial else MIN_ASPECT):
+    if math.isfinite(m.aspect) and m.aspect < (PARAMS.min_partial_aspect if partial else PARAMS.min_aspect):
         return "elongated"
-    if math.isfinite(m.circularity) and m.circularity < MIN_CIRCULARITY:
+    if math.isfinite(m.circularity) and m.circularity < PARAMS.min_circularity:
         return "not round"
-    if m.low_harmonic >= MAX_LOW_HARMONIC:
+    if m.low_harmonic >= PARAMS.max_low_harmonic:
         return "square or triangular"
-    if m.edge_sharpness >= MIN_EDGE_SHARPNESS:
+    if m.edge_sharpness >= PARAMS.min_edge_sharpness:
         return "orb"
     # a Gaussian smear is only recognised as such when it is whole and round
-    if partial or not m.circularity >= MIN_SOFT_CIRCULARITY:
+    if partial or not m.circularity >= PARAMS.min_soft_circularity:
         return "soft and not round"
     return "soft"
 
@@ -876,9 +868,9 @@ def _masked_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
                 full_rgb: np.ndarray | None = None, work_scale: float = 1.0,
-                min_diameter_frac: float = MIN_DIAMETER_FRAC,
-                max_diameter_frac: float = MAX_DIAMETER_FRAC,
-                max_candidates: int = MAX_CANDIDATES) -> dict[str, Any]:
+                min_diameter_frac: float = PARAMS.min_diameter_frac,
+                max_diameter_frac: float = PARAMS.max_diameter_frac,
+                max_candidates: int = PARAMS.max_candidates) -> dict[str, Any]:
     """Find the background highlights and keep those that are optical discs.
 
     Parameters
@@ -888,7 +880,7 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
     background_mask : bool array, same shape
         True on the background (highlights are only looked for there).
     full_rgb : H x W x 3 float sRGB, optional
-        The full-resolution image: orbs smaller than ``FULLRES_BELOW_RADIUS`` working px are
+        The full-resolution image: orbs smaller than ``PARAMS.fullres_below_radius`` working px are
         measured on crops of it.
     work_scale : float
         Working pixels per full-resolution pixel.
@@ -911,7 +903,7 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
     bg_values = lum[::k, ::k][bgm[::k, ::k]]
     if bg_values.size == 0:
         bg_values = lum[bgm]
-    min_level = min(HIGHLIGHT_OVER_MEDIAN * float(np.median(bg_values)), HIGHLIGHT_LEVEL_CAP)
+    min_level = min(PARAMS.highlight_over_median * float(np.median(bg_values)), PARAMS.highlight_level_cap)
     # candidates are searched on a half-size copy ("blob px": 1 blob px = f working px); the
     # smallest orb is still ~4 px across there, and the search costs a quarter
     f = 2 if min(H, W) >= 384 else 1
@@ -962,7 +954,6 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
             verdict = "no rim" if m is None else classify(m, min_level=min_level)
             if m is not None and verdict in ("orb", "soft"):
                 wx, wy, wr = m.cx, m.cy, m.r
-                ix, iy = int(round(wx)), int(round(wy))
                 if not (min_d / 2 <= wr <= max_d / 2):
                     verdict = "size out of range"
                 elif on_subject(wx, wy, wr):
@@ -1007,7 +998,7 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
             cv2.circle(disc, (round(c.cx - c.x), round(c.cy - c.y)),
                        max(1, round(math.sqrt(c.area / math.pi))), 1, -1)
             inter = np.count_nonzero(disc & mask)
-            single = inter >= MIN_SINGLE_IOU * np.count_nonzero(disc | mask)
+            single = inter >= PARAMS.min_single_iou * np.count_nonzero(disc | mask)
             if len(owner_area) < 65535:
                 # a blob inside this one, at a higher level, is worth a look unless this one is
                 # one disc measured as such (its measurement does not depend on the level), or too
@@ -1050,7 +1041,7 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
                 cv2.circle(union_img, (round(px), round(py)), max(1, round(pr)), 1, -1)
             inter = np.count_nonzero(union_img & mask)
             iou = inter / max(1, np.count_nonzero(union_img | mask))
-            if len(dt) < 2 or iou < MIN_MERGED_IOU:
+            if len(dt) < 2 or iou < PARAMS.min_merged_iou:
                 reject("irregular blob")
                 continue
             props += [(to_work(px + c.x), to_work(py + c.y), f * pr) for px, py, pr in dt]
@@ -1069,13 +1060,13 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
     for _ in range(3):
         keep = []
         for i, (o, disc, level) in enumerate(found):
-            if o.coverage >= MIN_SHAPE_COVERAGE:
+            if o.coverage >= PARAMS.min_shape_coverage:
                 keep.append(True)
                 continue
             wx, wy, wr = found_work[i]
             others = [p for j, p in enumerate(found_work)
                       if j != i and math.hypot(p[0] - wx, p[1] - wy) < 1.05 * (p[2] + wr)]
-            keep.append(union_explains(lum, wx, wy, wr, level, others) >= MIN_UNION_FIT)
+            keep.append(union_explains(lum, wx, wy, wr, level, others) >= PARAMS.min_union_fit)
         if all(keep):
             break
         for _ in range(keep.count(False)):
@@ -1104,15 +1095,15 @@ def _tangential_cos2(o: Orb, width: float, height: float) -> tuple[float, float]
 
 
 def optically_consistent(orbs: list[Orb], *, width: float, height: float) -> list[bool]:
-    """Which orbs an optical system explains. Round orbs (aspect >= ``ROUND_ASPECT``) always;
+    """Which orbs an optical system explains. Round orbs (aspect >= ``PARAMS.round_aspect``) always;
     elongated ones when they are cat's-eyes (mechanical vignetting squeezes an orb along the
     image radius, so its major axis is tangential: cos 2 delta >= 0.5, and it lies off-centre)
     or anamorphic ovals (at least 3 elongated orbs whose major axes agree within 20 degrees).
     Any other elongated bright shape (a window, a lamp shade) is not the image of a point."""
     keep = []
-    elongated = [o for o in orbs if math.isfinite(o.aspect) and o.aspect < ROUND_ASPECT]
+    elongated = [o for o in orbs if math.isfinite(o.aspect) and o.aspect < PARAMS.round_aspect]
     for o in orbs:
-        if not (math.isfinite(o.aspect) and o.aspect < ROUND_ASPECT):
+        if not (math.isfinite(o.aspect) and o.aspect < PARAMS.round_aspect):
             keep.append(True)
             continue
         c2, rel = _tangential_cos2(o, width, height)
@@ -1125,7 +1116,7 @@ def optically_consistent(orbs: list[Orb], *, width: float, height: float) -> lis
 
 
 def union_explains(lum: np.ndarray, cx: float, cy: float, r: float, level: float,
-                   others: list[tuple[float, float, float]], *, n_rays: int = N_RAYS) -> float:
+                   others: list[tuple[float, float, float]], *, n_rays: int = PARAMS.n_rays) -> float:
     """Fraction of rays from a partly hidden orb whose rim is where the orb and its overlapping
     neighbours predict it: at the orb's own rim, or where the ray leaves the union of the
     orb's disc and the neighbours' discs it runs into (overlapping orbs add up, or clip, into

@@ -146,6 +146,7 @@ AJ 108 (bimodality D); Lloyd (1982), "Least squares quantization in PCM", IEEE T
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
@@ -166,39 +167,72 @@ VERSION = "1"
 #: smallest image side (px) the family reads: below it there are no highlights to speak of.
 MIN_SIDE = 32
 
-PARAMS: dict[str, Any] = {
-    # which pixels are usable
-    "clip_level": 0.98,            # sRGB-encoded channel level treated as clipped
-    "dark_level": 0.12,            # sRGB-encoded luma below which chromaticity is unreliable
-    # which pixels carry light (increments over the local floor)
-    "rel_increment": 0.25,         # increment must be >= this fraction of the pixel's luminance
-    "key_rel_increment": 0.1,      # ... on the key region (skin highlights are faint)
-    "peak_fraction": 0.2,          # ... and >= this fraction of the region's 99th-pct increment
-    "noise_k": 4.0,                # ... and >= noise_k x noise (linear)
-    # key light: speculars, told from the surface
-    "distinct_uv": 0.015,          # highlights differ from the body colour by >= this (uv)
-    "locus_duv": 0.02,             # ... and lie within this Duv of the Planckian locus
-    "distinct_share": 0.05,        # ... and carry >= this share of the increments' weight
-    "shoulder_level": 0.92,        # sRGB-encoded level above which a highlight's value is used
-    "shoulder_share": 0.3,         # ... when its increment is >= this share of its luminance
-    "face_margin": 0.05,           # face box enlarged by this fraction of its size, each side
-    "key_face_px": 128,            # the face is read at >= this width (px, integer reduction)
-    "key_se_face": 0.15,           # key structuring element, fraction of the face width
-    "key_box_long_side": 256,      # without a face, the subject box is read at >= this long side
-    "key_se_box": 0.08,            # ... with this structuring element (fraction of the box width)
-    "gray_edge_p": 6.0,            # grey-edge fallback: Minkowski norm
-    "gray_edge_sigma": 1.0,        # grey-edge fallback: Gaussian scale (px, reading scale)
-    # background
-    "background_long_side": 256,   # background read on a copy of about this long side
-    "background_se": 0.15,         # background structuring element, fraction of that long side
-    "bright_top": 0.02,            # bright-pixel fallback: top fraction of background pixels
-    # sources, CCT and clusters
-    "min_pixels": 6,               # fewest light-carrying pixels for an estimate
-    "trim_radius_uv": 0.015,       # trimmed-mean radius in uv (~45 mired)
-    "duv_limit": 0.05,             # |Duv| above which CCT is undefined
-    "spread_floor_uv": 0.005,      # floor of a cluster spread: ~15 mired, the CCT tolerance
-    "max_points": 2000,            # points kept for the clusters and the artifacts
-}
+
+@dataclass(frozen=True)
+class ColorParams:
+    """Every tunable constant of this family: the only place a default lives (it goes into
+    the cache key and ``summary.json``)."""
+
+    # -- which pixels are usable
+    #: sRGB-encoded channel level treated as clipped
+    clip_level: float = 0.98
+    #: sRGB-encoded luma below which chromaticity is unreliable
+    dark_level: float = 0.12
+    # -- which pixels carry light (increments over the local floor)
+    #: increment must be >= this fraction of the pixel's luminance
+    rel_increment: float = 0.25
+    #: ... on the key region (skin highlights are faint)
+    key_rel_increment: float = 0.1
+    #: ... and >= this fraction of the region's 99th-pct increment
+    peak_fraction: float = 0.2
+    #: ... and >= noise_k x noise (linear)
+    noise_k: float = 4.0
+    # -- key light: speculars, told from the surface
+    #: highlights differ from the body colour by >= this (uv)
+    distinct_uv: float = 0.015
+    #: ... and lie within this Duv of the Planckian locus
+    locus_duv: float = 0.02
+    #: ... and carry >= this share of the increments' weight
+    distinct_share: float = 0.05
+    #: sRGB-encoded level above which a highlight's value is used
+    shoulder_level: float = 0.92
+    #: ... when its increment is >= this share of its luminance
+    shoulder_share: float = 0.3
+    #: face box enlarged by this fraction of its size, each side
+    face_margin: float = 0.05
+    #: the face is read at >= this width (px, integer reduction)
+    key_face_px: int = 128
+    #: key structuring element, fraction of the face width
+    key_se_face: float = 0.15
+    #: without a face, the subject box is read at >= this long side
+    key_box_long_side: int = 256
+    #: ... with this structuring element (fraction of the box width)
+    key_se_box: float = 0.08
+    #: grey-edge fallback: Minkowski norm
+    gray_edge_p: float = 6.0
+    #: grey-edge fallback: Gaussian scale (px, reading scale)
+    gray_edge_sigma: float = 1.0
+    # -- background
+    #: background read on a copy of about this long side
+    background_long_side: int = 256
+    #: background structuring element, fraction of that long side
+    background_se: float = 0.15
+    #: bright-pixel fallback: top fraction of background pixels
+    bright_top: float = 0.02
+    # -- sources, CCT and clusters
+    #: fewest light-carrying pixels for an estimate
+    min_pixels: int = 6
+    #: trimmed-mean radius in uv (~45 mired)
+    trim_radius_uv: float = 0.015
+    #: |Duv| above which CCT is undefined
+    duv_limit: float = 0.05
+    #: floor of a cluster spread: ~15 mired, the CCT tolerance
+    spread_floor_uv: float = 0.005
+    #: points kept for the clusters and the artifacts
+    max_points: int = 2000
+
+
+PARAMS = ColorParams()
 
 OUTPUTS = (
     Output("color.subject_cct_k", "K", "neither", (1000.0, 100000.0),
@@ -443,14 +477,14 @@ def light_floor(linear: np.ndarray, *, se_px: int) -> np.ndarray:
 
 
 def select_highlights(linear: np.ndarray, usable: np.ndarray, *, se_px: int,
-                      noise_sigma: float = 0.0, rel_increment: float = PARAMS["rel_increment"],
-                      peak_fraction: float = PARAMS["peak_fraction"],
-                      noise_k: float = PARAMS["noise_k"], distinct_uv: float | None = None,
-                      distinct_share: float = PARAMS["distinct_share"],
+                      noise_sigma: float = 0.0, rel_increment: float = PARAMS.rel_increment,
+                      peak_fraction: float = PARAMS.peak_fraction,
+                      noise_k: float = PARAMS.noise_k, distinct_uv: float | None = None,
+                      distinct_share: float = PARAMS.distinct_share,
                       locus_duv: float | None = None, distinct_from: str = "body",
                       shoulder: float | None = None,
-                      shoulder_share: float = PARAMS["shoulder_share"],
-                      min_distinct: int = PARAMS["min_pixels"]) -> LightPixels:
+                      shoulder_share: float = PARAMS.shoulder_share,
+                      min_distinct: int = PARAMS.min_pixels) -> LightPixels:
     """Light-carrying pixels of one region, as their increment over the local floor.
 
     Parameters
@@ -532,7 +566,7 @@ def select_highlights(linear: np.ndarray, usable: np.ndarray, *, se_px: int,
                        distinct=found)
 
 
-def bright_pixels(linear: np.ndarray, usable: np.ndarray, *, top: float = PARAMS["bright_top"]
+def bright_pixels(linear: np.ndarray, usable: np.ndarray, *, top: float = PARAMS.bright_top
                   ) -> LightPixels:
     """The brightest ``top`` fraction of usable pixels, by value (Joze et al. 2012)."""
     y = np.asarray(linear, dtype=np.float32) @ REC709
@@ -545,8 +579,8 @@ def bright_pixels(linear: np.ndarray, usable: np.ndarray, *, top: float = PARAMS
                        np.stack([jj, ii], axis=1).astype(np.float64), "bright pixels")
 
 
-def gray_edge(linear: np.ndarray, usable: np.ndarray, *, p: float = PARAMS["gray_edge_p"],
-              sigma: float = PARAMS["gray_edge_sigma"], min_gradient: float = 1e-4
+def gray_edge(linear: np.ndarray, usable: np.ndarray, *, p: float = PARAMS.gray_edge_p,
+              sigma: float = PARAMS.gray_edge_sigma, min_gradient: float = 1e-4
               ) -> np.ndarray | None:
     """Illuminant colour (linear RGB, unnormalised) by the general grey-edge hypothesis.
 
@@ -568,7 +602,7 @@ def gray_edge(linear: np.ndarray, usable: np.ndarray, *, p: float = PARAMS["gray
     return e if np.all(np.isfinite(e)) and e.sum() > 0 else None
 
 
-def trimmed_source(light: LightPixels, *, radius_uv: float = PARAMS["trim_radius_uv"]
+def trimmed_source(light: LightPixels, *, radius_uv: float = PARAMS.trim_radius_uv
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Summed XYZ of a region's light after a one-step trim around its median chromaticity.
 
@@ -611,7 +645,7 @@ class Clusters:
 
 
 def two_clusters(uv: np.ndarray, weight: np.ndarray, *, init: np.ndarray | None = None,
-                 spread_floor: float = PARAMS["spread_floor_uv"],
+                 spread_floor: float = PARAMS.spread_floor_uv,
                  iterations: int = 30) -> Clusters | None:
     """Weighted 2-means in CIE 1960 uv (Lloyd 1982), then separation and mud along the axis.
 
@@ -739,13 +773,13 @@ def _read_key(linear: np.ndarray, clipped: np.ndarray, region: np.ndarray | None
                     0, 0, 360, 255, -1)
         reg = ell if reg is None else np.minimum(reg, ell)
     use_s = _usable(lin_s, _shrink(np.ascontiguousarray(clipped[y0:y1, x0:x1]), k), reg,
-                    float(srgb_to_linear(np.float32(p["dark_level"]))))
+                    float(srgb_to_linear(np.float32(p.dark_level))))
     light = select_highlights(lin_s, use_s, se_px=_odd(se_frac * scale_ref * s),
-                              noise_sigma=noise_sigma, rel_increment=p["key_rel_increment"],
-                              peak_fraction=p["peak_fraction"], noise_k=p["noise_k"],
-                              distinct_uv=p["distinct_uv"], distinct_from=distinct_from,
-                              shoulder=float(srgb_to_linear(np.float32(p["shoulder_level"]))),
-                              shoulder_share=p["shoulder_share"], locus_duv=p["locus_duv"])
+                              noise_sigma=noise_sigma, rel_increment=p.key_rel_increment,
+                              peak_fraction=p.peak_fraction, noise_k=p.noise_k,
+                              distinct_uv=p.distinct_uv, distinct_from=distinct_from,
+                              shoulder=float(srgb_to_linear(np.float32(p.shoulder_level))),
+                              shoulder_share=p.shoulder_share, locus_duv=p.locus_duv)
     light.xy = light.xy / s + np.array([x0, y0], dtype=np.float64)
     light.weight = light.weight / (s * s)
     return light, lin_s, use_s
@@ -781,10 +815,11 @@ def measure_color(linear: np.ndarray, encoded: np.ndarray, background: np.ndarra
     dict: ``values`` (output short name -> float), ``reasons`` (short name -> str) and
     ``artifacts`` (positions in the input's pixels; the caller rescales).
     """
-    p = {**PARAMS, **params}
-    unknown = set(params) - set(PARAMS)
+    known = {f.name for f in dataclasses.fields(PARAMS)}
+    unknown = set(params) - known
     if unknown:
-        raise InputError(f"unknown color parameter(s) {sorted(unknown)}; known: {sorted(PARAMS)}")
+        raise InputError(f"unknown color parameter(s) {sorted(unknown)}; known: {sorted(known)}")
+    p = dataclasses.replace(PARAMS, **params)
     linear = np.asarray(linear, dtype=np.float32)
     encoded = np.asarray(encoded, dtype=np.float32)
     if linear.ndim != 3 or linear.shape[2] != 3 or encoded.shape != linear.shape:
@@ -802,10 +837,10 @@ def measure_color(linear: np.ndarray, encoded: np.ndarray, background: np.ndarra
 
     # clipped pixels (and their neighbours) have lost their chromaticity; masks are uint8 0/255
     # so that area-resizing them marks every reading pixel that touches one
-    below = float(np.nextafter(np.float32(p["clip_level"]), np.float32(0)))
+    below = float(np.nextafter(np.float32(p.clip_level), np.float32(0)))
     clipped = 255 - cv2.inRange(encoded, (-np.inf,) * 3, (below,) * 3)  # any channel >= level
     clipped = cv2.dilate(clipped, np.ones((3, 3), np.uint8))
-    dark_lin = float(srgb_to_linear(np.float32(p["dark_level"])))
+    dark_lin = float(srgb_to_linear(np.float32(p.dark_level)))
     subject_u8 = (~background).astype(np.uint8) * 255
 
     # ---- key light --------------------------------------------------------------------------
@@ -815,7 +850,7 @@ def measure_color(linear: np.ndarray, encoded: np.ndarray, background: np.ndarra
         fx, fy, fw, fh = (float(v) for v in face_box)
         cx, cy = fx + fw / 2, fy + fh / 2
         if sbox[0] <= cx <= sbox[0] + sbox[2] and sbox[1] <= cy <= sbox[1] + sbox[3] and fw > 0:
-            m = p["face_margin"]
+            m = p.face_margin
             key_box = (fx - m * fw, fy - m * fh, fw * (1 + 2 * m), fh * (1 + 2 * m))
             key_on_face = True
     # face speculars -> subject speculars -> subject increments (biased toward the surfaces'
@@ -824,17 +859,17 @@ def measure_color(linear: np.ndarray, encoded: np.ndarray, background: np.ndarra
     chosen = None
     if key_on_face:
         face_l, lin_f, use_f = _read_key(linear, clipped, None, key_box, scale_ref=key_box[2],
-                                         long_side=p["key_face_px"], se_frac=p["key_se_face"],
+                                         long_side=p.key_face_px, se_frac=p.key_se_face,
                                          ellipse=True, noise_sigma=noise_sigma, p=p)
-        if face_l.distinct and face_l.n >= p["min_pixels"]:
+        if face_l.distinct and face_l.n >= p.min_pixels:
             chosen = (face_l, key_box, lin_f, use_f, "face highlights")
     if chosen is None:
         subj_l, lin_s, use_s = _read_key(
             linear, clipped, subject_u8, sbox, scale_ref=max(sbox[2], sbox[3]),
-            long_side=p["key_box_long_side"],
-            se_frac=p["key_se_box"] * sbox[2] / max(1.0, max(sbox[2], sbox[3])),
+            long_side=p.key_box_long_side,
+            se_frac=p.key_se_box * sbox[2] / max(1.0, max(sbox[2], sbox[3])),
             ellipse=False, noise_sigma=noise_sigma, p=p, distinct_from="floor")
-        if subj_l.n >= p["min_pixels"]:
+        if subj_l.n >= p.min_pixels:
             chosen = (subj_l, sbox, lin_s, use_s, "subject highlights" if subj_l.distinct else
                       "subject increments (no specular highlights: biased toward the "
                       "surfaces' colour)")
@@ -846,10 +881,10 @@ def measure_color(linear: np.ndarray, encoded: np.ndarray, background: np.ndarra
     key.method = chosen[4]
     key_xyz = np.full(3, np.nan)
     key_keep = np.zeros(key.n, bool)
-    if key.n >= p["min_pixels"]:
-        key_xyz, key_keep = trimmed_source(key, radius_uv=p["trim_radius_uv"])
+    if key.n >= p.min_pixels:
+        key_xyz, key_keep = trimmed_source(key, radius_uv=p.trim_radius_uv)
     elif lin_k.size and use_k.any():
-        e = gray_edge(lin_k, use_k, p=p["gray_edge_p"], sigma=p["gray_edge_sigma"])
+        e = gray_edge(lin_k, use_k, p=p.gray_edge_p, sigma=p.gray_edge_sigma)
         key = LightPixels.empty("grey-edge")
         if e is not None:
             key_xyz = SRGB_TO_XYZ.astype(np.float64) @ e
@@ -858,7 +893,7 @@ def measure_color(linear: np.ndarray, encoded: np.ndarray, background: np.ndarra
                                     "(no highlights, no edges)")
 
     # ---- background ---------------------------------------------------------------------------
-    kb = max(1, int(round(max(h, w) / p["background_long_side"])))
+    kb = max(1, int(round(max(h, w) / p.background_long_side)))
     sb = 1.0 / kb
     hb, wb = h // kb * kb, w // kb * kb  # the last < kb rows/columns are not read
     lin_b = _shrink(linear[:hb, :wb], kb)
@@ -884,36 +919,36 @@ def measure_color(linear: np.ndarray, encoded: np.ndarray, background: np.ndarra
         orb_mask = orb_mask > 0
     bg = LightPixels.empty()
     if use_b.any() or orb_mask is not None:
-        se_b = _odd(p["background_se"] * max(lin_b.shape[:2]))
+        se_b = _odd(p.background_se * max(lin_b.shape[:2]))
         if orb_mask is not None:
             # the bokeh family found the orbs: they are the background's lights wherever the
             # subject box ends (a reflective part of the subject outside the box must not pass
             # for one; an orb inside a generous head-and-shoulders box is still an orb), except
             # on the face, where the key light is read
             use_o = orb_mask & _usable(lin_b, clip_b, None, dark_lin)
-            if use_o.sum() >= p["min_pixels"]:
+            if use_o.sum() >= p.min_pixels:
                 bg = select_highlights(lin_b, use_o, se_px=se_b, noise_sigma=noise_sigma,
-                                       rel_increment=0.0, peak_fraction=0.0, noise_k=p["noise_k"])
+                                       rel_increment=0.0, peak_fraction=0.0, noise_k=p.noise_k)
                 bg.method = "bokeh orbs"
-        if bg.n < p["min_pixels"] and use_b.any():
+        if bg.n < p.min_pixels and use_b.any():
             bg = select_highlights(lin_b, use_b, se_px=se_b, noise_sigma=noise_sigma,
-                                   rel_increment=p["rel_increment"],
-                                   peak_fraction=p["peak_fraction"], noise_k=p["noise_k"])
+                                   rel_increment=p.rel_increment,
+                                   peak_fraction=p.peak_fraction, noise_k=p.noise_k)
             bg.method = "background sources"
-        if bg.n < p["min_pixels"] and use_b.any():
+        if bg.n < p.min_pixels and use_b.any():
             yb = (lin_b @ REC709)[use_b]
             span = float(np.quantile(yb, 0.99) - np.quantile(yb, 0.01)) if yb.size else 0.0
             floor_noise = float(_linear_noise(np.array([np.median(yb)]), noise_sigma)[0])
             if span > max(1e-3, 6 * floor_noise):
-                bg = bright_pixels(lin_b, use_b, top=p["bright_top"])
+                bg = bright_pixels(lin_b, use_b, top=p.bright_top)
             else:
                 bg = LightPixels.empty("uniform")
         bg.xy = bg.xy / sb
         bg.weight = bg.weight / (sb * sb)
     bg_xyz = np.full(3, np.nan)
     bg_keep = np.zeros(bg.n, bool)
-    if bg.n >= p["min_pixels"]:
-        bg_xyz, bg_keep = trimmed_source(bg, radius_uv=p["trim_radius_uv"])
+    if bg.n >= p.min_pixels:
+        bg_xyz, bg_keep = trimmed_source(bg, radius_uv=p.trim_radius_uv)
     else:
         bg_area = background[:hb, :wb]
         clipped_share = (float((clipped[:hb, :wb][bg_area] > 0).mean()) if bg_area.any() else 0.0)
@@ -948,14 +983,14 @@ def measure_color(linear: np.ndarray, encoded: np.ndarray, background: np.ndarra
         arr[okp] for arr in (pts_w, pts_xy, pts_region, pts_xyz, pts_uv))
     n_all = pts_uv.shape[0]
     idx = np.arange(n_all)
-    if n_all > p["max_points"]:
-        idx = np.sort(np.random.default_rng(0).choice(n_all, p["max_points"], replace=False))
+    if n_all > p.max_points:
+        idx = np.sort(np.random.default_rng(0).choice(n_all, p.max_points, replace=False))
     key_uv, bg_uv = xyz_to_uv(key_xyz), xyz_to_uv(bg_xyz)
     clusters = None
-    if n_all >= 2 * p["min_pixels"]:
+    if n_all >= 2 * p.min_pixels:
         init = np.stack([key_uv, bg_uv]) if np.all(np.isfinite([key_uv, bg_uv])) else None
         clusters = two_clusters(pts_uv[idx], pts_w[idx], init=init,
-                                spread_floor=p["spread_floor_uv"])
+                                spread_floor=p.spread_floor_uv)
     cl_uv = np.full((2, 2), np.nan)
     if clusters is None:
         for k in ("warm_cct_k", "cool_cct_k", "separation", "mud_fraction"):
@@ -984,7 +1019,7 @@ def measure_color(linear: np.ndarray, encoded: np.ndarray, background: np.ndarra
     for i, k in enumerate(what):
         if np.all(np.isfinite(all_uv[i])):
             values[k], why = _cct_with_reason(float(ccts[i]), float(duvs[i]),
-                                              duv_limit=p["duv_limit"], what=what[k])
+                                              duv_limit=p.duv_limit, what=what[k])
             if why:
                 reasons[k] = why
     if math.isfinite(values["subject_cct_k"]) and math.isfinite(values["background_cct_k"]):

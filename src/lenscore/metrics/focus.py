@@ -6,8 +6,8 @@ a 1536 px render of one scene are measured alike).
 1. **Tile sharpness** (the baseline the design names): the variance of the Laplacian
    (4-neighbour kernel ``[[0,1,0],[1,-4,1],[0,1,0]]``; Pech-Pacheco et al. 2000, "Diatom
    autofocusing in brightfield microscopy: a comparative study"; Pertuz et al. 2013, "Analysis
-   of focus measure operators for shape-from-focus") over square tiles of ``TILE_PX`` (32)
-   working px, at each of ``PYRAMID_LEVELS`` (4) levels of a Gaussian pyramid (768, 384, 192,
+   of focus measure operators for shape-from-focus") over square tiles of ``PARAMS.tile_px`` (32)
+   working px, at each of ``PARAMS.pyramid_levels`` (4) levels of a Gaussian pyramid (768, 384, 192,
    96 px; Burt & Adelson 1983), combined per tile by the geometric mean over the levels. One
    scale is not enough: defocus removes the finest scale first, so a single-scale Laplacian
    stops falling once the blur disc passes ~6 px; with four levels the measure keeps falling up
@@ -20,12 +20,12 @@ a 1536 px render of one scene are measured alike).
    Immerkaer's (1996) estimator ("Fast noise variance estimation") made robust to texture: the
    whole-frame estimate (``ctx.noise_sigma``) reads fine detail as noise (on the sharp real
    photos in ../shared/data it comes out 3-7x the noise of their flat areas), so the lower of
-   ``ctx.noise_sigma`` and the ``NOISE_TILE_QUANTILE`` (0.1) quantile of per-tile Immerkaer
+   ``ctx.noise_sigma`` and the ``PARAMS.noise_tile_quantile`` (0.1) quantile of per-tile Immerkaer
    estimates is used (tiles with mean gray in 0.05..0.95, i.e. not clipped): flat tiles show
    the noise alone. (Images smaller than 768 px are upscaled into the working copy; their noise
    is then no longer white and is under-corrected.)
 
-   Region statistics (chosen, not fitted): the **subject** is the ``SUBJECT_QUANTILE`` (0.9)
+   Region statistics (chosen, not fitted): the **subject** is the ``PARAMS.subject_quantile`` (0.9)
    quantile of the tiles at least half inside the subject box: a loose head-and-shoulders box
    also holds background and smooth cheeks, and a sharp subject shows in its most detailed tiles
    (eyes, hair, fabric). The **background** is the median of the tiles at least half outside
@@ -34,7 +34,7 @@ a 1536 px render of one scene are measured alike).
    the p90/p50 ratio of its tile sharpness: 0.6-0.7 on a dead-leaves texture, more where the
    background is a plain wall). The same upper quantile on both sides was tried and rejected:
    orb rims and spilled subject then make the background look sharper as the aperture opens.
-   The whole-frame ``sharpness`` is the ``FRAME_QUANTILE`` (0.9) quantile of all tiles.
+   The whole-frame ``sharpness`` is the ``PARAMS.frame_quantile`` (0.9) quantile of all tiles.
 
    Unit: 8-bit gray levels squared (at level 0 alone this is the number of the classic
    ``cv2.Laplacian(gray_u8, cv2.CV_64F).var()`` blur check on the working copy).
@@ -45,8 +45,8 @@ a 1536 px render of one scene are measured alike).
    Gaussian sigma0 lowers the gradient peak by ``R = sqrt(sigma^2 + sigma0^2) / sigma``, so
    ``sigma = sigma0 / sqrt(R^2 - 1)``. Generalised here:
 
-   * the gradient is taken after a small Gaussian (``EDGE_SIGMA``, 1 px) and compared with the
-     gradient after two re-blurs (``REBLUR_SIGMAS``, 3 and 6 px); the noise's share of each
+   * the gradient is taken after a small Gaussian (``PARAMS.edge_sigma``, 1 px) and compared with the
+     gradient after two re-blurs (``PARAMS.reblur_sigmas``, 3 and 6 px); the noise's share of each
      squared gradient is removed first;
    * the ratio is converted with a calibration table made by running this very pipeline on
      straight edges blurred by an ideal uniform disc of known diameter c (closed-form edge-spread
@@ -54,13 +54,13 @@ a 1536 px render of one scene are measured alike).
      diameter directly and the pipeline's discretisation cancels (a Gaussian blur of sigma reads
      as the disc with the same edge slope, c ~ 3.2 sigma; ``lenscore.datasets.synthetic``'s
      "gaussian" aperture uses c = 4 sigma, the equal-second-moment convention);
-   * an edge pixel counts only when three estimates agree (within ``CONSISTENCY_TOL``): the two
+   * an edge pixel counts only when three estimates agree (within ``PARAMS.consistency_tol``): the two
      re-blurs and the contrast width (rise across the edge / gradient peak, cf. Marziliano et
      al. 2002); interfering edges (fine texture, thin lines) disagree and are dropped;
    * edges of highlights (:func:`highlight_mask`: linear luminance > 2.5x its local mean) are
      dropped: the image of a point light through a defocused lens is the aperture itself, and a
      bokeh orb's hard rim would read as a sharp edge (the bokeh family measures orbs);
-   * the answer is the ``BLUR_QUANTILE`` (0.75) quantile of the counted pixels, not the median:
+   * the answer is the ``PARAMS.blur_quantile`` (0.75) quantile of the counted pixels, not the median:
      no edge is wider than the blur, and an object smaller than the blur disc leaves an edge only
      as wide as itself, so the true diameter sits in the upper part of the distribution;
    * coarse to fine (:func:`estimate_background_blur`): when the working scale reads 10 px or
@@ -68,10 +68,10 @@ a 1536 px render of one scene are measured alike).
      whose re-blurs match a large disc and whose gradients are not the one-gray-level steps a
      wide blur leaves in an 8-bit image; a coarse answer of 16 px or more replaces the fine one.
 
-   Edges: Canny on a half-resolution copy with thresholds ``EDGE_NOISE_FACTOR`` (6) gradient-noise
-   stds up (and at least ``MIN_EDGE_GRADIENT`` per px), each refined to the full-resolution pixel
-   of largest gradient along its normal; only background pixels at least ``EDGE_MARGIN_PX`` (12)
-   working px from the subject box and the frame count (at most ``MAX_EDGE_SAMPLES``, an evenly
+   Edges: Canny on a half-resolution copy with thresholds ``PARAMS.edge_noise_factor`` (6) gradient-noise
+   stds up (and at least ``PARAMS.min_edge_gradient`` per px), each refined to the full-resolution pixel
+   of largest gradient along its normal; only background pixels at least ``PARAMS.edge_margin_px`` (12)
+   working px from the subject box and the frame count (at most ``PARAMS.max_edge_samples``, an evenly
    spread subsample). The diameter is converted from working px to original-image px.
 
    Validated (tests/test_focus.py, and scratch sweeps over renderer seeds 0-5 at 768 px, float
@@ -93,7 +93,7 @@ Artifacts (``MetricResult.artifacts``), coordinates in full-resolution px:
 * ``subject_box``: (x, y, w, h) full-res px; ``subject_source``: 'user' | 'face' | 'fallback';
 * ``subject_tiles``, ``background_tiles``: bool (ny, nx) masks of the tiles each region used;
 * ``background_edge_points``: float32 (N, 3) rows (x, y, diameter_px) in full-res px of the edge
-  pixels the blur estimate used, subsampled to at most ``MAX_EDGE_POINTS``;
+  pixels the blur estimate used, subsampled to at most ``PARAMS.max_edge_points``;
 * ``blur_scale``: 1, 2 or 4: the working copy, or its half/quarter-resolution copy, the blur
   estimate came from;
 * ``noise_sigma``: the noise std used for the correction ([0, 1] gray units, working copy).
@@ -109,85 +109,87 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from lenscore.imaging import immerkaer_response
 from lenscore.metrics.base import MetricFamily, MetricResult, Output, register
 
 if TYPE_CHECKING:  # pragma: no cover
     from lenscore.evaluator.validate import Check, Plan
 
-#: tile side, working px (768 px long side -> 24 tiles).
-TILE_PX = 32
-#: pyramid levels of the multi-scale Laplacian (768, 384, 192, 96 px).
-PYRAMID_LEVELS = 4
-#: quantile of subject tiles taken as the subject's sharpness (its most detailed tenth).
-SUBJECT_QUANTILE = 0.9
-#: quantile of background tiles taken as the background's sharpness (median).
-BACKGROUND_QUANTILE = 0.5
-#: quantile of all tiles taken as the whole frame's sharpness.
-FRAME_QUANTILE = 0.9
-#: a tile belongs to a region when at least this fraction of it lies inside.
-TILE_MIN_FRACTION = 0.5
+
+@dataclass(frozen=True)
+class FocusParams:
+    """Every tunable constant of this family: the only place a default lives (it goes into
+    the cache key and ``summary.json``)."""
+
+    #: tile side, working px (768 px long side -> 24 tiles).
+    tile_px: int = 32
+    #: quantile of subject tiles taken as the subject's sharpness (its most detailed tenth).
+    subject_quantile: float = 0.9
+    #: quantile of background tiles taken as the background's sharpness (median).
+    background_quantile: float = 0.5
+    #: quantile of all tiles taken as the whole frame's sharpness.
+    frame_quantile: float = 0.9
+    #: a tile belongs to a region when at least this fraction of it lies inside.
+    tile_min_fraction: float = 0.5
+    #: floor of the noise-corrected Laplacian variance, 8-bit gray levels^2. 8-bit rounding
+    #: alone gives 20/12 = 1.7 gray levels^2, so less than that is "no detail".
+    sharpness_floor_gray2: float = 1.0
+    #: quantile of per-tile Immerkaer estimates taken as the noise level.
+    noise_tile_quantile: float = 0.1
+    #: Gaussian applied before the edge gradient, working px.
+    edge_sigma: float = 1.0
+    #: the two re-blur scales (total Gaussian sigma, working px).
+    reblur_sigmas: tuple[float, ...] = (3.0, 6.0)
+    #: an edge pixel's three diameter estimates (two re-blurs, contrast width) agree when
+    #: max - min <= PARAMS.consistency_tol * max + PARAMS.consistency_slack_px.
+    consistency_tol: float = 0.25
+    #: Canny high threshold = max(PARAMS.edge_noise_factor * gradient noise std, PARAMS.min_edge_gradient).
+    edge_noise_factor: float = 6.0
+    min_edge_gradient: float = 0.004
+    #: background edge pixels closer than this (working px) to the subject box or frame are ignored.
+    edge_margin_px: int = 12
+    #: fewer consistent background edge pixels than this -> no blur estimate.
+    min_edge_pixels: int = 50
+    #: quantile of the consistent edge pixels' diameters taken as the background blur.
+    blur_quantile: float = 0.75
+    #: highlight (bokeh orb, lamp): linear luminance above this times the local mean ...
+    highlight_ratio: float = 2.5
+    #: ... of this Gaussian scale (working px).
+    highlight_sigma_px: float = 32.0
+    #: a fine-scale blur estimate at least this large (working px), or none, triggers the coarse
+    #: scale, whose answer is used when it is at least PARAMS.coarse_min_px.
+    coarse_trigger_px: float = 10.0
+    coarse_min_px: float = 16.0
+    #: pyramid levels of the multi-scale Laplacian (768, 384, 192, 96 px).
+    pyramid_levels: int = 4
+    #: separation divides each region's sharpness by its mean gray level squared, floored here.
+    brightness_floor: float = 0.05
+    #: images smaller than this on either side are not measured.
+    min_side_px: int = 32
+    #: gray std below which the image is uniform (half an 8-bit gray level).
+    uniform_std: float = 0.5 / 255.0
+    #: ... (slack, working px).
+    consistency_slack_px: float = 1.0
+    #: largest diameter the calibration covers, working px (answers beyond are clipped to it).
+    max_diameter_work_px: float = 96.0
+    #: at most this many edge pixels are measured (an evenly spread subsample).
+    max_edge_samples: int = 4000
+    #: scales the blur estimate may use (1 = working copy only, 2 = and half resolution, ...).
+    blur_levels: int = 3
+    #: at most this many edge points in the artifacts.
+    max_edge_points: int = 2000
+
+
+PARAMS = FocusParams()
+
 #: 8-bit gray levels squared per [0, 1]^2 unit.
 GRAY_LEVELS2 = 255.0 ** 2
-#: floor of the noise-corrected Laplacian variance, [0, 1]^2 units: 1 gray level^2. 8-bit
-#: rounding alone gives 20/12 = 1.7 gray levels^2, so less than that is "no detail".
-SHARPNESS_FLOOR = 1.0 / GRAY_LEVELS2
-#: separation divides each region's sharpness by its mean gray level squared, floored here.
-BRIGHTNESS_FLOOR = 0.05
-#: quantile of per-tile Immerkaer estimates taken as the noise level.
-NOISE_TILE_QUANTILE = 0.1
-#: images smaller than this on either side are not measured.
-MIN_SIDE_PX = 32
-#: gray std below which the image is uniform (half an 8-bit gray level).
-UNIFORM_STD = 0.5 / 255.0
-#: Gaussian applied before the edge gradient, working px.
-EDGE_SIGMA = 1.0
-#: the two re-blur scales (total Gaussian sigma, working px).
-REBLUR_SIGMAS = (3.0, 6.0)
-#: an edge pixel's three diameter estimates (two re-blurs, contrast width) agree when
-#: max - min <= CONSISTENCY_TOL * max + CONSISTENCY_SLACK_PX.
-CONSISTENCY_TOL = 0.25
-CONSISTENCY_SLACK_PX = 1.0
-#: Canny high threshold = max(EDGE_NOISE_FACTOR * gradient noise std, MIN_EDGE_GRADIENT).
-EDGE_NOISE_FACTOR = 6.0
-MIN_EDGE_GRADIENT = 0.004
-#: background edge pixels closer than this (working px) to the subject box or frame are ignored.
-EDGE_MARGIN_PX = 12
-#: fewer consistent background edge pixels than this -> no blur estimate.
-MIN_EDGE_PIXELS = 50
-#: largest diameter the calibration covers, working px (answers beyond are clipped to it).
-MAX_DIAMETER_WORK_PX = 96.0
-#: at most this many edge pixels are measured (an evenly spread subsample).
-MAX_EDGE_SAMPLES = 4000
-#: quantile of the consistent edge pixels' diameters taken as the background blur.
-BLUR_QUANTILE = 0.75
-#: highlight (bokeh orb, lamp): linear luminance above this times the local mean ...
-HIGHLIGHT_RATIO = 2.5
-#: ... of this Gaussian scale (working px).
-HIGHLIGHT_SIGMA_PX = 32.0
-#: a fine-scale blur estimate at least this large (working px), or none, triggers the coarse
-#: scale, whose answer is used when it is at least COARSE_MIN_PX.
-COARSE_TRIGGER_PX = 10.0
-COARSE_MIN_PX = 16.0
-#: scales the blur estimate may use (1 = working copy only, 2 = and half resolution, ...).
-BLUR_LEVELS = 3
-#: at most this many edge points in the artifacts.
-MAX_EDGE_POINTS = 2000
+#: floor of the noise-corrected Laplacian variance, [0, 1]^2 units.
+SHARPNESS_FLOOR = PARAMS.sharpness_floor_gray2 / GRAY_LEVELS2
 #: binomial taps of cv2.pyrDown, and the std of white noise after it (per unit std before).
 _PYR_TAPS = np.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
 _PYR_NOISE_GAIN = float((_PYR_TAPS ** 2).sum())
 
-PARAMS = {
-    "tile_px": TILE_PX, "subject_quantile": SUBJECT_QUANTILE,
-    "background_quantile": BACKGROUND_QUANTILE, "frame_quantile": FRAME_QUANTILE,
-    "tile_min_fraction": TILE_MIN_FRACTION, "sharpness_floor_gray2": SHARPNESS_FLOOR * GRAY_LEVELS2,
-    "noise_tile_quantile": NOISE_TILE_QUANTILE, "edge_sigma": EDGE_SIGMA,
-    "reblur_sigmas": list(REBLUR_SIGMAS), "consistency_tol": CONSISTENCY_TOL,
-    "edge_noise_factor": EDGE_NOISE_FACTOR, "min_edge_gradient": MIN_EDGE_GRADIENT,
-    "edge_margin_px": EDGE_MARGIN_PX, "min_edge_pixels": MIN_EDGE_PIXELS,
-    "blur_quantile": BLUR_QUANTILE, "highlight_ratio": HIGHLIGHT_RATIO,
-    "highlight_sigma_px": HIGHLIGHT_SIGMA_PX, "coarse_trigger_px": COARSE_TRIGGER_PX,
-    "coarse_min_px": COARSE_MIN_PX, "work_long_side": 768,
-}
 
 _SHARP_UNIT = ("Laplacian variance, 8-bit gray levels^2 (geometric mean over a 4-level pyramid "
                "of the 768 px working copy)")
@@ -240,8 +242,8 @@ def tile_means(a: np.ndarray, ny: int, nx: int) -> np.ndarray:
     return out.reshape(int(ny), int(nx)).astype(np.float64)
 
 
-def robust_noise_sigma(gray: np.ndarray, *, tile: int = TILE_PX,
-                       quantile: float = NOISE_TILE_QUANTILE) -> float:
+def robust_noise_sigma(gray: np.ndarray, *, tile: int = PARAMS.tile_px,
+                       quantile: float = PARAMS.noise_tile_quantile) -> float:
     """White-noise std of a gray image: a low quantile of per-tile Immerkaer (1996) estimates.
 
     Immerkaer's estimator ``sqrt(pi/2) / 6 * mean |I * M|``, ``M = [[1,-2,1],[-2,4,-2],[1,-2,1]]``
@@ -253,8 +255,7 @@ def robust_noise_sigma(gray: np.ndarray, *, tile: int = TILE_PX,
     h, w = g.shape[:2]
     if h < 3 or w < 3:
         return float("nan")
-    m = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
-    resp = np.abs(cv2.filter2D(g, cv2.CV_32F, m, borderType=cv2.BORDER_REFLECT))
+    resp = immerkaer_response(g)
     ny, nx = tile_edges(h, tile).size - 1, tile_edges(w, tile).size - 1
     sig = tile_means(resp, ny, nx) * (math.sqrt(math.pi / 2.0) / 6.0)
     mean = tile_means(g, ny, nx)
@@ -282,8 +283,8 @@ def laplacian_noise_gain(level: int) -> float:
     return float((k * k).sum())
 
 
-def laplacian_variance_tiles(gray: np.ndarray, *, noise_sigma: float = 0.0, tile: int = TILE_PX,
-                             levels: int = PYRAMID_LEVELS, floor: float = SHARPNESS_FLOOR,
+def laplacian_variance_tiles(gray: np.ndarray, *, noise_sigma: float = 0.0, tile: int = PARAMS.tile_px,
+                             levels: int = PARAMS.pyramid_levels, floor: float = SHARPNESS_FLOOR,
                              half: np.ndarray | None = None):
     """Noise-corrected variance of the Laplacian per tile, over a pyramid of scales, [0, 1]^2.
 
@@ -327,7 +328,7 @@ def laplacian_variance_tiles(gray: np.ndarray, *, noise_sigma: float = 0.0, tile
 
 
 def region_quantile(tile_map: np.ndarray, fraction: np.ndarray, *, quantile: float,
-                    min_fraction: float = TILE_MIN_FRACTION,
+                    min_fraction: float = PARAMS.tile_min_fraction,
                     allow_partial: bool = True) -> tuple[float, np.ndarray]:
     """Quantile of ``tile_map`` over the tiles at least ``min_fraction`` inside a region.
 
@@ -420,9 +421,9 @@ def _half_res_gradient_noise_std(noise_sigma: float) -> float:
     return float(noise_sigma) * _HALF_RES_GRADIENT_NOISE_GAIN
 
 
-def edge_samples(gray: np.ndarray, *, noise_sigma: float = 0.0, edge_sigma: float = EDGE_SIGMA,
-                 reblur_sigmas: tuple[float, ...] = REBLUR_SIGMAS,
-                 region: np.ndarray | None = None, max_pixels: int = MAX_EDGE_SAMPLES,
+def edge_samples(gray: np.ndarray, *, noise_sigma: float = 0.0, edge_sigma: float = PARAMS.edge_sigma,
+                 reblur_sigmas: tuple[float, ...] = PARAMS.reblur_sigmas,
+                 region: np.ndarray | None = None, max_pixels: int = PARAMS.max_edge_samples,
                  half: np.ndarray | None = None,
                  region_half: np.ndarray | None = None) -> EdgeSamples:
     """Edge pixels and their gradient ratios after re-blur (Zhuo & Sim 2011, generalised).
@@ -442,8 +443,8 @@ def edge_samples(gray: np.ndarray, *, noise_sigma: float = 0.0, edge_sigma: floa
     ----------
     gray : (H, W) float array in [0, 1]
     noise_sigma : float
-        White-noise std; Canny's thresholds sit ``EDGE_NOISE_FACTOR`` gradient-noise stds up
-        (and at least ``MIN_EDGE_GRADIENT`` per px).
+        White-noise std; Canny's thresholds sit ``PARAMS.edge_noise_factor`` gradient-noise stds up
+        (and at least ``PARAMS.min_edge_gradient`` per px).
     region : bool (H, W), optional
         Only edge pixels inside it are kept.
     max_pixels : int
@@ -461,7 +462,7 @@ def edge_samples(gray: np.ndarray, *, noise_sigma: float = 0.0, edge_sigma: floa
     small = cv2.pyrDown(g) if half is None else half
     ns = float(noise_sigma) if np.isfinite(noise_sigma) else 0.0
     sx, sy = _central_gradients(small)
-    hi = max(EDGE_NOISE_FACTOR * _half_res_gradient_noise_std(ns), 2.0 * MIN_EDGE_GRADIENT)
+    hi = max(PARAMS.edge_noise_factor * _half_res_gradient_noise_std(ns), 2.0 * PARAMS.min_edge_gradient)
     scale = 15000.0  # half-res gradients of [0, 1] images stay below 0.5 per px: fits int16
 
     def _i16(a: np.ndarray) -> np.ndarray:
@@ -580,8 +581,8 @@ class DiscCalibration:
         return np.interp(widths, self.widths, self.diameters)
 
 
-def disc_calibration(edge_sigma: float = EDGE_SIGMA,
-                     reblur_sigmas: tuple[float, ...] = REBLUR_SIGMAS) -> DiscCalibration:
+def disc_calibration(edge_sigma: float = PARAMS.edge_sigma,
+                     reblur_sigmas: tuple[float, ...] = PARAMS.reblur_sigmas) -> DiscCalibration:
     """Run this pipeline on straight edges blurred by uniform discs of known diameter.
 
     Each edge is rendered with the closed-form disc edge-spread function, integrated over each
@@ -596,7 +597,7 @@ def disc_calibration(edge_sigma: float = EDGE_SIGMA,
 def _disc_calibration(edge_sigma: float, reblur_sigmas: tuple[float, ...]) -> DiscCalibration:
     cs = np.concatenate([np.arange(0.0, 8.0, 0.5), np.arange(8.0, 24.0, 1.0),
                          np.arange(24.0, 48.0, 2.0),
-                         np.arange(48.0, MAX_DIAMETER_WORK_PX + 1.0, 4.0)])
+                         np.arange(48.0, PARAMS.max_diameter_work_px + 1.0, 4.0)])
     ratios = np.empty((len(reblur_sigmas), cs.size))
     widths = np.empty(cs.size)
     rows = 8
@@ -618,8 +619,8 @@ def _disc_calibration(edge_sigma: float, reblur_sigmas: tuple[float, ...]) -> Di
     return DiscCalibration(cs, ratios, widths)
 
 
-def highlight_mask(gray: np.ndarray, *, ratio: float = HIGHLIGHT_RATIO,
-                   sigma_px: float = HIGHLIGHT_SIGMA_PX, half: np.ndarray | None = None,
+def highlight_mask(gray: np.ndarray, *, ratio: float = PARAMS.highlight_ratio,
+                   sigma_px: float = PARAMS.highlight_sigma_px, half: np.ndarray | None = None,
                    shape: tuple[int, int] | None = None) -> np.ndarray:
     """Bright compact sources: bokeh orbs, lamps, speculars (bool, ``shape`` or that of
     ``gray``).
@@ -659,19 +660,19 @@ class BlurEstimate:
 
 
 def background_blur_diameter(gray: np.ndarray, background: np.ndarray, *,
-                             noise_sigma: float = 0.0, edge_sigma: float = EDGE_SIGMA,
-                             reblur_sigmas: tuple[float, ...] = REBLUR_SIGMAS,
-                             quantile: float = BLUR_QUANTILE, margin_px: int = EDGE_MARGIN_PX,
+                             noise_sigma: float = 0.0, edge_sigma: float = PARAMS.edge_sigma,
+                             reblur_sigmas: tuple[float, ...] = PARAMS.reblur_sigmas,
+                             quantile: float = PARAMS.blur_quantile, margin_px: int = PARAMS.edge_margin_px,
                              exclude_highlights: bool = True,
-                             min_edges: int = MIN_EDGE_PIXELS,
+                             min_edges: int = PARAMS.min_edge_pixels,
                              half: np.ndarray | None = None,
-                             highlight_sigma_px: float = HIGHLIGHT_SIGMA_PX) -> BlurEstimate:
+                             highlight_sigma_px: float = PARAMS.highlight_sigma_px) -> BlurEstimate:
     """Blur-disc diameter of the background, px of ``gray``: gradient ratio after re-blur.
 
     Zhuo & Sim 2011 ("Defocus map estimation from a single image") at Canny edges of the
     background, converted to a uniform-disc diameter by :func:`disc_calibration`. An edge pixel
     counts when its two re-blur estimates and its contrast width agree (within
-    ``CONSISTENCY_TOL``). The answer is the ``quantile`` (0.75) of the counted pixels: every
+    ``PARAMS.consistency_tol``). The answer is the ``quantile`` (0.75) of the counted pixels: every
     edge is at most as wide as the blur (an object smaller than the blur disc leaves an edge as
     wide as the object, a bokeh orb or a thin line one narrower still), so the estimate sits in
     the upper part of the distribution; with few objects larger than the blur disc it is a lower
@@ -729,7 +730,7 @@ def background_blur_diameter(gray: np.ndarray, background: np.ndarray, *,
     width = e.contrast_width(_half_span(c, edge_sigma))
     allc = np.vstack([cs, cal.diameter_from_widths(width)[None, :]])
     lo, hi = allc.min(axis=0), allc.max(axis=0)
-    ok = ((hi - lo) <= CONSISTENCY_TOL * hi + CONSISTENCY_SLACK_PX) & (width > 0)
+    ok = ((hi - lo) <= PARAMS.consistency_tol * hi + PARAMS.consistency_slack_px) & (width > 0)
     n_ok = int(ok.sum())
     if n_ok < min_edges:
         return BlurEstimate(math.nan, n, n_ok,
@@ -741,15 +742,15 @@ def background_blur_diameter(gray: np.ndarray, background: np.ndarray, *,
 
 def estimate_background_blur(gray: np.ndarray, background: np.ndarray, *,
                              noise_sigma: float = 0.0, half: np.ndarray | None = None,
-                             levels: int = BLUR_LEVELS,
-                             highlight_sigma_px: float = HIGHLIGHT_SIGMA_PX) -> BlurEstimate:
+                             levels: int = PARAMS.blur_levels,
+                             highlight_sigma_px: float = PARAMS.highlight_sigma_px) -> BlurEstimate:
     """Background blur-disc diameter (px of ``gray``), fine scale first, coarser when it is large.
 
     :func:`background_blur_diameter` on ``gray``; when that reads at least
-    ``COARSE_TRIGGER_PX`` or finds nothing, the estimate is repeated on the half-resolution copy
+    ``PARAMS.coarse_trigger_px`` or finds nothing, the estimate is repeated on the half-resolution copy
     (every length halves: re-blurs of 6 and 12 px, edge Gaussian of 2 px; recursively, up to
     ``levels`` scales), and the coarse answer (doubled) is taken when it is at least
-    ``COARSE_MIN_PX`` (or the finer scale found nothing). At a fine scale a large blur is
+    ``PARAMS.coarse_min_px`` (or the finer scale found nothing). At a fine scale a large blur is
     measured with re-blurs smaller than itself and, in 8-bit images, on gradients made of
     one-gray-level steps; the coarser scale fixes both, and cannot resolve small blur, hence
     the switch.
@@ -760,14 +761,14 @@ def estimate_background_blur(gray: np.ndarray, background: np.ndarray, *,
                                     highlight_sigma_px=highlight_sigma_px)
     if levels <= 1 or min(half.shape) < 32:
         return fine
-    if np.isfinite(fine.diameter_px) and fine.diameter_px < COARSE_TRIGGER_PX:
+    if np.isfinite(fine.diameter_px) and fine.diameter_px < PARAMS.coarse_trigger_px:
         return fine
     coarse = estimate_background_blur(
         half, np.asarray(background, dtype=bool)[::2, ::2],
         noise_sigma=float(noise_sigma) * _PYR_NOISE_GAIN, levels=levels - 1,
         highlight_sigma_px=highlight_sigma_px / 2.0)
     c2 = 2.0 * coarse.diameter_px
-    if np.isfinite(c2) and (c2 >= COARSE_MIN_PX or not np.isfinite(fine.diameter_px)):
+    if np.isfinite(c2) and (c2 >= PARAMS.coarse_min_px or not np.isfinite(fine.diameter_px)):
         pts = coarse.points * np.float32(2.0)
         return BlurEstimate(c2, coarse.n_edges, coarse.n_consistent, pts, scale=2 * coarse.scale)
     return fine
@@ -805,12 +806,12 @@ def focus_measures(gray: np.ndarray, subject: np.ndarray, background: np.ndarray
     tiles = tiles * GRAY_LEVELS2
     values: dict[str, float] = {}
     reasons: dict[str, str] = {}
-    values["sharpness"] = float(np.quantile(tiles, FRAME_QUANTILE))
+    values["sharpness"] = float(np.quantile(tiles, PARAMS.frame_quantile))
     ny, nx = tiles.shape
     subj_frac = tile_means(np.asarray(subject, np.float32), ny, nx)
     bg_frac = tile_means(np.asarray(background, np.float32), ny, nx)
-    s_val, s_used = region_quantile(tiles, subj_frac, quantile=SUBJECT_QUANTILE)
-    b_val, b_used = region_quantile(tiles, bg_frac, quantile=BACKGROUND_QUANTILE,
+    s_val, s_used = region_quantile(tiles, subj_frac, quantile=PARAMS.subject_quantile)
+    b_val, b_used = region_quantile(tiles, bg_frac, quantile=PARAMS.background_quantile,
                                     allow_partial=False)
     values["subject_sharpness"] = s_val
     values["background_sharpness"] = b_val
@@ -819,7 +820,7 @@ def focus_measures(gray: np.ndarray, subject: np.ndarray, background: np.ndarray
     if not np.isfinite(b_val):
         reasons["background_sharpness"] = (
             "no background outside the subject box" if not bg_frac.any() else
-            f"the background outside the subject box fills no {TILE_PX} px tile even half")
+            f"the background outside the subject box fills no {PARAMS.tile_px} px tile even half")
     at_floor = SHARPNESS_FLOOR * GRAY_LEVELS2 * (1.0 + 1e-6)
     if np.isfinite(s_val) and np.isfinite(b_val) and max(s_val, b_val) <= at_floor:
         values["separation"] = nan
@@ -829,8 +830,8 @@ def focus_measures(gray: np.ndarray, subject: np.ndarray, background: np.ndarray
         # compare contrast, not brightness: Laplacian variance scales with the light level
         # squared, and a subject under a dimmer or warmer key (or a darker background) must not
         # read as softer or sharper for it; hence divide each side by its mean level squared
-        mu_s = max(float(g[np.asarray(subject, bool)].mean()), BRIGHTNESS_FLOOR)
-        mu_b = max(float(g[np.asarray(background, bool)].mean()), BRIGHTNESS_FLOOR)
+        mu_s = max(float(g[np.asarray(subject, bool)].mean()), PARAMS.brightness_floor)
+        mu_b = max(float(g[np.asarray(background, bool)].mean()), PARAMS.brightness_floor)
         values["separation"] = float(math.log10(s_val / b_val) - 2.0 * math.log10(mu_s / mu_b))
     else:
         values["separation"] = nan
@@ -846,13 +847,13 @@ def focus_measures(gray: np.ndarray, subject: np.ndarray, background: np.ndarray
 
 def compute(ctx) -> MetricResult:
     """The focus family on one :class:`~lenscore.context.ImageContext`."""
-    if min(ctx.height, ctx.width) < MIN_SIDE_PX:
+    if min(ctx.height, ctx.width) < PARAMS.min_side_px:
         return FAMILY.nan_result(f"image too small to measure focus ({ctx.width}x{ctx.height} px; "
-                                 f"needs at least {MIN_SIDE_PX} px per side)")
+                                 f"needs at least {PARAMS.min_side_px} px per side)")
     g = ctx.work_gray
     if not math.isfinite(float(g.sum(dtype=np.float64))):
         return FAMILY.nan_result("the image has non-finite (NaN or infinite) pixels")
-    if float(cv2.meanStdDev(g)[1][0, 0]) < UNIFORM_STD:
+    if float(cv2.meanStdDev(g)[1][0, 0]) < PARAMS.uniform_std:
         return FAMILY.nan_result("uniform image: no detail to measure focus on")
     vals, why, ex = focus_measures(g, ctx.work_subject_mask, ctx.work_background_mask,
                                    noise_sigma=ctx.noise_sigma)
@@ -871,13 +872,13 @@ def compute(ctx) -> MetricResult:
         reasons["focus.background_blur_frac"] = why["background_blur_work_px"]
     inv = 1.0 / ctx.work_scale
     pts = ex["blur"].points
-    if pts.shape[0] > MAX_EDGE_POINTS:
-        pts = pts[np.linspace(0, pts.shape[0] - 1, MAX_EDGE_POINTS).round().astype(np.int64)]
+    if pts.shape[0] > PARAMS.max_edge_points:
+        pts = pts[np.linspace(0, pts.shape[0] - 1, PARAMS.max_edge_points).round().astype(np.int64)]
     artifacts = {
         "sharpness_map_log10": np.log10(ex["tiles"]).astype(np.float32),
         "tile_edges_x": ex["xe"] * inv,
         "tile_edges_y": ex["ye"] * inv,
-        "tile_px": TILE_PX,
+        "tile_px": PARAMS.tile_px,
         "work_scale": float(ctx.work_scale),
         "subject_box": tuple(int(v) for v in ctx.subject_box),
         "subject_source": ctx.subject_source,

@@ -80,6 +80,7 @@ full-res px of the analysed region; ``scale`` (normalised px per full-res px); `
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -94,32 +95,40 @@ from lenscore.metrics.base import MetricFamily, MetricResult, Output, register
 if TYPE_CHECKING:  # pragma: no cover
     from lenscore.evaluator.validate import Check, Plan
 
-#: Parameters (recorded in summary.json). Lengths in normalised px (face box = face_width_px).
-PARAMS: dict = {
-    "face_width_px": 256,
-    "min_face_px": 128,
-    "crop_u": (0.06, 0.94),
-    "crop_v": (-0.10, 0.80),
-    "prefilter_sigma": 0.6,
-    "pore_band": (1.0, 2.0),
-    "low_band": (4.0, 16.0),
-    "lum_sigma": 8.0,
-    "erode_px": 2,
-    "open_px": 5,
-    "min_region_px": 100,
-    "min_region_frac": 0.3,
-    "outlier_factor": 2.0,
-    "edge_contrast": 0.05,
-    "edge_k": 6.0,
-    "edge_dilate_px": 4,
-    "ycrcb_cr": (133, 173),
-    "ycrcb_cb": (77, 127),
-    "min_luma_frac": 0.5,
-    "spec_sigma": 24.0,
-    "spec_gain": 1.12,
-    "spec_sat_frac": 0.75,
-    "energy_scale": 1.0e4,
-}
+
+
+@dataclass(frozen=True)
+class SkinParams:
+    """Every tunable constant of this family: the only place a default lives (it goes into
+    the cache key and ``summary.json``). Lengths in normalised px (face box = face_width_px);
+    see the module docstring for what each one does."""
+
+    face_width_px: int = 256
+    min_face_px: int = 128
+    crop_u: tuple[float, ...] = (0.06, 0.94)
+    crop_v: tuple[float, ...] = (-0.10, 0.80)
+    prefilter_sigma: float = 0.6
+    pore_band: tuple[float, ...] = (1.0, 2.0)
+    low_band: tuple[float, ...] = (4.0, 16.0)
+    lum_sigma: float = 8.0
+    erode_px: int = 2
+    open_px: int = 5
+    min_region_px: int = 100
+    min_region_frac: float = 0.3
+    outlier_factor: float = 2.0
+    edge_contrast: float = 0.05
+    edge_k: float = 6.0
+    edge_dilate_px: int = 4
+    ycrcb_cr: tuple[int, ...] = (133, 173)
+    ycrcb_cb: tuple[int, ...] = (77, 127)
+    min_luma_frac: float = 0.5
+    spec_sigma: float = 24.0
+    spec_gain: float = 1.12
+    spec_sat_frac: float = 0.75
+    energy_scale: float = 1.0e4
+
+
+PARAMS = SkinParams()
 
 #: Geometric skin template: ellipses (centre u, centre v, radius u, radius v) in face-box units
 #: (u = (x - box_x) / box_w, v = (y - box_y) / box_h) of OpenCV's Haar frontal-face box.
@@ -151,14 +160,11 @@ OUTPUTS = (
            "reads low below ~200)."),
 )
 
-_IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
-
-
 # ---------------------------------------------------------------------------------------------
 # Resampling and the exact noise gain
 # ---------------------------------------------------------------------------------------------
 def resample_gray(gray: np.ndarray, k: float, size: tuple[int, int], *,
-                  prefilter_sigma: float = 0.6) -> np.ndarray:
+                  prefilter_sigma: float = PARAMS.prefilter_sigma) -> np.ndarray:
     """Gaussian low-pass of ``prefilter_sigma * k`` source px, then bicubic resize to ``size`` (w, h).
 
     The Gaussian does the anti-aliasing; bicubic sampling of the low-passed image then leaves a
@@ -190,7 +196,7 @@ def dog_norm2(a: float, b: float) -> float:
 
 
 @functools.lru_cache(maxsize=1024)
-def noise_band_gain(k: float, band: tuple[float, float], prefilter_sigma: float = 0.6) -> float:
+def noise_band_gain(k: float, band: tuple[float, float], prefilter_sigma: float = PARAMS.prefilter_sigma) -> float:
     """Variance of the band response (per normalised px) to unit white noise in the source image.
 
     The chain (prefilter, resample by 1/k, DoG ``band``) is linear, so for white input of unit
@@ -252,8 +258,8 @@ class FaceCrop:
     k: float
 
 
-def face_crop(rgb: np.ndarray, face_box, *, face_width_px: int = 256,
-              crop_u=(0.06, 0.94), crop_v=(-0.10, 0.80), prefilter_sigma: float = 0.6,
+def face_crop(rgb: np.ndarray, face_box, *, face_width_px: int = PARAMS.face_width_px,
+              crop_u=PARAMS.crop_u, crop_v=PARAMS.crop_v, prefilter_sigma: float = PARAMS.prefilter_sigma,
               region=None) -> FaceCrop:
     """Cut the skin region of a face and resample it so the face box is ``face_width_px`` wide.
 
@@ -277,7 +283,7 @@ def face_crop(rgb: np.ndarray, face_box, *, face_width_px: int = 256,
     ch, cw = src.shape[:2]
     size = (max(1, int(round(cw / k))), max(1, int(round(ch / k))))
     gray = imaging.luma(src)
-    noise_abs = np.abs(cv2.filter2D(gray, cv2.CV_32F, _IMMERKAER, borderType=cv2.BORDER_REFLECT))
+    noise_abs = imaging.immerkaer_response(gray)
     gray_c = resample_gray(gray, k, size, prefilter_sigma=prefilter_sigma)
     rgb_c = np.clip(cv2.resize(src, size, interpolation=cv2.INTER_LINEAR), 0.0, 1.0)  # colour only
     xs = np.clip(((np.arange(size[0]) + 0.5) * k).astype(np.int64), 0, cw - 1)
@@ -300,12 +306,10 @@ def template_labels(shape: tuple[int, int], face_box, *, template=TEMPLATE) -> n
     return out
 
 
-def ycrcb_skin(rgb: np.ndarray, *, cr=(133, 173), cb=(77, 127)) -> np.ndarray:
-    """Chai & Ngan (1999) skin-colour map on sRGB in [0, 1] (R, G, B order); bool H x W."""
-    u8 = np.clip(np.asarray(rgb, dtype=np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    ycc = cv2.cvtColor(u8, cv2.COLOR_RGB2YCrCb)  # channels Y, Cr, Cb
-    c_r, c_b = ycc[..., 1], ycc[..., 2]
-    return (c_r >= cr[0]) & (c_r <= cr[1]) & (c_b >= cb[0]) & (c_b <= cb[1])
+def ycrcb_skin(rgb: np.ndarray, *, cr=PARAMS.ycrcb_cr, cb=PARAMS.ycrcb_cb) -> np.ndarray:
+    """Chai & Ngan (1999) skin-colour map (:func:`lenscore.imaging.skin_colour_map`) on sRGB in
+    [0, 1] (R, G, B order); bool H x W."""
+    return imaging.skin_colour_map(rgb, cr=cr, cb=cb)
 
 
 def masked_mean(img: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
@@ -335,8 +339,8 @@ def saturation(rgb: np.ndarray) -> np.ndarray:
 
 
 def skin_masks(rgb: np.ndarray, gray: np.ndarray, labels: np.ndarray, *, user_region: bool = False,
-               cr=(133, 173), cb=(77, 127), min_luma_frac: float = 0.5, open_px: int = 5,
-               spec_sigma: float = 24.0, spec_gain: float = 1.12, spec_sat_frac: float = 0.75):
+               cr=PARAMS.ycrcb_cr, cb=PARAMS.ycrcb_cb, min_luma_frac: float = PARAMS.min_luma_frac, open_px: int = PARAMS.open_px,
+               spec_sigma: float = PARAMS.spec_sigma, spec_gain: float = PARAMS.spec_gain, spec_sat_frac: float = PARAMS.spec_sat_frac):
     """Skin and specular masks on a (normalised) face crop.
 
     Parameters
@@ -385,11 +389,11 @@ def skin_masks(rgb: np.ndarray, gray: np.ndarray, labels: np.ndarray, *, user_re
 # Band energies
 # ---------------------------------------------------------------------------------------------
 def band_energies(gray: np.ndarray, mask: np.ndarray, labels: np.ndarray | None = None, *,
-                  noise_sigma: float = 0.0, k: float = 1.0, prefilter_sigma: float = 0.6,
-                  pore_band=(1.0, 2.0), low_band=(4.0, 16.0), lum_sigma: float = 8.0,
-                  erode_px: int = 2, min_region_px: int = 100, min_region_frac: float = 0.3,
-                  outlier_factor: float = 2.0, edge_contrast: float = 0.05,
-                  edge_k: float = 6.0, edge_dilate_px: int = 4) -> dict:
+                  noise_sigma: float = 0.0, k: float = 1.0, prefilter_sigma: float = PARAMS.prefilter_sigma,
+                  pore_band=PARAMS.pore_band, low_band=PARAMS.low_band, lum_sigma: float = PARAMS.lum_sigma,
+                  erode_px: int = PARAMS.erode_px, min_region_px: int = PARAMS.min_region_px, min_region_frac: float = PARAMS.min_region_frac,
+                  outlier_factor: float = PARAMS.outlier_factor, edge_contrast: float = PARAMS.edge_contrast,
+                  edge_k: float = PARAMS.edge_k, edge_dilate_px: int = PARAMS.edge_dilate_px) -> dict:
     """Band-limited contrast energies of ``gray`` on skin (Peli 1990), noise floor removed.
 
     Pixels outside ``mask`` are filled with the local skin luminance L (normalised
@@ -528,15 +532,15 @@ def measure_skin(rgb: np.ndarray, face_box, *, user_mask: np.ndarray | None = No
     ``noise_sigma``, ``crop`` (:class:`FaceCrop`), ``mask``, ``specular_mask``, ``labels``,
     ``reason`` (None when measurable).
     """
-    p = dict(PARAMS, **(params or {}))
+    p = dataclasses.replace(PARAMS, **(params or {}))
     region = None
     if user_mask is not None:
         ys, xs = np.nonzero(user_mask)
-        pad = 2.0 * p["lum_sigma"] * float(face_box[2]) / p["face_width_px"]
+        pad = 2.0 * p.lum_sigma * float(face_box[2]) / p.face_width_px
         region = (xs.min() - pad, ys.min() - pad, xs.max() - xs.min() + 1 + 2 * pad,
                   ys.max() - ys.min() + 1 + 2 * pad)
-    crop = face_crop(rgb, face_box, face_width_px=p["face_width_px"], crop_u=p["crop_u"],
-                     crop_v=p["crop_v"], prefilter_sigma=p["prefilter_sigma"], region=region)
+    crop = face_crop(rgb, face_box, face_width_px=p.face_width_px, crop_u=p.crop_u,
+                     crop_v=p.crop_v, prefilter_sigma=p.prefilter_sigma, region=region)
     if user_mask is None:
         labels = template_labels(crop.gray.shape, crop.face_box)
     else:
@@ -544,27 +548,27 @@ def measure_skin(rgb: np.ndarray, face_box, *, user_mask: np.ndarray | None = No
         um = np.ascontiguousarray(user_mask[y0:y0 + chh, x0:x0 + cw]).astype(np.uint8)
         labels = cv2.resize(um, crop.gray.shape[::-1], interpolation=cv2.INTER_NEAREST)
     skin, spec = skin_masks(crop.rgb, crop.gray, labels, user_region=user_mask is not None,
-                            cr=p["ycrcb_cr"], cb=p["ycrcb_cb"], min_luma_frac=p["min_luma_frac"],
-                            open_px=p["open_px"], spec_sigma=p["spec_sigma"],
-                            spec_gain=p["spec_gain"], spec_sat_frac=p["spec_sat_frac"])
+                            cr=p.ycrcb_cr, cb=p.ycrcb_cb, min_luma_frac=p.min_luma_frac,
+                            open_px=p.open_px, spec_sigma=p.spec_sigma,
+                            spec_gain=p.spec_gain, spec_sat_frac=p.spec_sat_frac)
     n_tmpl = int((labels > 0).sum())
     nan = float("nan")
     out = {"crop": crop, "mask": skin, "specular_mask": spec, "labels": labels,
            "mask_fraction": float(skin.sum() / n_tmpl) if n_tmpl and user_mask is None else nan,
            "texture_energy": nan, "specular_fraction": nan, "noise_sigma": nan, "bands": {},
            "reason": None}
-    if skin.sum() < p["min_region_px"]:
+    if skin.sum() < p.min_region_px:
         out["reason"] = ("too little skin on the cheeks and forehead (hair, shadow, "
                          "a turned face, or not skin-coloured)")
         return out
     sigma_n = masked_noise_sigma(crop.noise_abs, skin)
     bands = band_energies(crop.gray, skin, labels, noise_sigma=sigma_n, k=crop.k,
-                          prefilter_sigma=p["prefilter_sigma"], pore_band=p["pore_band"],
-                          low_band=p["low_band"], lum_sigma=p["lum_sigma"],
-                          erode_px=p["erode_px"], min_region_px=p["min_region_px"],
-                          min_region_frac=p["min_region_frac"], outlier_factor=p["outlier_factor"],
-                          edge_contrast=p["edge_contrast"], edge_k=p["edge_k"],
-                          edge_dilate_px=p["edge_dilate_px"])
+                          prefilter_sigma=p.prefilter_sigma, pore_band=p.pore_band,
+                          low_band=p.low_band, lum_sigma=p.lum_sigma,
+                          erode_px=p.erode_px, min_region_px=p.min_region_px,
+                          min_region_frac=p.min_region_frac, outlier_factor=p.outlier_factor,
+                          edge_contrast=p.edge_contrast, edge_k=p.edge_k,
+                          edge_dilate_px=p.edge_dilate_px)
     bands["noise_sigma"] = sigma_n
     bands["rms_contrast"] = math.sqrt(bands["pore_corrected"])
     out.update(bands=bands, noise_sigma=sigma_n,
@@ -573,7 +577,7 @@ def measure_skin(rgb: np.ndarray, face_box, *, user_mask: np.ndarray | None = No
         out["reason"] = ("too little skin left in any cheek or forehead region (hair, beard, "
                          "shadow or a turned face)")
         return out
-    out["texture_energy"] = p["energy_scale"] * bands["pore_corrected"]
+    out["texture_energy"] = p.energy_scale * bands["pore_corrected"]
     return out
 
 
@@ -630,9 +634,9 @@ def compute(ctx) -> MetricResult:
             reasons[n] = msg
         return MetricResult(values, reasons, {"face_source": None})
     values["skin.face_width_px"] = float(face[2])
-    if face[2] < p["min_face_px"]:
+    if face[2] < p.min_face_px:
         msg = (f"face too small for pore-scale texture ({face[2]} px wide; "
-               f"needs >= {p['min_face_px']} px)")
+               f"needs >= {p.min_face_px} px)")
         for n in measured:
             reasons[n] = msg
         return MetricResult(values, reasons, {"face_source": source, "face_box": tuple(face)})
