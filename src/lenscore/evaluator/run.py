@@ -541,19 +541,6 @@ def _succeeded(fut: Any) -> bool:
         return False
 
 
-def iter_rows(records: Sequence[ImageRecord], families: Sequence[MetricFamily], *, jobs: int = 1,
-              max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Iterator[RowResult]:
-    """Rows in input order; with ``jobs > 1`` computed in worker processes."""
-    from lenscore.evaluator.executors import make_executor
-
-    exe = make_executor("process", jobs=min(jobs, max(1, len(records))))
-    try:
-        for rec, tr in stream_results(records, families, exe, max_pixels=max_pixels):
-            yield RowResult(assemble_row(rec, tr, families))
-    finally:
-        exe.close()
-
-
 @dataclass
 class RunResult:
     scores_path: Path

@@ -9,11 +9,9 @@ highlights, measures each one's outline and rim, and keeps only those that are o
 
 Method
 ------
-1. **Where to look.** Background only: outside the person silhouette prior
-   (:func:`person_mask`: head ellipse and shoulders/torso from the detected face; the
-   head-and-shoulders *box* would hide the background beside the head, where orbs usually
-   are), outside the user's subject box when one is given, outside the fallback centre box when
-   no face is found (:func:`orb_background_mask`).
+1. **Where to look.** Background only: ``ctx.work_background_mask``, outside the subject
+   (:mod:`lenscore.subject`: the person silhouette prior around a detected face, the user's
+   subject box when one is given, the fallback centre box when no face is found).
 2. **Candidates** (linear luminance ``ctx.work_luminance``, searched on a half-size copy):
    white top-hat against a coarse morphological opening (the local background without anything
    smaller than the largest orb), thresholded at a ladder of levels ``PARAMS.seed_levels`` (an
@@ -104,7 +102,6 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from lenscore import subject
 from lenscore.imaging import luma, srgb_to_linear
 from lenscore.metrics.base import MetricFamily, MetricResult, Output, register
 
@@ -412,7 +409,6 @@ def distance_proposals(mask: np.ndarray, *, min_r: float, max_n: int = 4
 
 
 # ---- step 3: measurement --------------------------------------------------------------------
-_RIDGE = 1e-9 * np.eye(5)
 
 
 @lru_cache(maxsize=16)
@@ -508,14 +504,6 @@ def outline_shapes(radii: np.ndarray, *, max_harmonic: int = PARAMS.max_harmonic
         square = amp[:, 4] > np.maximum(ab, amp[:, 2])
         low = np.where(square, np.maximum(low, amp[:, 4]), low)
     return circ, np.sqrt(np.maximum(area, 0.0) / np.pi), order, low
-
-
-def outline_shape(radii: np.ndarray, *, max_harmonic: int = PARAMS.max_harmonic
-                  ) -> tuple[float, float, float, float]:
-    """:func:`outline_shapes` of one outline: (circularity, equivalent radius, polygon order,
-    low harmonic) as floats."""
-    circ, req, order, low = outline_shapes(np.asarray(radii)[None, :], max_harmonic=max_harmonic)
-    return float(circ[0]), float(req[0]), float(order[0]), float(low[0])
 
 
 class RaySampler:
@@ -812,12 +800,6 @@ def _shape_and_rim(prof: np.ndarray, r0: np.ndarray, sx: np.ndarray, sy: np.ndar
                                float(lo[i]), float(order[i]), float(low[i]),
                                float(mismatch[i])))
     return out
-
-
-def measure_disc(lum: np.ndarray, cx: float, cy: float, r0: float, *,
-                 min_level: float = 0.0) -> DiscMeasure | None:
-    """One hypothesis on one image (all in ``lum`` px): :func:`measure_discs` for a single disc."""
-    return measure_discs(RaySampler(lum), np.array([[cx, cy, r0]]), min_level=min_level)[0]
 
 
 def classify(m: DiscMeasure, *, min_level: float = 0.0) -> str:
@@ -1214,21 +1196,11 @@ def summarize(orbs: list[Orb], soft: list[Orb], *, width: int, height: int
     return vals, why
 
 
-person_mask = subject.person_mask  # the silhouette moved to lenscore.subject (shared by all families)
-
-
-def orb_background_mask(ctx: "ImageContext") -> np.ndarray:
-    """Background where orbs are looked for (working resolution): outside the user's subject
-    box when one is given; outside the person silhouette (:func:`person_mask`) when a face is
-    found; outside the fallback centre box otherwise."""
-    return ctx.work_background_mask
-
-
 def compute(ctx: "ImageContext") -> MetricResult:
     """Adapter: detect orbs on the context's working copy and summarise them."""
     if min(ctx.height, ctx.width) < 16:
         return FAMILY.nan_result(f"image too small for bokeh ({ctx.width}x{ctx.height} px)")
-    bgm = orb_background_mask(ctx)
+    bgm = ctx.work_background_mask
     if not bgm.any():
         res = FAMILY.nan_result("no background: the subject covers the whole frame")
         return res

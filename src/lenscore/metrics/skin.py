@@ -139,7 +139,6 @@ TEMPLATE = (
     (0.25, 0.615, 0.11, 0.115),  # cheek (image left)
     (0.75, 0.615, 0.11, 0.115),  # cheek (image right)
 )
-REGION_NAMES = ("forehead", "cheek_left", "cheek_right")
 
 OUTPUTS = (
     Output("skin.texture_energy", "%^2", "higher", (0.0, math.inf),
