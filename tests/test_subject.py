@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from lenscore.context import ImageContext
+from lenscore import subject
 from lenscore.subject import detect_faces, fallback_box, head_and_shoulders
 
 
@@ -57,3 +58,10 @@ def test_head_and_shoulders_is_clipped_to_the_frame():
 def test_tiny_and_uniform_images_have_no_face():
     assert detect_faces(np.zeros((8, 8), np.float32)) == []
     assert detect_faces(np.full((256, 256), 0.5, np.float32)) == []
+
+
+def test_person_mask_keeps_the_sides_of_the_head_as_background():
+    m = subject.person_mask((40, 40, 40, 40), (200, 200))
+    assert m[60, 60] and m[150, 60]                # face, chest
+    assert not m[20, 5] and not m[60, 190]         # beside the head
+    assert not m[0, 0]
