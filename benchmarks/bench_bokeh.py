@@ -8,7 +8,7 @@ alone. Prints the median wall time and the fastest and median CPU time of this p
 shared, loaded machine the fastest CPU time is the steadier figure), and a reference operation
 whose quiet-machine time is known, to scale the figures by. Scenes: the
 renderer's demo variants and aperture shapes at ``--size``, and the real generated images in
-../shared/data/comfyui-png when that folder exists. The target (METRICS issue 4): < 15 ms per
+../shared/data/comfyui-png when that folder exists. The target (issue 4): < 15 ms per
 1024 x 1024 image on one core.
 """
 

@@ -1,4 +1,4 @@
-"""`lenscore validate` on a reduced sweep: every metric meets its METRICS.md target against the
+"""`lenscore validate` on a reduced sweep: every metric meets its target against the
 ground-truth renderer (the same checks the full command prints)."""
 
 from __future__ import annotations

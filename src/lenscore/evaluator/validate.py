@@ -1,5 +1,6 @@
 """Validation against known truth: render sweeps with the ground-truth renderer, score them, and
-compare every metric with the truth and with the targets of the design card (METRICS.md).
+compare every metric with the truth and with its targets (each family states its own checks and
+targets in ``MetricFamily.validate``; see docs/architecture.md).
 
 Each check is a :class:`Check` with the measured figure, the target and PASS/FAIL; a check whose
 metric is not installed is reported as such, never silently passed. ``quick=True`` runs a reduced

@@ -90,6 +90,17 @@ as light-carrying pixels (``ctx.result("bokeh").artifacts["orbs"]``).
 Cost: ``benchmarks/bench_bokeh.py``. Flip: the measurement is exactly flip-equivariant for a
 given subject; the face detector (Haar) is not, so the person prior can move by a few pixels
 after a flip and an orb on its border can come or go.
+
+References
+----------
+.. [1] A. Fitzgibbon, M. Pilu, R. B. Fisher, "Direct least square fitting of ellipses",
+   IEEE TPAMI 21(5), 1999. https://doi.org/10.1109/34.765658
+.. [2] H. K. Yuen, J. Princen, J. Illingworth, J. Kittler, "Comparative study of Hough
+   transform methods for circle finding", Image and Vision Computing 8(1), 1990 (OpenCV's
+   HOUGH_GRADIENT family). https://doi.org/10.1016/0262-8856(90)90059-E
+.. [3] J. Peng, Z. Cao, X. Luo, H. Lu, K. Xian, J. Zhang, "BokehMe: when neural rendering
+   meets classical rendering", CVPR 2022 (the classical, scattering renderer whose discs the
+   detector is validated on). https://arxiv.org/abs/2206.12614
 """
 
 from __future__ import annotations

@@ -53,6 +53,16 @@ Hugging Face cache (resolved with the hub in offline mode, so a miss fails fast)
 torch and open_clip are imported only inside :func:`load_clip` (never at module import).
 :class:`ClipPreprocess` (what worker processes run, via :meth:`ClipScorer.prepare`) needs only
 numpy and Pillow.
+
+References
+----------
+.. [1] A. Radford et al., "Learning transferable visual models from natural language
+   supervision", ICML 2021. https://arxiv.org/abs/2103.00020
+.. [2] M. Cherti et al., "Reproducible scaling laws for contrastive language-image learning",
+   CVPR 2023. https://arxiv.org/abs/2212.07143
+.. [3] J. Hessel, A. Holtzman, M. Forbes, R. Le Bras, Y. Choi, "CLIPScore: a reference-free
+   evaluation metric for image captioning", EMNLP 2021.
+   https://doi.org/10.18653/v1/2021.emnlp-main.595
 """
 
 from __future__ import annotations

@@ -142,6 +142,26 @@ Res. Appl. 10(1) (rational approximation of the Planckian locus in uv) and Rober
 "Computation of correlated color temperature and distribution temperature", JOSA 58(11)
 (isotemperature lines), used for cheap per-pixel (mired, Duv); Ashman, Bird & Zepf (1994),
 AJ 108 (bimodality D); Lloyd (1982), "Least squares quantization in PCM", IEEE TIT 28(2).
+
+References
+----------
+.. [1] Y. Ohno, "Practical use and calculation of CCT and Duv", LEUKOS 10(1), 2014.
+   https://doi.org/10.1080/15502724.2013.839020
+.. [2] J. van de Weijer, T. Gevers, A. Gijsenij, "Edge-based color constancy", IEEE TIP
+   16(9), 2007. https://doi.org/10.1109/TIP.2007.901808
+.. [3] H. R. V. Joze, M. S. Drew, G. D. Finlayson, P. A. T. Rey, "The role of bright pixels
+   in illumination estimation", Color and Imaging Conference 2012.
+   https://library.imaging.org/cic/articles/20/1/art00008
+.. [4] S. A. Shafer, "Using color to separate reflection components", Color Research &
+   Application 10(4), 1985. https://doi.org/10.1002/col.5080100409
+.. [5] S. Bianco, R. Schettini, "Adaptive color constancy using faces", IEEE TPAMI 36(8),
+   2014. https://doi.org/10.1109/TPAMI.2013.2297710
+.. [6] S. Lloyd, "Least squares quantization in PCM", IEEE Trans. Information Theory 28(2),
+   1982. https://doi.org/10.1109/TIT.1982.1056489
+.. [7] K. M. Ashman, C. M. Bird, S. E. Zepf, "Detecting bimodality in astronomical datasets",
+   Astronomical Journal 108, 1994. https://doi.org/10.1086/117248
+.. [8] A. R. Robertson, "Computation of correlated color temperature and distribution
+   temperature", JOSA 58(11), 1968. https://doi.org/10.1364/JOSA.58.001528
 """
 
 from __future__ import annotations

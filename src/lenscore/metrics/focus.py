@@ -97,6 +97,22 @@ Artifacts (``MetricResult.artifacts``), coordinates in full-resolution px:
 * ``blur_scale``: 1, 2 or 4: the working copy, or its half/quarter-resolution copy, the blur
   estimate came from;
 * ``noise_sigma``: the noise std used for the correction ([0, 1] gray units, working copy).
+
+References
+----------
+.. [1] J. L. Pech-Pacheco, G. Cristobal, J. Chamorro-Martinez, J. Fernandez-Valdivia,
+   "Diatom autofocusing in brightfield microscopy: a comparative study", ICPR 2000.
+   https://doi.org/10.1109/ICPR.2000.903548
+.. [2] S. Pertuz, D. Puig, M. A. Garcia, "Analysis of focus measure operators for
+   shape-from-focus", Pattern Recognition 46(5), 2013. https://doi.org/10.1016/j.patcog.2012.11.011
+.. [3] S. Zhuo, T. Sim, "Defocus map estimation from a single image", Pattern Recognition
+   44(9), 2011. https://doi.org/10.1016/j.patcog.2011.03.009
+.. [4] J. Immerkaer, "Fast noise variance estimation", CVIU 64(2), 1996.
+   https://doi.org/10.1006/cviu.1996.0060
+.. [5] P. Burt, E. Adelson, "The Laplacian pyramid as a compact image code", IEEE Trans.
+   Communications 31(4), 1983. https://doi.org/10.1109/TCOM.1983.1095851
+.. [6] P. Marziliano, F. Dufaux, S. Winkler, T. Ebrahimi, "A no-reference perceptual blur
+   metric", ICIP 2002. https://doi.org/10.1109/ICIP.2002.1038902
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ Method
    i.e. the squared RMS pore-band contrast in percent (unit "%^2"; sqrt gives the RMS contrast
    in %), averaged over the regions weighted by pixel count, leaving out a region above
    ``outlier_factor`` (2) x the median region (a fringe, forehead lines or stubble, not pores).
-   METRICS.md suggests a ratio to the low band (DoG ``low_band`` = (4, 16) px: shading and
+   The design card suggests a ratio to the low band (DoG ``low_band`` = (4, 16) px: shading and
    relief); it is computed and kept in the artifacts (``bands["band_ratio"]``). On the London
    ladder both were monotonic and resolution-stable alike; the absolute contrast was kept
    because it does not move with the lighting (a harder key light raises the low band) and it
@@ -76,6 +76,21 @@ full-res px of the analysed region; ``scale`` (normalised px per full-res px); `
 ``specular_mask`` (bool, normalised grid: resize to ``crop_box``'s w x h to overlay);
 ``bands`` {"pore", "pore_noise_floor", "pore_corrected", "low", "band_ratio", "noise_sigma",
 "rms_contrast", "regions": [per-region dicts or None]} (contrast^2 units, unscaled).
+
+References
+----------
+.. [1] D. Chai, K. N. Ngan, "Face segmentation using skin-color map in videophone
+   applications", IEEE TCSVT 9(4), 1999. https://doi.org/10.1109/76.767122
+.. [2] E. Peli, "Contrast in complex images", JOSA A 7(10), 1990.
+   https://doi.org/10.1364/JOSAA.7.002032
+.. [3] H. Knutsson, C.-F. Westin, "Normalized and differential convolution", CVPR 1993.
+   https://doi.org/10.1109/CVPR.1993.341081
+.. [4] J. Immerkaer, "Fast noise variance estimation", CVIU 64(2), 1996.
+   https://doi.org/10.1006/cviu.1996.0060
+.. [5] X. Liu, M. Tanaka, M. Okutomi, "Single-image noise level estimation for blind
+   denoising", IEEE TIP 22(12), 2013. https://doi.org/10.1109/TIP.2013.2283400
+.. [6] S. A. Shafer, "Using color to separate reflection components", Color Research &
+   Application 10(4), 1985. https://doi.org/10.1002/col.5080100409
 """
 
 from __future__ import annotations
