@@ -146,7 +146,7 @@ def test_cct_duv_nan_input_does_not_raise():
 def test_known_answer_sources(key_k, bg_k):
     rgb, sbox, fbox = scene(key_k=key_k, bg_k=bg_k, seed=key_k % 7)
     out = measure(rgb, sbox, fbox)
-    v = out["values"]
+    v = out.values
     assert within_target(v["subject_cct_k"], key_k), (v["subject_cct_k"], key_k)
     assert within_target(v["background_cct_k"], bg_k), (v["background_cct_k"], bg_k)
     true_delta = mired(key_k) - mired(bg_k)
@@ -156,13 +156,13 @@ def test_known_answer_sources(key_k, bg_k):
         assert abs(v["delta_mired"]) <= SAME_LIGHT_MIRED
     # the clusters are the two lights, ordered warm / cool
     assert v["warm_cct_k"] <= v["cool_cct_k"]
-    assert out["artifacts"]["subject"]["method"] == "face highlights"
+    assert out.artifacts["subject"]["method"] == "face highlights"
 
 
 @pytest.mark.parametrize("kelvin", [2200.0, 3000.0, 4500.0, 6500.0, 9500.0])
 def test_same_light_everywhere_gives_near_zero_delta(kelvin):
     rgb, sbox, fbox = scene(key_k=kelvin, bg_k=kelvin, seed=int(kelvin) % 5)
-    v = measure(rgb, sbox, fbox)["values"]
+    v = measure(rgb, sbox, fbox).values
     assert abs(v["delta_mired"]) <= SAME_LIGHT_MIRED
     assert within_target(v["subject_cct_k"], kelvin)
 
@@ -171,10 +171,10 @@ def test_orange_jacket_is_not_a_lamp():
     # a saturated orange garment under a 5000 K key: the key must still read ~5000 K, both when
     # the face is known and when only the subject box is (the jacket then fills most of it)
     rgb, sbox, fbox = scene(key_k=5000, bg_k=6500, jacket=ORANGE, seed=3)
-    with_face = measure(rgb, sbox, fbox)["values"]["subject_cct_k"]
+    with_face = measure(rgb, sbox, fbox).values["subject_cct_k"]
     no_face = measure(rgb, sbox, None)
     assert within_target(with_face, 5000), with_face
-    assert within_target(no_face["values"]["subject_cct_k"], 5000), no_face["values"]
+    assert within_target(no_face.values["subject_cct_k"], 5000), no_face.values
     # and the jacket really is lamp-coloured on average: its mean would read far below 3000 K
     lin = srgb_to_linear(rgb)
     x, y, w, h = sbox
@@ -185,8 +185,8 @@ def test_orange_jacket_is_not_a_lamp():
 
 # ---- properties -------------------------------------------------------------------------------
 def test_invariant_to_exposure():
-    a = measure(*scene(key_k=3000, bg_k=7000, exposure=1.0, seed=4))["values"]
-    b = measure(*scene(key_k=3000, bg_k=7000, exposure=0.55, seed=4))["values"]
+    a = measure(*scene(key_k=3000, bg_k=7000, exposure=1.0, seed=4)).values
+    b = measure(*scene(key_k=3000, bg_k=7000, exposure=0.55, seed=4)).values
     for k in ("subject_cct_k", "background_cct_k"):
         assert abs(mired(a[k]) - mired(b[k])) <= 5.0, (k, a[k], b[k])
     assert abs(a["delta_mired"] - b["delta_mired"]) <= 8.0
@@ -194,23 +194,23 @@ def test_invariant_to_exposure():
 
 def test_invariant_to_horizontal_flip():
     rgb, (x, y, w, h), (fx, fy, fw, fh) = scene(key_k=2700, bg_k=6000, seed=5)
-    a = measure(rgb, (x, y, w, h), (fx, fy, fw, fh))["values"]
+    a = measure(rgb, (x, y, w, h), (fx, fy, fw, fh)).values
     width = rgb.shape[1]
     b = measure(rgb[:, ::-1].copy(), (width - x - w, y, w, h),
-                (width - fx - fw, fy, fw, fh))["values"]
+                (width - fx - fw, fy, fw, fh)).values
     for k in ("subject_cct_k", "background_cct_k", "warm_cct_k", "cool_cct_k"):
         assert abs(mired(a[k]) - mired(b[k])) <= 5.0, (k, a[k], b[k])
 
 
 def test_background_cct_rises_with_background_kelvin():
-    got = [measure(*scene(key_k=3200, bg_k=k, seed=6))["values"]["background_cct_k"]
+    got = [measure(*scene(key_k=3200, bg_k=k, seed=6)).values["background_cct_k"]
            for k in (2700, 4000, 5500, 7500, 9500)]
     assert all(b > a for a, b in zip(got, got[1:])), got
 
 
 def test_separation_and_mud_tell_two_lights_from_one():
-    two = measure(*scene(key_k=2700, bg_k=6500, seed=7))["values"]
-    one = measure(*scene(key_k=5000, bg_k=5000, seed=7))["values"]
+    two = measure(*scene(key_k=2700, bg_k=6500, seed=7)).values
+    one = measure(*scene(key_k=5000, bg_k=5000, seed=7)).values
     assert two["separation"] > one["separation"]
     assert two["mud_fraction"] <= 0.1
     assert 0.0 <= one["mud_fraction"] <= 1.0
@@ -275,8 +275,8 @@ def test_pure_green_light_has_no_cct():
     rgb, sbox, fbox = scene(key_rgb=green, bg_rgb=green, seed=9)
     out = measure(rgb, sbox, fbox)
     for k in ("subject_cct_k", "background_cct_k"):
-        assert math.isnan(out["values"][k])
-        assert "not a blackbody-like light" in out["reasons"][k] and "Duv=+" in out["reasons"][k]
+        assert math.isnan(out.values[k])
+        assert "not a blackbody-like light" in out.reasons[k] and "Duv=+" in out.reasons[k]
 
 
 def test_tiny_image():
@@ -352,6 +352,6 @@ def test_clipped_background_says_so():
     white = np.ones_like(rgb)
     white[y:y + h, x:x + w] = rgb[y:y + h, x:x + w]
     out = measure(white, sbox, fbox)
-    assert math.isnan(out["values"]["background_cct_k"])
-    assert "clipped" in out["reasons"]["background_cct_k"]
-    assert within_target(out["values"]["subject_cct_k"], 5000)
+    assert math.isnan(out.values["background_cct_k"])
+    assert "clipped" in out.reasons["background_cct_k"]
+    assert within_target(out.values["subject_cct_k"], 5000)

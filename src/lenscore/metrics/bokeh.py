@@ -1148,8 +1148,7 @@ def union_explains(lum: np.ndarray, cx: float, cy: float, r: float, level: float
 
 
 # ---- image-level summary ----------------------------------------------------------------------
-def summarize(orbs: list[Orb], soft: list[Orb], *, width: int, height: int
-              ) -> tuple[dict[str, float], dict[str, str]]:
+def summarize(orbs: list[Orb], soft: list[Orb], *, width: int, height: int) -> MetricResult:
     """Image-level outputs (and NaN reasons) from the verified orbs and the soft highlights."""
     nan = math.nan
     vals = {o.name: nan for o in OUTPUTS}
@@ -1165,7 +1164,7 @@ def summarize(orbs: list[Orb], soft: list[Orb], *, width: int, height: int
         for name in vals:
             if name not in (f"{F}.orb_count", f"{F}.disc_fraction"):
                 why[name] = reason
-        return vals, why
+        return MetricResult(vals, why)
     d = np.array([2 * o.r for o in orbs])
     circ = np.array([o.circularity for o in orbs])
     circ = circ[np.isfinite(circ)]
@@ -1204,7 +1203,7 @@ def summarize(orbs: list[Orb], soft: list[Orb], *, width: int, height: int
         vals[f"{F}.cats_eye_alignment"] = float(np.mean(cosines))
     else:
         why[f"{F}.cats_eye_alignment"] = "fewer than 2 elongated off-centre orbs"
-    return vals, why
+    return MetricResult(vals, why)
 
 
 def compute(ctx: "ImageContext") -> MetricResult:
@@ -1216,12 +1215,11 @@ def compute(ctx: "ImageContext") -> MetricResult:
         res = FAMILY.nan_result("no background: the subject covers the whole frame")
         return res
     det = detect_orbs(ctx.work_luminance, bgm, full_rgb=ctx.rgb, work_scale=ctx.work_scale)
-    vals, why = summarize(det["orbs"], det["soft"], width=ctx.width, height=ctx.height)
-    orbs = [o.as_dict() for o in det["orbs"]]
-    return MetricResult(vals, why, {"orbs": orbs,
-                                    "soft_highlights": [o.as_dict() for o in det["soft"]],
-                                    "n_candidates": det["n_candidates"],
-                                    "rejected": det["rejected"]})
+    res = summarize(det["orbs"], det["soft"], width=ctx.width, height=ctx.height)
+    res.artifacts.update({"orbs": [o.as_dict() for o in det["orbs"]],
+                          "soft_highlights": [o.as_dict() for o in det["soft"]],
+                          "n_candidates": det["n_candidates"], "rejected": det["rejected"]})
+    return res
 
 
 # ---------------------------------------------------------------------------------------------

@@ -809,7 +809,7 @@ def measure_color(linear: np.ndarray, encoded: np.ndarray, background: np.ndarra
                   subject_box: Sequence[float] | None = None,
                   face_box: Sequence[float] | None = None,
                   orbs: Sequence[dict] | None = None, noise_sigma: float = 0.0,
-                  **params: Any) -> dict[str, Any]:
+                  **params: Any) -> MetricResult:
     """Light-source colours of a portrait: key light, background, warm/cool clusters, mud.
 
     Parameters
@@ -832,8 +832,9 @@ def measure_color(linear: np.ndarray, encoded: np.ndarray, background: np.ndarra
 
     Returns
     -------
-    dict: ``values`` (output short name -> float), ``reasons`` (short name -> str) and
-    ``artifacts`` (positions in the input's pixels; the caller rescales).
+    MetricResult
+        ``values`` (output short name -> float), ``reasons`` (short name -> str) and
+        ``artifacts`` (positions in the input's pixels; the caller rescales).
     """
     known = {f.name for f in dataclasses.fields(PARAMS)}
     unknown = set(params) - known
@@ -1066,7 +1067,7 @@ def measure_color(linear: np.ndarray, encoded: np.ndarray, background: np.ndarra
         "subject": src(0, key, key_box if np.isfinite(key_xyz).all() else None),
         "background": src(1, bg, None),
     })
-    return {"values": values, "reasons": reasons, "artifacts": artifacts}
+    return MetricResult(values, reasons, artifacts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1088,18 +1089,18 @@ def compute(ctx: "ImageContext") -> MetricResult:
         subject_box=ctx.work_subject_box,
         face_box=None if face is None else tuple(v * s for v in face),
         orbs=orbs, noise_sigma=float(ctx.noise_sigma) if math.isfinite(ctx.noise_sigma) else 0.0)
-    art = out["artifacts"]
+    art = out.artifacts
     art["points_xy"] = (art["points_xy"] / s).astype(np.float32)
     if art["subject"]["box"] is not None:
         art["subject"]["box"] = [v / s for v in art["subject"]["box"]]
-    values = {f"{FAMILY_NAME}.{k}": float(v) for k, v in out["values"].items()}
+    values = {f"{FAMILY_NAME}.{k}": float(v) for k, v in out.values.items()}
     if not any(math.isfinite(v) for v in values.values()):  # one line for the notes column
-        r = out["reasons"]
+        r = out.reasons
         return MetricResult(values, {FAMILY_NAME: "; ".join(
             dict.fromkeys(r[k] for k in ("subject_cct_k", "background_cct_k") if k in r))
             or "no light-carrying pixels"}, art)
-    reasons = {f"{FAMILY_NAME}.{k}": v for k, v in out["reasons"].items()
-               if not math.isfinite(out["values"][k])}
+    reasons = {f"{FAMILY_NAME}.{k}": v for k, v in out.reasons.items()
+               if not math.isfinite(out.values[k])}
     return MetricResult(values, reasons, art)
 
 

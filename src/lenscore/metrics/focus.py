@@ -794,7 +794,7 @@ def estimate_background_blur(gray: np.ndarray, background: np.ndarray, *,
 # The family
 # ---------------------------------------------------------------------------------------------
 def focus_measures(gray: np.ndarray, subject: np.ndarray, background: np.ndarray, *,
-                   noise_sigma: float = 0.0) -> tuple[dict[str, float], dict[str, str], dict]:
+                   noise_sigma: float = 0.0) -> MetricResult:
     """Every focus number of one working-resolution gray image (pure; no context needed).
 
     Parameters
@@ -807,10 +807,11 @@ def focus_measures(gray: np.ndarray, subject: np.ndarray, background: np.ndarray
 
     Returns
     -------
-    (values, reasons, extras): values keyed by short output name (``sharpness``,
-    ``subject_sharpness``, ``background_sharpness``, ``separation``,
-    ``background_blur_work_px``); sharpness in 8-bit gray levels^2; reasons for NaN values;
-    extras with the tile map, tile borders, tiles used and the :class:`BlurEstimate`.
+    MetricResult
+        values keyed by short output name (``sharpness``, ``subject_sharpness``,
+        ``background_sharpness``, ``separation``, ``background_blur_work_px``); sharpness in
+        8-bit gray levels^2; reasons for NaN values; artifacts with the tile map, tile borders,
+        tiles used and the :class:`BlurEstimate`.
     """
     g = np.asarray(gray, dtype=np.float32)
     nan = math.nan
@@ -858,7 +859,7 @@ def focus_measures(gray: np.ndarray, subject: np.ndarray, background: np.ndarray
         reasons["background_blur_work_px"] = blur.reason or "background blur not measurable"
     extras = {"tiles": tiles, "ye": ye, "xe": xe, "subject_tiles": s_used,
               "background_tiles": b_used, "blur": blur, "noise_sigma": noise}
-    return values, reasons, extras
+    return MetricResult(values, reasons, extras)
 
 
 def compute(ctx) -> MetricResult:
@@ -871,8 +872,9 @@ def compute(ctx) -> MetricResult:
         return FAMILY.nan_result("the image has non-finite (NaN or infinite) pixels")
     if float(cv2.meanStdDev(g)[1][0, 0]) < PARAMS.uniform_std:
         return FAMILY.nan_result("uniform image: no detail to measure focus on")
-    vals, why, ex = focus_measures(g, ctx.work_subject_mask, ctx.work_background_mask,
-                                   noise_sigma=ctx.noise_sigma)
+    m = focus_measures(g, ctx.work_subject_mask, ctx.work_background_mask,
+                       noise_sigma=ctx.noise_sigma)
+    vals, why, ex = m.values, m.reasons, m.artifacts
     c_work = vals["background_blur_work_px"]
     values = {
         "focus.sharpness": vals["sharpness"],
