@@ -29,6 +29,9 @@ OLD_LIGHT_KEYS = ("x", "y", "depth_m", "coc_px", "coc_mm", "diameter_px", "kelvi
 def old_truth(t):
     out = {k: t[k] for k in OLD_TRUTH_KEYS}
     out["spec"] = {k: t["spec"][k] for k in OLD_SPEC_FIELDS}
+    if out["spec"]["lights"] is not None:  # LightSpec gained fields too
+        out["spec"]["lights"] = [{k: L[k] for k in ("x_frac", "y_frac", "depth_m", "kelvin", "intensity")}
+                                 for L in out["spec"]["lights"]]
     out["lights"] = [{k: L[k] for k in OLD_LIGHT_KEYS} for L in t["lights"]]
     out["orbs"] = [{k: L[k] for k in OLD_LIGHT_KEYS} for L in t["orbs"]]
     return out
