@@ -1101,11 +1101,11 @@ def _plane_albedo(spec: "SceneSpec", hb: int, wb: int, fct: float, rng: np.rando
             b_ = (1.0 / near - 1.0 / far) / max(h_full - 1.0, 1.0)
             tpm = 512.0 * f_px / (tile_px * far)  # texture px per metre on the ground
             cx = (w_full - 1) / 2.0
+            # inverse map, (x, y, 1) -> texture: lateral u = tpm (x - cx) z / f, depth v = tpm z,
+            # with z = 1 / (a + b y) (a level ground plane: 1/depth is linear in the row)
             hm = np.array([[tpm / f_px, ox * b_, -tpm * cx / f_px + ox * a_],
-                           [0.0, oy * b_ + tpm * 0.0, tpm + oy * a_],
+                           [0.0, oy * b_, tpm + oy * a_],
                            [0.0, b_, a_]], np.float64)
-            # rows along the depth: v = tpm * z (z = 1/(a + b y)); lateral: u = tpm x z / f
-            hm[1] = [0.0, oy * b_, tpm + oy * a_]
             hm = hm @ np.diag([fct, fct, 1.0])
             g = cv2.warpPerspective(tex, hm, (wb, hb), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                     borderMode=cv2.BORDER_REFLECT_101)
@@ -1307,6 +1307,47 @@ def _validate(spec: SceneSpec) -> None:
         raise InputError("focus and background distances must be beyond the focal length")
     if not spec.exposure > 0:
         raise InputError(f"exposure must be > 0, got {spec.exposure}")
+    if spec.background not in BACKGROUNDS:
+        raise InputError(f"background must be one of {', '.join(BACKGROUNDS)}; got {spec.background!r}")
+    if spec.face_width_frac is not None and not 0.01 <= spec.face_width_frac <= 1.0:
+        raise InputError(f"face_width_frac must be within 0.01..1 of the frame width, got {spec.face_width_frac}")
+    if not abs(spec.roll_deg) <= 90:
+        raise InputError(f"roll_deg must be within +-90 degrees, got {spec.roll_deg}")
+    for p in spec.people:
+        if p.kind not in SUBJECT_LAYERS:
+            raise InputError(f"a person's kind must be one of {', '.join(SUBJECT_LAYERS)}; got {p.kind!r}")
+        if p.depth_m is not None and not p.depth_m * 1000 > spec.focal_mm:
+            raise InputError(f"a person's depth must be beyond the focal length, got {p.depth_m} m")
+    for p in spec.props:
+        if p.shape not in ("box", "ellipse"):
+            raise InputError(f"a prop's shape must be 'box' or 'ellipse', got {p.shape!r}")
+        if p.depth_m is not None and not p.depth_m * 1000 > spec.focal_mm:
+            raise InputError(f"a prop's depth must be beyond the focal length, got {p.depth_m} m")
+    if spec.background_near_m is not None and not (spec.focal_mm < spec.background_near_m * 1000
+                                                   and spec.background_near_m < spec.background_m):
+        raise InputError(f"background_near_m must lie between the focal length and background_m "
+                         f"({spec.background_m} m), got {spec.background_near_m}")
+    if spec.light_diameter_frac is not None and not all(0 < v <= 0.5 for v in spec.light_diameter_frac):
+        raise InputError(f"light_diameter_frac must be within (0, 0.5] of the frame width, got {spec.light_diameter_frac}")
+    for name in ("orbs_behind_subject", "orbs_at_border", "key_light_orbs"):
+        if not 0.0 <= getattr(spec, name) <= 1.0:
+            raise InputError(f"{name} is a share of the lights, 0..1; got {getattr(spec, name)}")
+    if spec.orbs_behind_subject + spec.orbs_at_border > 1.0:
+        raise InputError("orbs_behind_subject + orbs_at_border must not exceed 1")
+    if spec.max_overlap is not None and not 0.0 <= spec.max_overlap <= 1.0:
+        raise InputError(f"max_overlap is a share of the smaller diameter, 0..1; got {spec.max_overlap}")
+    if spec.clip_fraction is not None and not 0.0 <= spec.clip_fraction <= 0.9:
+        raise InputError(f"clip_fraction must be within 0..0.9, got {spec.clip_fraction}")
+    if spec.noise_sigma < 0 or spec.noise_shot < 0:
+        raise InputError(f"noise must be >= 0, got sigma={spec.noise_sigma}, shot={spec.noise_shot}")
+    if spec.jpeg_quality is not None and not 1 <= int(spec.jpeg_quality) <= 100:
+        raise InputError(f"jpeg_quality must be 1..100, got {spec.jpeg_quality}")
+    if spec.bits not in (None, 8, 16):
+        raise InputError(f"bits must be None (float), 8 or 16, got {spec.bits}")
+    if spec.fill_intensity < 0:
+        raise InputError(f"fill_intensity must be >= 0, got {spec.fill_intensity}")
+    if spec.anamorphic_aspect < 1.0:
+        raise InputError(f"anamorphic_aspect is major over minor axis, >= 1; got {spec.anamorphic_aspect}")
 
 
 def _kernel_kw(spec: SceneSpec) -> dict:
