@@ -153,7 +153,7 @@ def random_bokeh_scenes(n: int, seed: int = 0, *, size: int = 1024) -> list[Scen
             hi = k12 / 1.1
             lo = min(lo, hi / 1.3)
         n_max = 1.2 * k12 / (1.1 * hi)  # c scales as 1/N
-        fnum = float(rng.uniform(1.2, min(2.8, n_max)))
+        fnum = float(rng.uniform(1.2, max(1.2, min(2.8, n_max))))
         clipped = rng.uniform() < 0.5
         if clipped:
             plo = float(rng.uniform(1.0, 3.0))

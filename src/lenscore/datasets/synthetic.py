@@ -1449,10 +1449,10 @@ def _place_light(mode: str, r: float, h: int, w: int, dist: np.ndarray, occ_edge
     (the disc is cut), off the occluders. Overlap with placed discs: at most ``max_overlap`` of the
     smaller diameter (None: none, unless ``allow_overlap``).
     """
+    if mode == "behind" and (occ_edge is None or occ_edge[0].size == 0):
+        mode = "free"  # nothing to hide behind
     for _ in range(400):
         if mode == "behind":
-            if occ_edge is None or occ_edge[0].size == 0:
-                return None
             i = int(rng.integers(occ_edge[0].size))
             ang, rad = rng.uniform(0, 2 * math.pi), rng.uniform(0.0, 0.6 * r)
             x, y = occ_edge[1][i] + rad * math.cos(ang), occ_edge[0][i] + rad * math.sin(ang)
@@ -1487,7 +1487,7 @@ def _place_light(mode: str, r: float, h: int, w: int, dist: np.ndarray, occ_edge
                 ok = False
                 break
         if ok:
-            return xi, yi
+            return xi, yi, mode
     return None
 
 
@@ -1829,7 +1829,7 @@ def render(spec: SceneSpec) -> Render:
                                    rng_lights)
                 if got is None:
                     continue
-                xi, yi = got
+                xi, yi, mode = got
         else:
             xi, yi = int(round(pos[0])), int(round(pos[1]))
         angle, vig = 0.0, 0.0
