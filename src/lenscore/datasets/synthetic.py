@@ -64,6 +64,15 @@ background, lights, pores, sebum), so changing e.g. ``pore_amplitude`` or ``smoo
 the rest of the scene identical.  Everything is laid out in fractions of the frame (subject,
 background shapes, pore grid), so one seed at 768 and at 1536 px is the same scene.
 
+Scene spread (all off by default): subjects at 4-40 % face width, off centre, rolled, several
+people (sharp or defocused behind); scikit-image textures, plain and gradient walls, a receding
+ground plane whose blur grows row by row (blurred copies at geometric levels of c, blended per
+row in log c); coloured props; tinted lights (Duv), a fill light, orbs of the key's colour; orbs
+behind the subject, across the frame border, overlapping, peaks up to 8x white; anamorphic,
+soap-bubble and onion-ring apertures; sensor noise, JPEG, 8/16-bit output. Randomised sweeps of
+these are in :mod:`lenscore.datasets.scenes`. A new subject kind plugs in through
+:func:`register_subject` (a function returning a :class:`SubjectLayer`).
+
 Ground truth (``Render.truth``, JSON-serialisable) is documented in :func:`render`.
 """
 
@@ -199,6 +208,34 @@ class SceneSpec:
     explicit lights (then ``n_lights`` is ignored). ``allow_overlap`` lets orbs overlap.
     Skin: ``pore_amplitude`` (0 = plastic, ~0.05-0.15 visible pores), ``smoothing`` (0..5),
     ``sebum`` (peak linear level of the specular skin highlights).
+
+    Scene spread (every default is the first renderer's behaviour, bit for bit):
+
+    - subject: ``face_width_frac`` (face width / frame width; None = the first framing, ~25 %),
+      ``face_x_frac`` / ``face_y_frac`` (face centre; None = centred with the seed's jitter),
+      ``roll_deg`` (in-plane, clockwise on screen, about the face centre), ``skin_rgb`` /
+      ``clothes_rgb`` (procedural person's sRGB albedo), ``people`` (further :class:`PersonSpec`).
+      Any non-default placement of the procedural subject draws its full figure.
+    - background: ``background`` (:data:`BACKGROUNDS`), ``background_rgb`` (sRGB albedo of a
+      wall / tint of a texture), ``background_texture_frac`` (one 512 px texture tile's width over
+      the frame width, at ``background_m``), ``background_near_m`` (a receding ground plane: 1/depth
+      linear from ``background_m`` at the top row to this at the bottom row; blur per row),
+      ``props`` (:class:`PropSpec`: coloured surfaces that are not lights).
+    - lights: ``light_diameter_frac`` (range of orb diameters over the width; each light's depth is
+      solved from the thin lens), ``light_duv`` (tint of the random lights, value or range),
+      ``orbs_behind_subject`` / ``orbs_at_border`` (shares of the lights placed across the
+      subject's outline / a frame edge), ``max_overlap`` (orbs may overlap by this share of the
+      smaller diameter), ``key_light_orbs`` (share of the lights with the key's colour);
+      aperture shapes ``anamorphic_aspect`` / ``anamorphic_angle``, ``bubble_rim``,
+      ``onion_amplitude``.
+    - colour: ``key_duv``, ``background_duv`` (tints, CIE 1960 uv normal to the locus), a fill
+      light ``fill_kelvin`` (None = the background's) / ``fill_duv`` / ``fill_intensity`` (0 =
+      none) from the side opposite the key (``key_from_left``), ``clip_fraction`` (solve the
+      exposure so that this share of the frame clips; overrides ``exposure``).
+    - camera: ``noise_sigma`` (std, fraction of white) and ``noise_shot`` (signal-dependent:
+      variance ``noise_sigma^2 + noise_shot^2 * v`` at encoded level v), added to the encoded
+      image after the beauty filter; ``jpeg_quality`` (encode and decode; bytes in
+      ``Render.jpeg``); ``bits`` (8 or 16: quantise the float output).
     """
 
     width: int = 1024
@@ -2180,6 +2217,8 @@ def demo_specs(variant: str, n: int, *, size: int = 768, seed0: int = 0) -> list
 def save_render(render: Render, path_png, path_json=None, *, bits: int = 8) -> tuple[Path, Path]:
     """Write ``render.rgb`` as an 8- or 16-bit PNG and the truth as JSON (default: same stem).
 
+    A render with ``jpeg_quality`` saved to a ``.jpg`` / ``.jpeg`` path writes its JPEG bytes.
+
     Returns the two paths written.
     """
     png = Path(path_png)
@@ -2189,8 +2228,11 @@ def save_render(render: Render, path_png, path_json=None, *, bits: int = 8) -> t
     png.parent.mkdir(parents=True, exist_ok=True)
     js.parent.mkdir(parents=True, exist_ok=True)
     mx = 255 if bits == 8 else 65535
-    arr = np.round(np.clip(render.rgb, 0, 1) * mx).astype(np.uint8 if bits == 8 else np.uint16)
-    if not cv2.imwrite(str(png), cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)):
-        raise UsageError(f"could not write {png}; check the folder exists and is writable")
+    if render.jpeg is not None and png.suffix.lower() in (".jpg", ".jpeg"):
+        png.write_bytes(render.jpeg)  # the encoded file itself, not a re-encoding
+    else:
+        arr = np.round(np.clip(render.rgb, 0, 1) * mx).astype(np.uint8 if bits == 8 else np.uint16)
+        if not cv2.imwrite(str(png), cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)):
+            raise UsageError(f"could not write {png}; check the folder exists and is writable")
     js.write_text(json.dumps(render.truth, indent=1))
     return png, js
