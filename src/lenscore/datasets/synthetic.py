@@ -1407,6 +1407,22 @@ def _kelvin_draw(spec: SceneSpec, rng: np.random.Generator) -> float:
 # ---------------------------------------------------------------------------------------------
 # Render
 # ---------------------------------------------------------------------------------------------
+def _bright_glow(diameter_px: float, peak: float) -> np.ndarray:
+    """Gaussian glow (sigma = c/4, peak 1) of a light brighter than white: the 3-sigma square
+    support of :func:`aperture_kernel` would leave a visible square step at peak x exp(-4.5), so
+    the support is a disc reaching the radius where the glow falls to 1e-3 of white."""
+    sigma = gaussian_sigma_px(diameter_px)
+    if sigma < 0.3:
+        return np.ones((1, 1), np.float32)
+    reach = sigma * math.sqrt(2.0 * math.log(max(float(peak), 1.0) / 1e-3))
+    half = int(math.ceil(reach))
+    yy, xx = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float32)
+    rr2 = xx * xx + yy * yy
+    g = np.exp(-rr2 / (2.0 * sigma * sigma))
+    g[rr2 > reach * reach] = 0.0
+    return g.astype(np.float32)
+
+
 def _duv_draw(value, rng: np.random.Generator) -> float:
     if value is None:
         return 0.0
@@ -1878,8 +1894,11 @@ def render(spec: SceneSpec) -> Render:
             angle = float(spec.blade_angle)
         elif spec.aperture == "anamorphic":
             angle = float(spec.anamorphic_angle)
-        cov = _aperture_coverage(spec.aperture, c, angle, vig, aspect=spec.anamorphic_aspect, rim=spec.bubble_rim,
-                                 rings=spec.onion_amplitude)
+        if spec.aperture == "gaussian" and inten > 1.0:
+            cov = _bright_glow(c, inten)
+        else:
+            cov = _aperture_coverage(spec.aperture, c, angle, vig, aspect=spec.anamorphic_aspect,
+                                     rim=spec.bubble_rim, rings=spec.onion_amplitude)
         lcol = light_linear_rgb(kelvin, duv)
         col = lcol * np.float32(inten)
         k1 = cov / cov.max()
