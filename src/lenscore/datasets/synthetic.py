@@ -64,6 +64,15 @@ background, lights, pores, sebum), so changing e.g. ``pore_amplitude`` or ``smoo
 the rest of the scene identical.  Everything is laid out in fractions of the frame (subject,
 background shapes, pore grid), so one seed at 768 and at 1536 px is the same scene.
 
+Scene spread (all off by default): subjects at 4-40 % face width, off centre, rolled, several
+people (sharp or defocused behind); scikit-image textures, plain and gradient walls, a receding
+ground plane whose blur grows row by row (blurred copies at geometric levels of c, blended per
+row in log c); coloured props; tinted lights (Duv), a fill light, orbs of the key's colour; orbs
+behind the subject, across the frame border, overlapping, peaks up to 8x white; anamorphic,
+soap-bubble and onion-ring apertures; sensor noise, JPEG, 8/16-bit output. Randomised sweeps of
+these are in :mod:`lenscore.datasets.scenes`. A new subject kind plugs in through
+:func:`register_subject` (a function returning a :class:`SubjectLayer`).
+
 Ground truth (``Render.truth``, JSON-serialisable) is documented in :func:`render`.
 """
 
@@ -74,6 +83,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -82,8 +92,23 @@ from lenscore.errors import InputError, UsageError
 from lenscore.imaging import REC709, SRGB_TO_XYZ, skin_colour_map, srgb_to_linear
 
 RENDERER_VERSION = "1"
-APERTURES = ("circle", "blades5", "blades6", "blades9", "cats_eye", "gaussian")
+APERTURES = ("circle", "blades5", "blades6", "blades9", "cats_eye", "gaussian", "anamorphic",
+             "soap_bubble", "onion")
 SUBJECTS = ("astronaut", "procedural", "none")
+#: background kinds: the procedural night street, scikit-image's textures (they ship inside the
+#: package, no download), a plain uniform wall and a wall with a smooth brightness gradient.
+BACKGROUNDS = ("street", "brick", "grass", "gravel", "wall", "gradient")
+#: natural sRGB albedo of each textured / plain background (``background_rgb`` overrides it).
+BACKGROUND_RGB = {"brick": (0.62, 0.36, 0.28), "grass": (0.33, 0.47, 0.20), "gravel": (0.56, 0.54, 0.51),
+                  "wall": (0.78, 0.76, 0.72), "gradient": (0.78, 0.76, 0.72)}
+#: concentric rings across an ``onion`` disc's radius (the lathe marks of aspherical elements).
+ONION_RINGS = 5
+#: exponent of the soap-bubble rim profile: level 1 + (rim - 1) (r / R)^p.
+BUBBLE_RIM_POWER = 6.0
+#: most blur levels of a receding background (depth ramp): one blurred copy per level.
+RAMP_MAX_LEVELS = 8
+#: blur ratio between consecutive levels of a ramp (the interpolated disc is within ~3 % of c).
+RAMP_LEVEL_RATIO = 1.22
 #: Gaussian "blur" aperture: sigma = GAUSSIAN_SIGMA_PER_COC * c (same second moment as the disc).
 GAUSSIAN_SIGMA_PER_COC = 0.25
 #: pore scale = face width / PORES_PER_FACE (pixels).
@@ -98,6 +123,10 @@ BACKGROUND_PX_PER_STEP = 12.0
 PORE_GRID_PER_FACE = 240
 #: widest bilateral window of the beauty filter (px); the Gaussian stage carries wider smoothing.
 BILATERAL_MAX_DIAMETER = 11
+#: a defocused person (PersonSpec with a depth) is lit by the background light at this share of
+#: the key's intensity.
+DEFOCUSED_PERSON_LIGHT = 0.5
+_LEGACY_APERTURES = ("circle", "blades5", "blades6", "blades9", "cats_eye", "gaussian")
 
 _SRGB_FROM_XYZ = np.linalg.inv(SRGB_TO_XYZ.astype(np.float64))
 
@@ -118,6 +147,50 @@ class LightSpec:
     depth_m: float = 20.0
     kelvin: float = 6500.0
     intensity: float = 0.7
+    duv: float = 0.0
+
+
+@dataclass(frozen=True)
+class PersonSpec:
+    """A further person in the scene (the main subject is set by SceneSpec's own fields).
+
+    ``kind``: a subject of :data:`SUBJECTS` (not ``none``); ``face_width_frac``: face width over the
+    frame width; ``x_frac``, ``y_frac``: face centre as fractions of width / height; ``roll_deg``:
+    in-plane rotation (positive = clockwise on screen); ``depth_m``: distance (None = on the focus
+    plane, sharp; else blurred by its own circle of confusion and lit by the background light);
+    ``skin_rgb`` / ``clothes_rgb``: sRGB albedo of the procedural person's skin / clothes.
+    A person is composited behind the main subject (and behind nearer persons).
+    """
+
+    kind: str = "procedural"
+    face_width_frac: float = 0.1
+    x_frac: float = 0.25
+    y_frac: float = 0.4
+    roll_deg: float = 0.0
+    depth_m: float | None = None
+    skin_rgb: tuple[float, float, float] | None = None
+    clothes_rgb: tuple[float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class PropSpec:
+    """A coloured surface that is not a light (a box, a sign, a ball, a jacket-coloured panel).
+
+    ``shape``: ``box`` or ``ellipse``; centre ``x_frac``, ``y_frac`` and size ``w_frac``,
+    ``h_frac`` as fractions of width / height; ``angle_deg`` rotates it; ``rgb``: sRGB albedo.
+    ``depth_m``: None = painted on the background plane (blurred with it, lit by the background
+    ambient); a distance = a layer of its own at that depth (sharp on the focus plane), lit by the
+    key (and fill) and composited in front of the background and the lights.
+    """
+
+    shape: str = "box"
+    x_frac: float = 0.5
+    y_frac: float = 0.5
+    w_frac: float = 0.2
+    h_frac: float = 0.2
+    rgb: tuple[float, float, float] = (0.9, 0.45, 0.1)
+    angle_deg: float = 0.0
+    depth_m: float | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +208,34 @@ class SceneSpec:
     explicit lights (then ``n_lights`` is ignored). ``allow_overlap`` lets orbs overlap.
     Skin: ``pore_amplitude`` (0 = plastic, ~0.05-0.15 visible pores), ``smoothing`` (0..5),
     ``sebum`` (peak linear level of the specular skin highlights).
+
+    Scene spread (every default is the first renderer's behaviour, bit for bit):
+
+    - subject: ``face_width_frac`` (face width / frame width; None = the first framing, ~25 %),
+      ``face_x_frac`` / ``face_y_frac`` (face centre; None = centred with the seed's jitter),
+      ``roll_deg`` (in-plane, clockwise on screen, about the face centre), ``skin_rgb`` /
+      ``clothes_rgb`` (procedural person's sRGB albedo), ``people`` (further :class:`PersonSpec`).
+      Any non-default placement of the procedural subject draws its full figure.
+    - background: ``background`` (:data:`BACKGROUNDS`), ``background_rgb`` (sRGB albedo of a
+      wall / tint of a texture), ``background_texture_frac`` (one 512 px texture tile's width over
+      the frame width, at ``background_m``), ``background_near_m`` (a receding ground plane: 1/depth
+      linear from ``background_m`` at the top row to this at the bottom row; blur per row),
+      ``props`` (:class:`PropSpec`: coloured surfaces that are not lights).
+    - lights: ``light_diameter_frac`` (range of orb diameters over the width; each light's depth is
+      solved from the thin lens), ``light_duv`` (tint of the random lights, value or range),
+      ``orbs_behind_subject`` / ``orbs_at_border`` (shares of the lights placed across the
+      subject's outline / a frame edge), ``max_overlap`` (orbs may overlap by this share of the
+      smaller diameter), ``key_light_orbs`` (share of the lights with the key's colour);
+      aperture shapes ``anamorphic_aspect`` / ``anamorphic_angle``, ``bubble_rim``,
+      ``onion_amplitude``.
+    - colour: ``key_duv``, ``background_duv`` (tints, CIE 1960 uv normal to the locus), a fill
+      light ``fill_kelvin`` (None = the background's) / ``fill_duv`` / ``fill_intensity`` (0 =
+      none) from the side opposite the key (``key_from_left``), ``clip_fraction`` (solve the
+      exposure so that this share of the frame clips; overrides ``exposure``).
+    - camera: ``noise_sigma`` (std, fraction of white) and ``noise_shot`` (signal-dependent:
+      variance ``noise_sigma^2 + noise_shot^2 * v`` at encoded level v), added to the encoded
+      image after the beauty filter; ``jpeg_quality`` (encode and decode; bytes in
+      ``Render.jpeg``); ``bits`` (8 or 16: quantise the float output).
     """
 
     width: int = 1024
@@ -165,6 +266,45 @@ class SceneSpec:
     ambient: float = 0.2
     key_intensity: float = 1.0
     sebum: float = 0.3
+    # --- scene spread (all defaulted to the behaviour above: the defaults render bit-identically)
+    # subject scale and pose
+    face_width_frac: float | None = None
+    face_x_frac: float | None = None
+    face_y_frac: float | None = None
+    roll_deg: float = 0.0
+    skin_rgb: tuple[float, float, float] | None = None
+    clothes_rgb: tuple[float, float, float] | None = None
+    people: tuple[PersonSpec, ...] = ()
+    # background
+    background: str = "street"
+    background_rgb: tuple[float, float, float] | None = None
+    background_texture_frac: float = 0.35
+    background_near_m: float | None = None
+    props: tuple[PropSpec, ...] = ()
+    # lights (bokeh)
+    light_diameter_frac: tuple[float, float] | None = None
+    light_duv: float | tuple[float, float] | None = None
+    orbs_behind_subject: float = 0.0
+    orbs_at_border: float = 0.0
+    max_overlap: float | None = None
+    key_light_orbs: float = 0.0
+    anamorphic_aspect: float = 1.6
+    anamorphic_angle: float = math.pi / 2
+    bubble_rim: float = 2.5
+    onion_amplitude: float = 0.3
+    # colour
+    key_duv: float = 0.0
+    background_duv: float = 0.0
+    fill_kelvin: float | None = None
+    fill_duv: float = 0.0
+    fill_intensity: float = 0.0
+    key_from_left: bool = True
+    clip_fraction: float | None = None
+    # camera pipeline
+    noise_sigma: float = 0.0
+    noise_shot: float = 0.0
+    jpeg_quality: int | None = None
+    bits: int | None = None
 
 
 @dataclass
@@ -182,6 +322,16 @@ class Render:
     subject_mask: np.ndarray
     skin_mask: np.ndarray | None = None
     linear: np.ndarray | None = field(default=None, repr=False)
+    #: float32 H x W: blur-disc diameter (px) of the surface seen at each pixel (0 on the focus
+    #: plane; the background's c, or its depth ramp; a defocused person's or prop's own c).
+    coc_map: np.ndarray | None = field(default=None, repr=False)
+    #: int16 H x W: index into ``truth["illuminants"]`` of the light that contributes most at
+    #: each pixel (key / fill on the people and focus-plane props, background ambient or an orb).
+    light_map: np.ndarray | None = field(default=None, repr=False)
+    #: bool H x W per entry of ``truth["people"]``: where that person is visible (main first).
+    person_masks: list | None = field(default=None, repr=False)
+    #: the JPEG file's bytes when ``jpeg_quality`` is set (``rgb`` is its decoded image).
+    jpeg: bytes | None = field(default=None, repr=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,10 +382,13 @@ def _polygon_circumradius(n: int, radius: float) -> float:
     return radius * math.sqrt(2.0 * math.pi / (n * math.sin(2.0 * math.pi / n)))
 
 
-def _aperture_coverage(shape: str, diameter_px: float, angle: float, vignette: float) -> np.ndarray:
+def _aperture_coverage(shape: str, diameter_px: float, angle: float, vignette: float, *,
+                       aspect: float = 1.6, rim: float = 2.5, rings: float = 0.3) -> np.ndarray:
     """Unnormalised aperture image: anti-aliased coverage in [0, 1] (Gaussian: peak 1)."""
     d = float(diameter_px)
     r = d / 2.0
+    if shape in ("anamorphic", "soap_bubble", "onion"):
+        return _aperture_coverage_extra(shape, d, angle, aspect=aspect, rim=rim, rings=rings)
     if shape == "gaussian":
         sigma = gaussian_sigma_px(d)
         if sigma < 0.3:
@@ -272,8 +425,47 @@ def _aperture_coverage(shape: str, diameter_px: float, angle: float, vignette: f
     return np.clip(0.5 - sdf, 0.0, 1.0).astype(np.float32)
 
 
+def _aperture_coverage_extra(shape: str, d: float, angle: float, *, aspect: float, rim: float,
+                             rings: float) -> np.ndarray:
+    """Anamorphic oval, soap-bubble disc and onion-ring disc (peak 1, anti-aliased rim).
+
+    ``anamorphic``: an ellipse with the disc's area, axes ``d sqrt(aspect)`` x ``d / sqrt(aspect)``,
+    major axis at ``angle`` (radians, image x toward y). ``soap_bubble``: a disc whose level rises
+    from ``1 / rim`` at the centre to 1 at the rim (``1 + (rim - 1) (r/R)^BUBBLE_RIM_POWER``,
+    spherical over-correction). ``onion``: a disc modulated by ``ONION_RINGS`` concentric rings of
+    depth ``rings`` (``1 - rings (1 + cos(2 pi ONION_RINGS r / R)) / 2``).
+    """
+    r = d / 2.0
+    if r < 0.5:
+        return np.ones((1, 1), np.float32)
+    if shape == "anamorphic":
+        q = math.sqrt(max(float(aspect), 1.0))
+        a, b = r * q, r / q
+        half = int(math.ceil(a + 1.0))
+        yy, xx = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float32)
+        ca, sa = math.cos(angle), math.sin(angle)
+        u, v = xx * ca + yy * sa, -xx * sa + yy * ca
+        rho = np.sqrt((u / a) ** 2 + (v / b) ** 2)
+        grad = np.sqrt((u / (a * a)) ** 2 + (v / (b * b)) ** 2) / np.maximum(rho, 1e-6)
+        sdf = (rho - 1.0) / np.maximum(grad, 1e-6)
+        return np.clip(0.5 - sdf, 0.0, 1.0).astype(np.float32)
+    half = int(math.ceil(r + 1.0))
+    yy, xx = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float32)
+    rr = np.sqrt(xx * xx + yy * yy)
+    cov = np.clip(0.5 - (rr - r), 0.0, 1.0)
+    t = np.clip(rr / r, 0.0, 1.0)
+    if shape == "soap_bubble":
+        rim = max(float(rim), 1.0)
+        prof = (1.0 + (rim - 1.0) * t ** BUBBLE_RIM_POWER) / rim
+    else:  # onion
+        prof = 1.0 - float(np.clip(rings, 0.0, 1.0)) * 0.5 * (1.0 + np.cos(2.0 * math.pi * ONION_RINGS * t))
+    k = (cov * prof).astype(np.float32)
+    return k / max(float(k.max()), 1e-12)
+
+
 def aperture_kernel(shape: str, diameter_px: float, *, angle: float = 0.0,
-                    vignette: float = 0.0) -> np.ndarray:
+                    vignette: float = 0.0, aspect: float = 1.6, rim: float = 2.5,
+                    rings: float = 0.3) -> np.ndarray:
     """Image of a point through the aperture, normalised to sum 1 (odd square, centred).
 
     Parameters
@@ -288,6 +480,9 @@ def aperture_kernel(shape: str, diameter_px: float, *, angle: float = 0.0,
         (from the image centre toward the orb); the orb is squeezed along it.
     vignette : float, keyword-only
         ``cats_eye`` only: 0 = full disc, 1 = the second disc displaced by a full radius.
+    aspect, rim, rings : float, keyword-only
+        ``anamorphic``: major / minor axis ratio (``angle`` orients the major axis);
+        ``soap_bubble``: rim level over centre level; ``onion``: ring depth (0..1).
 
     Returns
     -------
@@ -297,7 +492,8 @@ def aperture_kernel(shape: str, diameter_px: float, *, angle: float = 0.0,
         raise InputError(f"aperture must be one of {', '.join(APERTURES)}; got {shape!r}")
     if not (diameter_px >= 0 and math.isfinite(diameter_px)):
         raise InputError(f"aperture diameter must be a finite number >= 0 px, got {diameter_px}")
-    k = _aperture_coverage(shape, diameter_px, float(angle), float(vignette))
+    k = _aperture_coverage(shape, diameter_px, float(angle), float(vignette), aspect=aspect, rim=rim,
+                           rings=rings)
     return (k / k.sum(dtype=np.float64)).astype(np.float32)
 
 
@@ -345,6 +541,68 @@ def blackbody_linear_rgb(kelvin: float, *, normalize: str = "max") -> np.ndarray
     else:
         raise InputError(f"normalize must be 'max' or 'luminance', got {normalize!r}")
     return rgb.astype(np.float32)
+
+
+def _xyz_to_uv(xyz: np.ndarray) -> tuple[float, float]:
+    """CIE 1960 UCS (u, v) of an XYZ triple."""
+    X, Y, Z = (float(v) for v in xyz)
+    den = X + 15.0 * Y + 3.0 * Z
+    return 4.0 * X / den, 6.0 * Y / den
+
+
+@functools.lru_cache(maxsize=512)
+def _tinted_xyz(kelvin_decikelvin: int, duv_micro: int) -> tuple[float, float, float]:
+    import colour  # lazy
+
+    t, duv = kelvin_decikelvin / 10.0, duv_micro / 1e6
+    u0, v0 = _xyz_to_uv(np.array(_blackbody_xyz(kelvin_decikelvin)))
+    # Ohno (2013)'s normal to the Planckian locus at t: the shift between (t, duv) and (t, 0)
+    a = np.asarray(colour.temperature.CCT_to_uv_Ohno2013(np.array([t, duv])), np.float64)
+    b = np.asarray(colour.temperature.CCT_to_uv_Ohno2013(np.array([t, 0.0])), np.float64)
+    u, v = u0 + float(a[0] - b[0]), v0 + float(a[1] - b[1])
+    den = 2.0 * u - 8.0 * v + 4.0
+    x, y = 3.0 * u / den, 2.0 * v / den
+    return x / y, 1.0, (1.0 - x - y) / y
+
+
+def light_xyz(kelvin: float, duv: float = 0.0) -> np.ndarray:
+    """CIE XYZ (Y = 1) of a light of correlated colour temperature ``kelvin`` and tint ``duv``.
+
+    ``duv = 0`` is the blackbody (:func:`blackbody_xyz`). Otherwise the blackbody's chromaticity
+    is moved by ``duv`` along the normal to the Planckian locus in CIE 1960 uv (Ohno 2013, "Practical
+    use and calculation of CCT and Duv", LEUKOS 10(1); colour-science's
+    ``CCT_to_uv_Ohno2013`` gives the direction): positive above the locus (green), negative below
+    (magenta / pink). The CCT is unchanged (isotemperature lines are those normals).
+    """
+    if duv == 0.0:
+        return blackbody_xyz(kelvin)
+    if not (math.isfinite(duv) and abs(duv) <= 0.05):
+        raise InputError(f"Duv must be within +-0.05 (a tint, not a different colour), got {duv}")
+    blackbody_xyz(kelvin)  # validates the temperature
+    return np.array(_tinted_xyz(int(round(float(kelvin) * 10)), int(round(float(duv) * 1e6))), np.float64)
+
+
+def light_linear_rgb(kelvin: float, duv: float = 0.0) -> np.ndarray:
+    """Linear sRGB (max channel 1) of a light of ``kelvin`` and ``duv``; :func:`blackbody_linear_rgb`
+    when ``duv == 0``. Channels below 0 (outside the sRGB gamut) are clipped to 0."""
+    if duv == 0.0:
+        return blackbody_linear_rgb(kelvin)
+    rgb = np.clip(_SRGB_FROM_XYZ @ light_xyz(kelvin, duv), 0.0, None)
+    return (rgb / rgb.max()).astype(np.float32)
+
+
+def light_truth(kelvin: float, duv: float, rgb: np.ndarray) -> dict:
+    """Truth entry of one light: nominal Kelvin / Duv, and the xy / uv of the colour rendered
+    (``rgb``: its linear sRGB; ``in_gamut`` False when clipping to sRGB moved it by > 1e-4 in uv)."""
+    xyz = SRGB_TO_XYZ.astype(np.float64) @ np.asarray(rgb, np.float64)
+    u, v = _xyz_to_uv(xyz)
+    xn = light_xyz(kelvin, duv)
+    un, vn = _xyz_to_uv(xn)
+    sxyz = float(xyz.sum())
+    return {"kelvin": float(kelvin), "duv": float(duv), "mired": 1e6 / float(kelvin),
+            "xy": [float(xyz[0] / sxyz), float(xyz[1] / sxyz)], "uv": [u, v],
+            "in_gamut": bool(math.hypot(u - un, v - vn) <= 1e-4),
+            "rgb_linear": [float(c) for c in rgb]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -439,17 +697,215 @@ def _astronaut_subject(h: int, w: int, rng: np.random.Generator):
     return lin_o, subj_o, skin_o, face, spots
 
 
+#: Hand-placed landmarks of the astronaut (astronaut pixels; "left" = image left).
+_ASTRONAUT_LANDMARKS = {"left_eye": (202.0, 101.0), "right_eye": (244.0, 102.0), "nose_tip": (223.0, 125.0),
+                        "mouth_left": (205.0, 142.0), "mouth_right": (244.0, 140.0),
+                        "mouth_centre": (225.0, 146.0)}
+#: astronaut sebum spots (fractions of the face box): forehead, nose bridge, nose tip, cheekbones, chin
+_ASTRONAUT_SPOTS = [(0.50, 0.20), (0.53, 0.50), (0.52, 0.66), (0.27, 0.62), (0.77, 0.60), (0.50, 0.93)]
+_PROCEDURAL_SPOTS = [(0.50, 0.18), (0.52, 0.55), (0.25, 0.62), (0.75, 0.62), (0.5, 0.95)]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a subject goes: face width (px), face centre (px), roll (degrees, clockwise on
+    screen), and for the procedural person its skin / clothes sRGB albedo. ``None`` = the first
+    renderer's framing (the astronaut scaled to the frame height, the procedural head at 26 % of
+    the short side), centred with the seed's jitter."""
+
+    face_width_px: float | None = None
+    cx: float | None = None
+    cy: float | None = None
+    roll_deg: float = 0.0
+    skin_rgb: tuple[float, float, float] | None = None
+    clothes_rgb: tuple[float, float, float] | None = None
+
+    def is_default(self) -> bool:
+        return (self.face_width_px is None and self.cx is None and self.cy is None and self.roll_deg == 0
+                and self.skin_rgb is None and self.clothes_rgb is None)
+
+
+class SubjectLayer(NamedTuple):
+    """One person as the renderer composites it (the hook for further subject kinds).
+
+    ``albedo`` H x W x 3 linear in [0, 1] (before any light), ``alpha`` H x W coverage, ``skin``
+    H x W skin weight (where pores, sebum and the beauty filter act), ``face`` (x, y, w, h): the
+    axis-aligned box of the (possibly rolled) face, ``spots``: sebum spots as fractions of the
+    unrolled face box, ``landmarks``: name -> (x, y) px, ``face_frame``: (cx, cy, face_w, face_h,
+    roll_deg) of the unrolled face box. A new kind (e.g. ``london``) is a function
+    ``(h, w, rng, placement) -> SubjectLayer`` added with :func:`register_subject`.
+    """
+
+    albedo: np.ndarray
+    alpha: np.ndarray
+    skin: np.ndarray
+    face: tuple[float, float, float, float] | None
+    spots: list
+    landmarks: dict | None = None
+    face_frame: tuple[float, float, float, float, float] | None = None
+
+
+def _similarity(scale: float, roll_deg: float, src_c: tuple[float, float], dst_c: tuple[float, float]) -> np.ndarray:
+    """2 x 3 affine: scale and rotate (clockwise on screen by roll_deg) src_c onto dst_c."""
+    th = math.radians(roll_deg)
+    c, s_ = math.cos(th) * scale, math.sin(th) * scale
+    a = np.array([[c, -s_], [s_, c]], np.float64)
+    t = np.asarray(dst_c, np.float64) - a @ np.asarray(src_c, np.float64)
+    return np.hstack([a, t[:, None]])
+
+
+def _apply_affine(m: np.ndarray, x: float, y: float) -> tuple[float, float]:
+    return (float(m[0, 0] * x + m[0, 1] * y + m[0, 2]), float(m[1, 0] * x + m[1, 1] * y + m[1, 2]))
+
+
+def _face_from_frame(cx: float, cy: float, fw: float, fh: float, roll_deg: float):
+    """Axis-aligned box and corner quad of a face box of size fw x fh centred at (cx, cy), rolled."""
+    th = math.radians(roll_deg)
+    c, s_ = math.cos(th), math.sin(th)
+    quad = [(cx + c * dx - s_ * dy, cy + s_ * dx + c * dy)
+            for dx, dy in ((-fw / 2, -fh / 2), (fw / 2, -fh / 2), (fw / 2, fh / 2), (-fw / 2, fh / 2))]
+    xs, ys = [q[0] for q in quad], [q[1] for q in quad]
+    return (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)), quad
+
+
+@functools.lru_cache(maxsize=1)
+def _astronaut_padded() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The astronaut's layers with the suit continued 512 rows below the photograph's bottom edge
+    (its last row repeated, so small-face placements show a body, not a cut)."""
+    lin, subj, skin = _astronaut_layers()
+    pad = 512
+    lin_p = np.concatenate([lin, np.repeat(lin[-1:], pad, axis=0)], axis=0)
+    subj_p = np.concatenate([subj, np.repeat(subj[-1:], pad, axis=0)], axis=0)
+    skin_p = np.concatenate([skin, np.zeros((pad, skin.shape[1]), np.float32)], axis=0)
+    return lin_p, subj_p, skin_p
+
+
+def astronaut_layer(h: int, w: int, rng: np.random.Generator, placement: Placement | None = None) -> SubjectLayer:
+    """The astronaut as a :class:`SubjectLayer`; the default placement is the first renderer's."""
+    fx, fy, fw, fh = _ASTRONAUT_FACE
+    src_c = (fx + fw / 2.0, fy + fh / 2.0)
+    if placement is None or placement.is_default():
+        lin_o, subj_o, skin_o, face, spots = _astronaut_subject(h, w, rng)
+        scale = face[2] / fw
+        m = np.array([[scale, 0, face[0] - fx * scale], [0, scale, face[1] - fy * scale]], np.float64)
+        lms = {k: _apply_affine(m, *p) for k, p in _ASTRONAUT_LANDMARKS.items()}
+        ff = (face[0] + face[2] / 2, face[1] + face[3] / 2, face[2], face[3], 0.0)
+        return SubjectLayer(lin_o, subj_o, skin_o, face, spots, lms, ff)
+    vx0, vy0, vx1, vy1 = _ASTRONAUT_VIEW
+    scale0 = min(h / (vy1 - vy0), 1.15 * w / (vx1 - vx0))
+    jitter = rng.uniform(-0.05, 0.05) * w  # the same draw as the default framing
+    tx0 = w / 2.0 + jitter - scale0 * (vx0 + vx1) / 2.0
+    ty0 = h - scale0 * vy1
+    scale = placement.face_width_px / fw if placement.face_width_px else scale0
+    cx = placement.cx if placement.cx is not None else src_c[0] * scale0 + tx0
+    cy = placement.cy if placement.cy is not None else src_c[1] * scale0 + ty0
+    m = _similarity(scale, placement.roll_deg, src_c, (cx, cy))
+    lin, subj, skin = _astronaut_padded()
+    m32 = m.astype(np.float32)
+    lin_o = cv2.warpAffine(lin, m32, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    subj_o = cv2.warpAffine(subj, m32, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
+    skin_o = cv2.warpAffine(skin, m32, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
+    face, _ = _face_from_frame(cx, cy, fw * scale, fh * scale, placement.roll_deg)
+    lms = {k: _apply_affine(m, *p) for k, p in _ASTRONAUT_LANDMARKS.items()}
+    return SubjectLayer(lin_o, np.clip(subj_o, 0, 1), np.clip(skin_o, 0, 1), face, list(_ASTRONAUT_SPOTS), lms,
+                        (cx, cy, fw * scale, fh * scale, float(placement.roll_deg)))
+
+
+def procedural_layer(h: int, w: int, rng: np.random.Generator, placement: Placement | None = None) -> SubjectLayer:
+    """The procedural person as a :class:`SubjectLayer`. The default placement is the first
+    renderer's head-and-shoulders; any other placement draws the full figure (head, torso, legs)
+    at the requested face width and centre, rolled about the face centre."""
+    if placement is None or placement.is_default():
+        alb, subj, skin, face, spots = _procedural_subject(h, w, rng)
+        fx, fy, fw, fh = face
+        a = fw / 2.0
+        b = fh / 1.55
+        cx, cy = fx + a, fy + 0.55 * b
+        lms = _procedural_landmarks(cx, cy, a, b)
+        return SubjectLayer(alb, subj, skin, face, spots, lms, (fx + fw / 2, fy + fh / 2, fw, fh, 0.0))
+    s = min(h, w)
+    cx = w / 2.0 + rng.uniform(-0.05, 0.05) * w
+    cy = 0.36 * h
+    a, b = 0.13 * s, 0.175 * s
+    skin_lin = srgb_to_linear((np.array([0.86, 0.66, 0.56]) * rng.uniform(0.75, 1.05)).astype(np.float32))
+    cloth = srgb_to_linear(rng.uniform(0.1, 0.5, 3).astype(np.float32))
+    hair_col = srgb_to_linear((rng.uniform(0.08, 0.4) * np.array([1.0, 0.78, 0.55])).astype(np.float32))
+    if placement.skin_rgb is not None:
+        skin_lin = srgb_to_linear(np.asarray(placement.skin_rgb, np.float32))
+    if placement.clothes_rgb is not None:
+        cloth = srgb_to_linear(np.asarray(placement.clothes_rgb, np.float32))
+    if placement.face_width_px:
+        a = placement.face_width_px / 2.0
+        b = a * 0.175 / 0.13
+    # the face box is (cx - a, cy - 0.55 b, 2a, 1.55 b): its centre is (cx, cy + 0.225 b)
+    fcx = placement.cx if placement.cx is not None else cx
+    fcy = placement.cy if placement.cy is not None else cy + 0.225 * b
+    roll = float(placement.roll_deg)
+    if roll == 0.0:
+        alb, subj, skin, _, spots = _procedural_draw(h, w, fcx, fcy - 0.225 * b, a, b, skin_lin, cloth, hair_col,
+                                                     full_figure=True)
+    else:
+        # draw upright on a canvas holding the frame's footprint rotated back, then rotate
+        inv = _similarity(1.0, -roll, (fcx, fcy), (fcx, fcy))
+        corners = [_apply_affine(inv, x, y) for x, y in ((0, 0), (w, 0), (w, h), (0, h))]
+        ox = math.floor(min(c[0] for c in corners)) - 2
+        oy = math.floor(min(c[1] for c in corners)) - 2
+        cw = math.ceil(max(c[0] for c in corners)) + 2 - ox
+        ch = math.ceil(max(c[1] for c in corners)) + 2 - oy
+        alb_c, subj_c, skin_c, _, spots = _procedural_draw(ch, cw, fcx - ox, fcy - 0.225 * b - oy, a, b, skin_lin,
+                                                           cloth, hair_col, full_figure=True)
+        m = _similarity(1.0, roll, (fcx - ox, fcy - oy), (fcx, fcy)).astype(np.float32)
+        alb = cv2.warpAffine(alb_c, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
+        subj = np.clip(cv2.warpAffine(subj_c, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0), 0, 1)
+        skin = np.clip(cv2.warpAffine(skin_c, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0), 0, 1)
+    face, _ = _face_from_frame(fcx, fcy, 2 * a, 1.55 * b, roll)
+    rot = _similarity(1.0, roll, (fcx, fcy), (fcx, fcy))
+    lms = {k: _apply_affine(rot, *p) for k, p in _procedural_landmarks(fcx, fcy - 0.225 * b, a, b).items()}
+    return SubjectLayer(alb, subj, skin, face, spots, lms, (fcx, fcy, 2 * a, 1.55 * b, roll))
+
+
+def _procedural_landmarks(cx: float, cy: float, a: float, b: float) -> dict:
+    """Landmarks of the procedural head of semi-axes a, b centred at (cx, cy) (unrolled)."""
+    return {"left_eye": (cx - 0.36 * a, cy - 0.05 * b), "right_eye": (cx + 0.36 * a, cy - 0.05 * b),
+            "nose_tip": (cx + 0.06 * a, cy + 0.38 * b), "mouth_left": (cx - 0.28 * a, cy + 0.5 * b),
+            "mouth_right": (cx + 0.28 * a, cy + 0.5 * b), "mouth_centre": (cx, cy + 0.5 * b)}
+
+
+#: subject kind -> function (h, w, rng, placement) -> SubjectLayer
+SUBJECT_LAYERS: dict = {"astronaut": astronaut_layer, "procedural": procedural_layer}
+
+
+def register_subject(name: str, fn) -> None:
+    """Add a subject kind (e.g. ``london`` from lenscore.datasets.london): ``fn(h, w, rng,
+    placement) -> SubjectLayer``; ``SceneSpec(subject=name)`` then renders it."""
+    global SUBJECTS
+    SUBJECT_LAYERS[name] = fn
+    if name not in SUBJECTS:
+        SUBJECTS = SUBJECTS + (name,)
+
+
 def _procedural_subject(h: int, w: int, rng: np.random.Generator):
     """A shaded head-and-shoulders: ellipsoid head and neck (Lambert), hair, features, clothes."""
     s = min(h, w)
     cx = w / 2.0 + rng.uniform(-0.05, 0.05) * w
     cy = 0.36 * h
     a, b = 0.13 * s, 0.175 * s  # head semi-axes
-    ldir = np.array([-0.45, -0.35, 0.82])
-    ldir /= np.linalg.norm(ldir)
     skin_lin = srgb_to_linear((np.array([0.86, 0.66, 0.56]) * rng.uniform(0.75, 1.05)).astype(np.float32))
     cloth = srgb_to_linear(rng.uniform(0.1, 0.5, 3).astype(np.float32))
     hair_col = srgb_to_linear((rng.uniform(0.08, 0.4) * np.array([1.0, 0.78, 0.55])).astype(np.float32))
+    return _procedural_draw(h, w, cx, cy, a, b, skin_lin, cloth, hair_col, full_figure=False)
+
+
+def _procedural_draw(h: int, w: int, cx: float, cy: float, a: float, b: float, skin_lin, cloth, hair_col,
+                     *, full_figure: bool):
+    """Draw the procedural person on an h x w canvas: head semi-axes a, b centred at (cx, cy).
+
+    ``full_figure=False`` is the head-and-shoulders of the first renderer (clothes down to the
+    canvas's bottom); ``True`` adds a torso narrowing to the hips and legs down to the feet
+    (about 7.5 head heights), for medium and long shots.
+    """
+    ldir = np.array([-0.45, -0.35, 0.82])
+    ldir /= np.linalg.norm(ldir)
     alb = np.zeros((h, w, 3), np.float32)
     subj = np.zeros((h, w), np.float32)
     skin = np.zeros((h, w), np.float32)
@@ -487,10 +943,29 @@ def _procedural_subject(h: int, w: int, rng: np.random.Generator):
 
     # clothes (shoulders), neck, head, hair, then the features on the face
     sy = cy + 2.3 * b
-    layer((cx - 3.1 * a, sy - 1.1 * b, cx + 3.1 * a, h),
-          lambda m, x0, y0: (ell(cx, sy, 3.0 * a, 1.05 * b, 180, 360)(m, x0, y0),
-                             cv2.rectangle(m, ci(cx - 3.0 * a - x0, sy - y0), ci(cx + 3.0 * a - x0, h - y0), 1, -1, cv2.LINE_8, 4)),
-          cloth, (cx, sy), (3.2 * a, 2.2 * b))
+    if not full_figure:
+        layer((cx - 3.1 * a, sy - 1.1 * b, cx + 3.1 * a, h),
+              lambda m, x0, y0: (ell(cx, sy, 3.0 * a, 1.05 * b, 180, 360)(m, x0, y0),
+                                 cv2.rectangle(m, ci(cx - 3.0 * a - x0, sy - y0), ci(cx + 3.0 * a - x0, h - y0), 1, -1, cv2.LINE_8, 4)),
+              cloth, (cx, sy), (3.2 * a, 2.2 * b))
+    else:
+        hip, feet = cy + 7.6 * b, cy + 14.6 * b
+        trousers = (cloth * 0.55).astype(np.float32)
+        for sx in (-1, 1):  # legs first (the torso overlaps their tops)
+            lx0, lx1 = cx + sx * 0.15 * a, cx + sx * 1.75 * a
+            lx0, lx1 = min(lx0, lx1), max(lx0, lx1)
+            layer((lx0 - 1, hip - b, lx1 + 1, feet + 1),
+                  lambda m, x0, y0, lx0=lx0, lx1=lx1: cv2.rectangle(
+                      m, ci(lx0 - x0, hip - b - y0), ci(lx1 - x0, feet - y0), 1, -1, cv2.LINE_AA, 4),
+                  trousers, ((lx0 + lx1) / 2, (hip + feet) / 2), (1.2 * a, 8 * b))
+
+        def torso(m, x0, y0):
+            ell(cx, sy, 3.0 * a, 1.05 * b, 180, 360)(m, x0, y0)
+            pts = np.array([ci(cx - 3.0 * a - x0, sy - y0), ci(cx + 3.0 * a - x0, sy - y0),
+                            ci(cx + 2.0 * a - x0, hip - y0), ci(cx - 2.0 * a - x0, hip - y0)], np.int32)
+            cv2.fillPoly(m, [pts], 1, cv2.LINE_AA, 4)
+
+        layer((cx - 3.1 * a, sy - 1.1 * b, cx + 3.1 * a, hip + 1), torso, cloth, (cx, sy + 2 * b), (3.4 * a, 6.0 * b))
     neck_top, neck_bot = cy + 0.5 * b, sy - 1.0 * b
     layer((cx - 0.55 * a, neck_top, cx + 0.55 * a, neck_bot),
           lambda m, x0, y0: cv2.rectangle(m, ci(cx - 0.5 * a - x0, neck_top - y0), ci(cx + 0.5 * a - x0, neck_bot - y0), 1, -1, cv2.LINE_8, 4),
@@ -524,7 +999,12 @@ def _procedural_subject(h: int, w: int, rng: np.random.Generator):
     nose = np.zeros((nb[3] - nb[1], nb[2] - nb[0]), np.float32)
     ell(cx + 0.06 * a, cy + 0.2 * b, 0.07 * a, 0.2 * b)(nose, nb[0], nb[1])
     nose = cv2.GaussianBlur(nose, (0, 0), 0.03 * a + 0.5)
-    alb[nb[1]:nb[3], nb[0]:nb[2]] *= (1 - 0.35 * nose)[..., None]
+    if nb[0] >= 0 and nb[1] >= 0 and nb[2] <= w and nb[3] <= h:
+        alb[nb[1]:nb[3], nb[0]:nb[2]] *= (1 - 0.35 * nose)[..., None]
+    else:  # the face is cut by the canvas edge
+        qx0, qy0, qx1, qy1 = max(0, nb[0]), max(0, nb[1]), min(w, nb[2]), min(h, nb[3])
+        if qx1 > qx0 and qy1 > qy0:
+            alb[qy0:qy1, qx0:qx1] *= (1 - 0.35 * nose[qy0 - nb[1]:qy1 - nb[1], qx0 - nb[0]:qx1 - nb[0]])[..., None]
     # skin excludes a margin around eyes, brows and mouth
     skin = cv2.erode(skin, np.ones((5, 5), np.uint8))
     skin[skin < 0.999] = 0.0
@@ -591,6 +1071,142 @@ def _background_albedo(h: int, w: int, shapes: list[tuple], mottle: np.ndarray) 
                         0, 0, 360, colour_t, -1, cv2.LINE_8, 4)
     np.clip(img, 0.0, 1.0, out=img)
     return img
+
+
+@functools.lru_cache(maxsize=8)
+def _texture(kind: str) -> np.ndarray:
+    """scikit-image's ``brick`` / ``grass`` / ``gravel`` (512 x 512 photographs that ship inside the
+    package) as linear reflectance normalised to mean 1."""
+    from skimage import data
+
+    u8 = getattr(data, kind)()
+    lin = srgb_to_linear(u8.astype(np.float32) / 255.0)
+    return (lin / float(lin.mean())).astype(np.float32)
+
+
+def _rgb_lin(rgb) -> np.ndarray:
+    return srgb_to_linear(np.clip(np.asarray(rgb, np.float32), 0.0, 1.0))
+
+
+def _draw_prop(mask_shape: tuple[int, int], prop: "PropSpec", sx: float, sy: float) -> np.ndarray:
+    """Anti-aliased coverage (h x w float32) of a prop; ``sx``, ``sy``: px per unit fraction."""
+    hh, ww = mask_shape
+    m = np.zeros((hh, ww), np.float32)
+    F = 16.0
+    cx, cy = prop.x_frac * sx, prop.y_frac * sy
+    hw, hh_ = prop.w_frac * sx / 2.0, prop.h_frac * sy / 2.0
+    if prop.shape == "ellipse":
+        cv2.ellipse(m, (int(round(cx * F)), int(round(cy * F))),
+                    (max(1, int(round(hw * F))), max(1, int(round(hh_ * F)))), float(prop.angle_deg), 0, 360,
+                    1.0, -1, cv2.LINE_AA, 4)
+    else:
+        th = math.radians(prop.angle_deg)
+        c, s_ = math.cos(th), math.sin(th)
+        pts = [(cx + c * dx - s_ * dy, cy + s_ * dx + c * dy)
+               for dx, dy in ((-hw, -hh_), (hw, -hh_), (hw, hh_), (-hw, hh_))]
+        cv2.fillPoly(m, [np.round(np.array(pts) * F).astype(np.int32)], 1.0, cv2.LINE_AA, 4)
+    return m
+
+
+def _plane_albedo(spec: "SceneSpec", hb: int, wb: int, fct: float, rng: np.random.Generator,
+                  ramp: tuple[float, float] | None, f_px: float) -> np.ndarray:
+    """Albedo of a non-street background plane at hb x wb (fct full-resolution px per px).
+
+    Textures are tiled by mirroring (``background_texture_frac`` of the frame width per 512 px
+    tile at ``background_m``); on a depth ramp they lie on a receding ground plane (homography:
+    texture scale and row spacing both follow 1/depth). Walls are uniform (``wall``) or a smooth
+    linear brightness gradient from 45 % to 100 % in a random direction (``gradient``).
+    """
+    kind = spec.background
+    tint = _rgb_lin(spec.background_rgb if spec.background_rgb is not None else BACKGROUND_RGB[kind])
+    if kind in ("brick", "grass", "gravel"):
+        tex = _texture(kind)
+        w_full = wb * fct
+        tile_px = max(4.0, float(spec.background_texture_frac) * w_full)
+        ox, oy = rng.uniform(0, 1024), rng.uniform(0, 1024)
+        if ramp is None:
+            k = 512.0 / tile_px * fct
+            m = np.array([[k, 0, ox], [0, k, oy]], np.float32)
+            g = cv2.warpAffine(tex, m, (wb, hb), flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP,
+                               borderMode=cv2.BORDER_REFLECT_101)
+        else:
+            near, far = ramp
+            h_full = hb * fct
+            a_ = 1.0 / far
+            b_ = (1.0 / near - 1.0 / far) / max(h_full - 1.0, 1.0)
+            tpm = 512.0 * f_px / (tile_px * far)  # texture px per metre on the ground
+            cx = (w_full - 1) / 2.0
+            # inverse map, (x, y, 1) -> texture: lateral u = tpm (x - cx) z / f, depth v = tpm z,
+            # with z = 1 / (a + b y) (a level ground plane: 1/depth is linear in the row)
+            hm = np.array([[tpm / f_px, ox * b_, -tpm * cx / f_px + ox * a_],
+                           [0.0, oy * b_, tpm + oy * a_],
+                           [0.0, b_, a_]], np.float64)
+            hm = hm @ np.diag([fct, fct, 1.0])
+            g = cv2.warpPerspective(tex, hm, (wb, hb), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                    borderMode=cv2.BORDER_REFLECT_101)
+        alb = g[..., None] * tint[None, None, :]
+    elif kind == "gradient":
+        th = rng.uniform(0, 2 * math.pi)
+        yy, xx = np.mgrid[0:hb, 0:wb].astype(np.float32)
+        t = (xx - wb / 2.0) * math.cos(th) + (yy - hb / 2.0) * math.sin(th)
+        t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
+        alb = (0.45 + 0.55 * t)[..., None] * tint[None, None, :]
+    else:  # wall
+        alb = np.empty((hb, wb, 3), np.float32)
+        alb[:] = tint
+    alb = np.ascontiguousarray(alb, dtype=np.float32)
+    _paint_background_props(alb, spec)
+    np.clip(alb, 0.0, 1.0, out=alb)
+    return alb
+
+
+def _paint_background_props(alb: np.ndarray, spec: "SceneSpec") -> None:
+    """Props with ``depth_m=None`` painted on the background plane (in place)."""
+    hb, wb = alb.shape[:2]
+    for prop in spec.props:
+        if prop.depth_m is None:
+            m = _draw_prop((hb, wb), prop, wb, hb)
+            alb += m[..., None] * (_rgb_lin(prop.rgb)[None, None, :] - alb)
+
+
+def _blur_plane(lit: np.ndarray, c_full: float, shape: str, kw: dict, h: int, w: int) -> np.ndarray:
+    """Blur a lit full-resolution plane by a disc of c_full px (at reduced resolution when wide)."""
+    f = int(max(1, min(4, c_full // BACKGROUND_PX_PER_STEP)))
+    if f > 1:
+        hb, wb = max(8, -(-h // f)), max(8, -(-w // f))
+        lo = cv2.resize(lit, (wb, hb), interpolation=cv2.INTER_AREA)
+        lo = _convolve(lo, aperture_kernel(shape, c_full * hb / h, **kw))
+        return cv2.resize(lo, (w, h), interpolation=cv2.INTER_LINEAR)
+    return _convolve(lit, aperture_kernel(shape, c_full, **kw))
+
+
+def _ramp_blur(lit: np.ndarray, coc_rows: np.ndarray, shape: str, kw: dict) -> np.ndarray:
+    """Depth-varying blur of a receding plane: blurred copies at geometric levels of c, blended
+    per row by linear interpolation in log c (coc_rows: c of every row, full resolution)."""
+    h, w = lit.shape[:2]
+    lo_c = max(0.5, float(coc_rows.min()))
+    hi_c = max(lo_c, float(coc_rows.max()))
+    n = 1 if hi_c <= lo_c * 1.01 else min(RAMP_MAX_LEVELS, int(math.ceil(math.log(hi_c / lo_c) / math.log(RAMP_LEVEL_RATIO))) + 1)
+    n = max(n, 1)
+    levels = [lo_c * (hi_c / lo_c) ** (k / max(n - 1, 1)) for k in range(n)]
+    if n == 1:
+        return _blur_plane(lit, levels[0], shape, kw, h, w)
+    lc = np.log(np.clip(coc_rows, lo_c, hi_c)) - math.log(lo_c)
+    pos = lc / (math.log(hi_c / lo_c) / (n - 1))
+    k0 = np.clip(np.floor(pos).astype(int), 0, n - 2)
+    t = (pos - k0).astype(np.float32)
+    out = np.zeros_like(lit)
+    for k in range(n):
+        rows = np.flatnonzero((k0 == k) | (k0 + 1 == k))
+        if rows.size == 0:
+            continue
+        y0, y1 = int(rows[0]), int(rows[-1]) + 1
+        pad = int(math.ceil(levels[k])) + 2
+        ya, yb = max(0, y0 - pad), min(h, y1 + pad)
+        blurred = _blur_plane(np.ascontiguousarray(lit[ya:yb]), levels[k], shape, kw, yb - ya, w)[y0 - ya:y1 - ya]
+        wk = np.where(k0[y0:y1] == k, 1.0 - t[y0:y1], np.where(k0[y0:y1] + 1 == k, t[y0:y1], 0.0)).astype(np.float32)
+        out[y0:y1] += blurred * wk[:, None, None]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -726,6 +1342,54 @@ def _validate(spec: SceneSpec) -> None:
         raise InputError("focus and background distances must be beyond the focal length")
     if not spec.exposure > 0:
         raise InputError(f"exposure must be > 0, got {spec.exposure}")
+    if spec.background not in BACKGROUNDS:
+        raise InputError(f"background must be one of {', '.join(BACKGROUNDS)}; got {spec.background!r}")
+    if spec.face_width_frac is not None and not 0.01 <= spec.face_width_frac <= 1.0:
+        raise InputError(f"face_width_frac must be within 0.01..1 of the frame width, got {spec.face_width_frac}")
+    if not abs(spec.roll_deg) <= 90:
+        raise InputError(f"roll_deg must be within +-90 degrees, got {spec.roll_deg}")
+    for p in spec.people:
+        if p.kind not in SUBJECT_LAYERS:
+            raise InputError(f"a person's kind must be one of {', '.join(SUBJECT_LAYERS)}; got {p.kind!r}")
+        if p.depth_m is not None and not p.depth_m * 1000 > spec.focal_mm:
+            raise InputError(f"a person's depth must be beyond the focal length, got {p.depth_m} m")
+    for p in spec.props:
+        if p.shape not in ("box", "ellipse"):
+            raise InputError(f"a prop's shape must be 'box' or 'ellipse', got {p.shape!r}")
+        if p.depth_m is not None and not p.depth_m * 1000 > spec.focal_mm:
+            raise InputError(f"a prop's depth must be beyond the focal length, got {p.depth_m} m")
+    if spec.background_near_m is not None and not (spec.focal_mm < spec.background_near_m * 1000
+                                                   and spec.background_near_m < spec.background_m):
+        raise InputError(f"background_near_m must lie between the focal length and background_m "
+                         f"({spec.background_m} m), got {spec.background_near_m}")
+    if spec.light_diameter_frac is not None and not all(0 < v <= 0.5 for v in spec.light_diameter_frac):
+        raise InputError(f"light_diameter_frac must be within (0, 0.5] of the frame width, got {spec.light_diameter_frac}")
+    for name in ("orbs_behind_subject", "orbs_at_border", "key_light_orbs"):
+        if not 0.0 <= getattr(spec, name) <= 1.0:
+            raise InputError(f"{name} is a share of the lights, 0..1; got {getattr(spec, name)}")
+    if spec.orbs_behind_subject + spec.orbs_at_border > 1.0:
+        raise InputError("orbs_behind_subject + orbs_at_border must not exceed 1")
+    if spec.max_overlap is not None and not 0.0 <= spec.max_overlap <= 1.0:
+        raise InputError(f"max_overlap is a share of the smaller diameter, 0..1; got {spec.max_overlap}")
+    if spec.clip_fraction is not None and not 0.0 <= spec.clip_fraction <= 0.9:
+        raise InputError(f"clip_fraction must be within 0..0.9, got {spec.clip_fraction}")
+    if spec.noise_sigma < 0 or spec.noise_shot < 0:
+        raise InputError(f"noise must be >= 0, got sigma={spec.noise_sigma}, shot={spec.noise_shot}")
+    if spec.jpeg_quality is not None and not 1 <= int(spec.jpeg_quality) <= 100:
+        raise InputError(f"jpeg_quality must be 1..100, got {spec.jpeg_quality}")
+    if spec.bits not in (None, 8, 16):
+        raise InputError(f"bits must be None (float), 8 or 16, got {spec.bits}")
+    if spec.fill_intensity < 0:
+        raise InputError(f"fill_intensity must be >= 0, got {spec.fill_intensity}")
+    if spec.anamorphic_aspect < 1.0:
+        raise InputError(f"anamorphic_aspect is major over minor axis, >= 1; got {spec.anamorphic_aspect}")
+
+
+def _kernel_kw(spec: SceneSpec) -> dict:
+    """Aperture-kernel options of a spec for layers (background, defocused people and props)."""
+    angle = float(spec.anamorphic_angle) if spec.aperture == "anamorphic" else float(spec.blade_angle)
+    return dict(angle=angle, aspect=float(spec.anamorphic_aspect), rim=float(spec.bubble_rim),
+                rings=float(spec.onion_amplitude))
 
 
 def _kelvin_draw(spec: SceneSpec, rng: np.random.Generator) -> float:
@@ -741,35 +1405,211 @@ def _kelvin_draw(spec: SceneSpec, rng: np.random.Generator) -> float:
 # ---------------------------------------------------------------------------------------------
 # Render
 # ---------------------------------------------------------------------------------------------
+def _bright_glow(diameter_px: float, peak: float) -> np.ndarray:
+    """Gaussian glow (sigma = c/4, peak 1) of a light brighter than white: the 3-sigma square
+    support of :func:`aperture_kernel` would leave a visible square step at peak x exp(-4.5), so
+    the support is a disc reaching the radius where the glow falls to 1e-3 of white."""
+    sigma = gaussian_sigma_px(diameter_px)
+    if sigma < 0.3:
+        return np.ones((1, 1), np.float32)
+    reach = sigma * math.sqrt(2.0 * math.log(max(float(peak), 1.0) / 1e-3))
+    half = int(math.ceil(reach))
+    yy, xx = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float32)
+    rr2 = xx * xx + yy * yy
+    g = np.exp(-rr2 / (2.0 * sigma * sigma))
+    g[rr2 > reach * reach] = 0.0
+    return g.astype(np.float32)
+
+
+def _duv_draw(value, rng: np.random.Generator) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, (tuple, list)):
+        return float(rng.uniform(float(value[0]), float(value[1])))
+    return float(value)
+
+
+def _add_sebum(lin: np.ndarray, skin: np.ndarray, layer: SubjectLayer, rng: np.random.Generator, level0: float,
+               colour: np.ndarray) -> None:
+    """Specular "sebum" highlights: small Gaussian spots of the light's colour, on skin (in place)."""
+    h, w = skin.shape
+    fx, fy, fw, fh = layer.face
+    roll = layer.face_frame[4] if layer.face_frame is not None else 0.0
+    if roll != 0.0:
+        fcx, fcy, fw, fh, _ = layer.face_frame
+        th = math.radians(roll)
+        ct, st = math.cos(th), math.sin(th)
+    for ux, uy in layer.spots:
+        if roll == 0.0:
+            px = fx + (ux + rng.uniform(-0.03, 0.03)) * fw
+            py = fy + (uy + rng.uniform(-0.03, 0.03)) * fh
+        else:
+            dx = (ux + rng.uniform(-0.03, 0.03) - 0.5) * fw
+            dy = (uy + rng.uniform(-0.03, 0.03) - 0.5) * fh
+            px, py = fcx + ct * dx - st * dy, fcy + st * dx + ct * dy
+        sig = fw * rng.uniform(0.015, 0.03)
+        level = rng.uniform(0.6, 1.0)
+        half = int(3 * sig) + 1
+        cxi, cyi = int(round(px)), int(round(py))
+        y0, y1 = max(0, cyi - half), min(h, cyi + half + 1)
+        x0, x1 = max(0, cxi - half), min(w, cxi + half + 1)
+        if y1 <= y0 or x1 <= x0:
+            continue
+        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        g = np.exp(-((xx - px) ** 2 + (yy - py) ** 2) / (2 * sig * sig)) * np.float32(level0 * level)
+        lin[y0:y1, x0:x1] += (g * skin[y0:y1, x0:x1])[..., None] * colour
+
+
+def _key_fill_weights(h: int, w: int, frame, key_from_left: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Key and fill weights across a person (x relative to the face centre, in face widths): the
+    key falls from 1 on its side to 0.35 on the far side, the fill rises from 0.15 to 1."""
+    fcx, fw = frame[0], max(frame[2], 1.0)
+    x = (np.arange(w, dtype=np.float32) - np.float32(fcx)) / np.float32(fw)
+    if not key_from_left:
+        x = -x
+    sgm = 1.0 / (1.0 + np.exp(-3.0 * x))  # 0 on the key side, 1 on the fill side
+    wk = (1.0 - 0.65 * sgm).astype(np.float32)
+    wf = (0.15 + 0.85 * sgm).astype(np.float32)
+    return np.broadcast_to(wk[None, :], (h, w)), np.broadcast_to(wf[None, :], (h, w))
+
+
+def _depth_for_diameter(c_px: float, k_px: float, focus_m: float) -> float:
+    """Depth behind the focus plane whose blur disc is c_px (c = K (1 - s/d)); clamped to 0.97 K."""
+    c = min(float(c_px), 0.97 * k_px)
+    return float(focus_m / (1.0 - c / k_px))
+
+
+def _crop(kernel: np.ndarray, cx: int, cy: int, h: int, w: int):
+    """(frame slice, kernel slice) of a centred odd kernel stamped at (cx, cy), or None."""
+    k = kernel.shape[0] // 2
+    y0, y1, x0, x1 = cy - k, cy + k + 1, cx - k, cx + k + 1
+    ky0, kx0 = max(0, -y0), max(0, -x0)
+    ky1 = kernel.shape[0] - max(0, y1 - h)
+    kx1 = kernel.shape[1] - max(0, x1 - w)
+    if ky1 <= ky0 or kx1 <= kx0:
+        return None
+    return (slice(max(0, y0), min(h, y1)), slice(max(0, x0), min(w, x1))), (slice(ky0, ky1), slice(kx0, kx1))
+
+
+def _place_light(mode: str, r: float, h: int, w: int, dist: np.ndarray, occ_edge, placed, max_overlap,
+                 allow_overlap: bool, rng: np.random.Generator):
+    """Rejection sampling of one light centre for the spread modes (None when there is no room).
+
+    ``free``: whole disc in the frame, off the occluders by more than r; ``behind``: centre within
+    0.6 r of an occluder's outline (partly hidden); ``border``: centre within 0.6 r of a frame edge
+    (the disc is cut), off the occluders. Overlap with placed discs: at most ``max_overlap`` of the
+    smaller diameter (None: none, unless ``allow_overlap``).
+    """
+    if mode == "behind" and (occ_edge is None or occ_edge[0].size == 0):
+        mode = "free"  # nothing to hide behind
+    for _ in range(400):
+        if mode == "behind":
+            i = int(rng.integers(occ_edge[0].size))
+            ang, rad = rng.uniform(0, 2 * math.pi), rng.uniform(0.0, 0.6 * r)
+            x, y = occ_edge[1][i] + rad * math.cos(ang), occ_edge[0][i] + rad * math.sin(ang)
+            if not (r <= x <= w - 1 - r and r <= y <= h - 1 - r):
+                continue
+        elif mode == "border":
+            side = int(rng.integers(4))
+            off = rng.uniform(-0.6 * r, 0.6 * r)
+            if side in (0, 1):  # left / right
+                y = rng.uniform(r, h - 1 - r) if h - 1 > 2 * r else (h - 1) / 2.0
+                x = off if side == 0 else (w - 1) - off
+            else:
+                x = rng.uniform(r, w - 1 - r) if w - 1 > 2 * r else (w - 1) / 2.0
+                y = off if side == 2 else (h - 1) - off
+            xc, yc = int(round(min(max(x, 0), w - 1))), int(round(min(max(y, 0), h - 1)))
+            if dist[yc, xc] <= r + 2:
+                continue
+        else:
+            x = rng.uniform(r, w - 1 - r)
+            y = rng.uniform(r, h - 1 - r)
+            if dist[int(round(y)), int(round(x))] <= r + 2:
+                continue
+        xi, yi = int(round(x)), int(round(y))
+        ok = True
+        for px, py, pr in placed:
+            d = math.hypot(xi - px, yi - py)
+            if max_overlap is None:
+                if not allow_overlap and d < r + pr + 2:
+                    ok = False
+                    break
+            elif d < r + pr - float(max_overlap) * 2.0 * min(r, pr) or d < 0.25 * max(r, pr):
+                ok = False
+                break
+        if ok:
+            return xi, yi, mode
+    return None
+
+
 def render(spec: SceneSpec) -> Render:
     """Render one portrait with its ground truth.
 
-    ``truth`` keys:
+    ``truth`` keys (the first renderer's, unchanged in meaning):
 
     - ``renderer_version``, ``spec`` (every SceneSpec field), ``seed``, ``width``, ``height``,
       ``aperture``, ``gaussian_sigma_px`` (background's sigma for ``gaussian``, else null);
-    - ``coc_px`` and ``coc_mm``: {``subject`` (0: on the focus plane), ``background``,
-      ``lights``: [one per placed light]}; ``kelvin``: {``key``, ``background``, ``lights``};
-    - ``lights``: every placed light, a dict with ``x``, ``y`` (centre, px), ``depth_m``,
-      ``coc_px``, ``coc_mm``, ``diameter_px``, ``kelvin``, ``intensity`` (peak linear level),
-      ``shape``, ``angle`` (rad), ``vignette``, ``major_px``, ``minor_px``, ``sigma_px``
-      (gaussian only), ``in_background`` (centre outside the subject mask), ``visible``
-      (in the background and at least 1 px wide), ``fully_inside`` (whole disc in the frame);
-    - ``orbs``: the lights with ``in_background`` and ``visible`` (what a detector should find);
+    - ``coc_px`` and ``coc_mm``: {``subject`` (0: on the focus plane), ``background`` (at
+      ``background_m``; the top row of a depth ramp), ``lights``: [one per placed light]};
+      ``kelvin``: {``key``, ``background``, ``lights``};
+    - ``lights``: every placed light, a dict with ``x``, ``y`` (centre, px; may lie outside the
+      frame for a border orb), ``depth_m``, ``coc_px``, ``coc_mm``, ``diameter_px``, ``kelvin``,
+      ``intensity`` (peak linear level of the light alone, before exposure), ``shape``, ``angle``
+      (rad), ``vignette``, ``major_px``, ``minor_px``, ``sigma_px`` (gaussian only),
+      ``in_background`` (centre in the frame and outside the subject mask), ``visible`` (in the
+      background and at least 1 px wide), ``fully_inside`` (whole disc in the frame);
+    - ``orbs``: the lights with ``in_background`` and ``visible``;
     - ``n_lights_requested``, ``n_lights_placed`` (fewer when the background has no room);
     - ``subject``, ``subject_box`` [x, y, w, h] (bounding box of ``subject_mask``) or null,
-      ``face_box`` [x, y, w, h] (floats; eyebrows-to-chin, cheek to cheek) or null,
-      ``face_width_px``, ``skin_box``, ``pore_scale_px``, ``pore_amplitude``, ``smoothing``;
+      ``face_box`` [x, y, w, h] (floats; eyebrows-to-chin, cheek to cheek; axis-aligned box of the
+      rolled face) or null, ``face_width_px`` (unrolled), ``skin_box``, ``pore_scale_px``,
+      ``pore_amplitude``, ``smoothing``;
     - ``clipped_fraction`` (pixels with a channel >= 1 in linear light after exposure, before
       the shoulder / clip), ``highlight_mode`` ("shoulder" | "clip").
 
-    Orb ``diameter_px`` is the blur-disc diameter c (the equal-area diameter for polygons; the
-    undimmed disc for cats_eye, whose actual extent is ``major_px`` x ``minor_px``).
+    Added keys (scene spread):
+
+    - per light also: ``index``, ``duv``, ``xy``, ``uv`` (of its rendered colour), ``placement``
+      (``free`` | ``behind`` | ``border`` | ``explicit``), ``key_colour`` (it has the key's
+      Kelvin and Duv), ``peak_level`` (intensity x exposure: the level before clipping),
+      ``visible_fraction`` (share of its kernel's energy that is inside the frame and not
+      covered by a person or prop), ``frame_fraction``, ``occluded_fraction``, ``at_border``
+      (frame_fraction < 0.999), ``clipped`` / ``clipped_px`` / ``clip_radius_px`` (pixels of
+      its footprint whose max channel reached 1 before the clip, and their equal-area radius:
+      the flat top of a clipped glow), ``overlaps`` ([{``index``, ``fraction``}]: overlap depth
+      over the smaller equal-area diameter); ``visible_orbs``: lights >= 1 px with
+      ``visible_fraction >= 0.5``;
+    - ``people``: one dict per person (main subject first): ``kind``, ``main``, ``depth_m``,
+      ``coc_px``, ``sharp``, ``face_box``, ``face_quad`` (4 corners), ``face_width_px``,
+      ``face_width_frac``, ``roll_deg``, ``landmarks`` {name: [x, y]}, ``eye_centres``,
+      ``mask_box``, ``mask_fraction`` (visible); ``landmarks``, ``eye_centres``, ``roll_deg``,
+      ``face_width_frac`` of the main subject at the top level too;
+    - ``background``: ``kind``, ``textured``, ``rgb`` (sRGB albedo) , ``depth`` ("flat" |
+      "ramp"), ``near_m``, ``far_m``, ``coc_px_min`` / ``coc_px_max`` (over the visible
+      background), ``coc_tiles`` (8 x 8 grid of the mean background c, null where no background);
+    - ``props``: [{``shape``, ``rgb``, ``depth_m``, ``coc_px``, ``frame_fraction`` (visible),
+      ``lit_by``}]; ``surface_colour_fraction``: share of the frame covered by coloured props;
+    - ``illuminants``: [{``index``, ``role`` (key | fill | background | orb), ``kelvin``,
+      ``duv``, ``mired``, ``xy``, ``uv``, ``in_gamut``, ``rgb_linear``, ``intensity``,
+      ``light`` (orbs: index in ``lights``)}]; ``light_coverage``: {index: share of the frame
+      where it is the dominant light (``Render.light_map``)}; ``key_in_scene``: a visible orb
+      has the key's colour;
+    - ``exposure`` (used; solved from ``clip_fraction`` when that is set), ``noise``
+      {``sigma``, ``shot``, ``rms`` (RMS of the per-pixel sigma over the frame)}, ``jpeg_quality``,
+      ``bits``.
+
+    Orb ``diameter_px`` is the blur-disc diameter c (the equal-area diameter for polygons and
+    anamorphic ovals; the undimmed disc for cats_eye, whose actual extent is ``major_px`` x
+    ``minor_px``). ``Render.coc_map`` gives c per pixel, ``Render.light_map`` the light per pixel.
     """
     _validate(spec)
     h, w = int(spec.height), int(spec.width)
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(int(spec.seed)).spawn(5)]
+    seq = np.random.SeedSequence(int(spec.seed))
+    streams = [np.random.default_rng(s) for s in seq.spawn(5)]
     rng_layout, rng_bg, rng_lights, rng_pores, rng_sebum = streams
+    extra = [np.random.default_rng(s) for s in seq.spawn(4 + len(spec.people))]
+    rng_noise, rng_tex, rng_place, rng_misc = extra[:4]
+    rng_people = extra[4:]
 
     def cpx(d):
         return coc_diameter_px(spec.focal_mm, spec.f_number, spec.focus_m, d,
@@ -779,100 +1619,268 @@ def render(spec: SceneSpec) -> Render:
         return coc_diameter_mm(spec.focal_mm, spec.f_number, spec.focus_m, d)
 
     c_bg = cpx(spec.background_m)
+    f_px = spec.focal_mm / spec.sensor_mm * w
+    key_rgb = light_linear_rgb(spec.key_kelvin, spec.key_duv) * np.float32(spec.key_intensity)
+    has_fill = spec.fill_intensity > 0
+    fill_k = float(spec.fill_kelvin if spec.fill_kelvin is not None else spec.background_kelvin)
+    fill_rgb = light_linear_rgb(fill_k, spec.fill_duv) if has_fill else None
+    amb_col = light_linear_rgb(spec.background_kelvin, spec.background_duv)
 
-    # ---- subject layer ------------------------------------------------------------------
-    if spec.subject == "astronaut":
-        alb_s, alpha, skin, face, spots = _astronaut_subject(h, w, rng_layout)
-    elif spec.subject == "procedural":
-        alb_s, alpha, skin, face, spots = _procedural_subject(h, w, rng_layout)
+    # ---- people -----------------------------------------------------------------------------
+    # (layer, depth, coc, rng for pores, rng for sebum, is main)
+    persons = []
+    if spec.subject != "none":
+        pl = Placement(face_width_px=spec.face_width_frac * w if spec.face_width_frac is not None else None,
+                       cx=spec.face_x_frac * w if spec.face_x_frac is not None else None,
+                       cy=spec.face_y_frac * h if spec.face_y_frac is not None else None,
+                       roll_deg=float(spec.roll_deg), skin_rgb=spec.skin_rgb, clothes_rgb=spec.clothes_rgb)
+        persons.append(dict(layer=SUBJECT_LAYERS[spec.subject](h, w, rng_layout, pl), kind=spec.subject,
+                            depth=float(spec.focus_m), coc=0.0, rp=rng_pores, rs=rng_sebum, main=True))
+    for P, rg in zip(spec.people, rng_people):
+        pl = Placement(face_width_px=P.face_width_frac * w, cx=P.x_frac * w, cy=P.y_frac * h,
+                       roll_deg=float(P.roll_deg), skin_rgb=P.skin_rgb, clothes_rgb=P.clothes_rgb)
+        d = float(spec.focus_m if P.depth_m is None else P.depth_m)
+        c = 0.0 if P.depth_m is None else cpx(d)
+        persons.append(dict(layer=SUBJECT_LAYERS[P.kind](h, w, rg, pl), kind=P.kind, depth=d, coc=c,
+                            rp=rg, rs=rg, main=False))
+    main = persons[0] if persons and persons[0]["main"] else None
+
+    if main is not None:
+        alb_s, alpha, skin, face, spots = main["layer"][:5]
     else:
         alb_s = np.zeros((h, w, 3), np.float32)
         alpha = np.zeros((h, w), np.float32)
         skin = np.zeros((h, w), np.float32)
         face, spots = None, []
     skin = skin * (alpha >= 0.98)  # skin (and the beauty filter) stays inside the subject
-    subject_mask = alpha >= 0.5
-    skin_mask = skin >= 0.5
-    face_w = float(face[2]) if face is not None else float("nan")
+    face_w = float("nan")
+    if face is not None:  # the unrolled face width (the box of a rolled face is wider)
+        face_w = float(main["layer"].face_frame[2]) if main["layer"].face_frame is not None else float(face[2])
     pore_px = face_w / PORES_PER_FACE if face is not None else float("nan")
 
     if face is not None and spec.pore_amplitude > 0:
         box = _box_of(skin > 0)
         if box is not None:
             alb_s = _apply_pores(alb_s, skin, box, face_w, spec.pore_amplitude, rng_pores)
-    key_rgb = blackbody_linear_rgb(spec.key_kelvin) * np.float32(spec.key_intensity)
     subj_lin = alb_s
-    subj_lin *= key_rgb
+    if has_fill and face is not None:
+        wk, wf = _key_fill_weights(h, w, main["layer"].face_frame, spec.key_from_left)
+        subj_lin = alb_s * (wk[..., None] * key_rgb + wf[..., None] * (fill_rgb * np.float32(spec.fill_intensity)))
+    else:
+        subj_lin *= key_rgb
     if face is not None and spec.sebum > 0:
-        # specular "sebum" highlights: small Gaussian spots of the key light's colour, on skin
-        fx, fy, fw, fh = face
-        for ux, uy in spots:
-            px = fx + (ux + rng_sebum.uniform(-0.03, 0.03)) * fw
-            py = fy + (uy + rng_sebum.uniform(-0.03, 0.03)) * fh
-            sig = fw * rng_sebum.uniform(0.015, 0.03)
-            level = rng_sebum.uniform(0.6, 1.0)
-            half = int(3 * sig) + 1
-            cxi, cyi = int(round(px)), int(round(py))
-            y0, y1 = max(0, cyi - half), min(h, cyi + half + 1)
-            x0, x1 = max(0, cxi - half), min(w, cxi + half + 1)
-            if y1 <= y0 or x1 <= x0:
-                continue
-            yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-            g = np.exp(-((xx - px) ** 2 + (yy - py) ** 2) / (2 * sig * sig)) * np.float32(spec.sebum * level)
-            subj_lin[y0:y1, x0:x1] += (g * skin[y0:y1, x0:x1])[..., None] * key_rgb
+        _add_sebum(subj_lin, skin, main["layer"], rng_sebum, spec.sebum, key_rgb)
+    if main is not None:
+        main.update(lin=subj_lin, alpha=alpha, skin=skin, face_w=face_w, pore_px=pore_px)
+
+    # further people: their own pores, lights and sebum; a defocused person is lit by the
+    # background light and blurred by its own circle of confusion (premultiplied alpha)
+    for P in persons:
+        if P["main"]:
+            continue
+        L = P["layer"]
+        a_p = L.alpha
+        sk = L.skin * (a_p >= 0.98)
+        fw_p = float(L.face_frame[2]) if L.face_frame is not None else float(L.face[2])
+        alb_p = L.albedo
+        if spec.pore_amplitude > 0 and L.face is not None:
+            box = _box_of(sk > 0)
+            if box is not None:
+                alb_p = _apply_pores(alb_p, sk, box, fw_p, spec.pore_amplitude, P["rp"])
+        if P["coc"] >= 0.5:
+            col = amb_col * np.float32(DEFOCUSED_PERSON_LIGHT * spec.key_intensity)
+            lin_p = alb_p * col
+        elif has_fill:
+            wk, wf = _key_fill_weights(h, w, L.face_frame, spec.key_from_left)
+            col = key_rgb
+            lin_p = alb_p * (wk[..., None] * key_rgb + wf[..., None] * (fill_rgb * np.float32(spec.fill_intensity)))
+        else:
+            col = key_rgb
+            lin_p = alb_p * key_rgb
+        if spec.sebum > 0 and L.face is not None:
+            _add_sebum(lin_p, sk, L, P["rs"], spec.sebum, col)
+        if P["coc"] >= 0.5:
+            shp = "circle" if spec.aperture == "cats_eye" else spec.aperture
+            ker = aperture_kernel(shp, P["coc"], **_kernel_kw(spec))
+            a_b = np.clip(_convolve(a_p, ker), 0, 1)
+            lin_p = _convolve(lin_p * a_p[..., None], ker)
+            P.update(lin=lin_p, alpha=a_b, skin=np.zeros_like(sk), premultiplied=True)
+        else:
+            P.update(lin=lin_p, alpha=a_p, skin=sk, premultiplied=False)
+        P.update(face_w=fw_p, pore_px=fw_p / PORES_PER_FACE)
+
+    # props with a depth of their own: flat-coloured layers lit by the key (and fill)
+    prop_layers = []
+    for i, prop in enumerate(spec.props):
+        if prop.depth_m is None:
+            continue
+        m = _draw_prop((h, w), prop, w, h)
+        yy = np.linspace(1.0, 0.85, h, dtype=np.float32)[:, None, None]  # soft top light
+        lin_q = np.broadcast_to(_rgb_lin(prop.rgb)[None, None, :] * yy, (h, w, 3)).astype(np.float32)
+        if has_fill:
+            wk, wf = _key_fill_weights(h, w, (prop.x_frac * w, 0, prop.w_frac * w, 0, 0), spec.key_from_left)
+            lin_q = lin_q * (wk[..., None] * key_rgb + wf[..., None] * (fill_rgb * np.float32(spec.fill_intensity)))
+        else:
+            lin_q = lin_q * key_rgb
+        c = cpx(float(prop.depth_m))
+        if c >= 0.5:
+            shp = "circle" if spec.aperture == "cats_eye" else spec.aperture
+            ker = aperture_kernel(shp, c, **_kernel_kw(spec))
+            a_b = np.clip(_convolve(m, ker), 0, 1)
+            lin_q = _convolve(lin_q * m[..., None], ker)
+            prop_layers.append(dict(prop=i, lin=lin_q, alpha=a_b, depth=float(prop.depth_m), coc=c, premultiplied=True))
+        else:
+            prop_layers.append(dict(prop=i, lin=lin_q, alpha=m, depth=float(prop.depth_m), coc=c, premultiplied=False))
+
+    # compositing order, back to front: every layer by depth (far first), the main subject last
+    # among layers at its depth
+    layers = [dict(P, what="person") for P in persons if not P["main"]] + [dict(L, what="prop") for L in prop_layers]
+    layers.sort(key=lambda L: -L["depth"])
+    if main is not None:
+        nearer = [L for L in layers if L["depth"] < main["depth"]]
+        layers = [L for L in layers if L["depth"] >= main["depth"]] + [dict(main, what="person", premultiplied=False)] + nearer
+    # visible coverage of each layer
+    for i, L in enumerate(layers):
+        vis = L["alpha"]
+        for M in layers[i + 1:]:
+            vis = vis * (1.0 - M["alpha"])
+        L["vis"] = vis
+    if len(layers) == 1:
+        occ = alpha
+    elif layers:
+        occ = 1.0 - np.prod([1.0 - L["alpha"] for L in layers], axis=0)
+    else:
+        occ = alpha
+    occ_mask = occ >= 0.5
+    sharp_people = [L for L in layers if L["what"] == "person" and not L["premultiplied"]]
+    if len(layers) == 1 and main is not None:
+        subject_mask = alpha >= 0.5
+    else:
+        subject_mask = (np.sum([L["vis"] for L in sharp_people], axis=0) >= 0.5) if sharp_people \
+            else np.zeros((h, w), bool)
+    if len(sharp_people) == 1 and len(layers) == 1:
+        skin_w = skin
+    else:
+        skin_w = np.zeros((h, w), np.float32)
+        for L in sharp_people:
+            np.maximum(skin_w, L["skin"] * (L["vis"] >= 0.98), out=skin_w)
+    skin_mask = skin_w >= 0.5
 
     # ---- background layer -----------------------------------------------------------------
-    # drawn, lit and blurred at 1/f of the resolution when the blur is wide (the blurred layer
-    # is band-limited far below the coarse grid's Nyquist), then resized up
-    shapes = _background_shapes(w / h, rng_bg)
-    mottle = rng_bg.uniform(0.8, 1.2, (8, 8, 3)).astype(np.float32)
-    f = int(max(1, min(4, c_bg // BACKGROUND_PX_PER_STEP)))
-    hb, wb = max(8, -(-h // f)), max(8, -(-w // f))
-    amb = blackbody_linear_rgb(spec.background_kelvin) * np.float32(spec.ambient)
-    bg_lo = _background_albedo(hb, wb, shapes, mottle) * amb
+    kw = _kernel_kw(spec)
     bg_shape = "circle" if spec.aperture == "cats_eye" else spec.aperture
-    bg_lo = _convolve(bg_lo, aperture_kernel(bg_shape, c_bg * hb / h, angle=spec.blade_angle))
-    bg = bg_lo if (hb, wb) == (h, w) else cv2.resize(bg_lo, (w, h), interpolation=cv2.INTER_LINEAR)
+    ramp = (float(spec.background_near_m), float(spec.background_m)) if spec.background_near_m is not None else None
+    legacy_bg = (spec.background == "street" and ramp is None and not any(p.depth_m is None for p in spec.props)
+                 and spec.background_duv == 0.0 and spec.aperture in _LEGACY_APERTURES)
+    if legacy_bg:
+        # drawn, lit and blurred at 1/f of the resolution when the blur is wide (the blurred layer
+        # is band-limited far below the coarse grid's Nyquist), then resized up
+        shapes = _background_shapes(w / h, rng_bg)
+        mottle = rng_bg.uniform(0.8, 1.2, (8, 8, 3)).astype(np.float32)
+        f = int(max(1, min(4, c_bg // BACKGROUND_PX_PER_STEP)))
+        hb, wb = max(8, -(-h // f)), max(8, -(-w // f))
+        amb = blackbody_linear_rgb(spec.background_kelvin) * np.float32(spec.ambient)
+        bg_lo = _background_albedo(hb, wb, shapes, mottle) * amb
+        bg_lo = _convolve(bg_lo, aperture_kernel(bg_shape, c_bg * hb / h, angle=spec.blade_angle))
+        bg = bg_lo if (hb, wb) == (h, w) else cv2.resize(bg_lo, (w, h), interpolation=cv2.INTER_LINEAR)
+        coc_rows = None
+    else:
+        amb = amb_col * np.float32(spec.ambient)
+        if ramp is None:
+            f = int(max(1, min(4, c_bg // BACKGROUND_PX_PER_STEP)))
+        else:
+            f = 1
+        hb, wb = max(8, -(-h // f)), max(8, -(-w // f))
+        if spec.background == "street":
+            shapes = _background_shapes(w / h, rng_bg)
+            mottle = rng_bg.uniform(0.8, 1.2, (8, 8, 3)).astype(np.float32)
+            alb_bg = _background_albedo(hb, wb, shapes, mottle)
+            _paint_background_props(alb_bg, spec)
+            np.clip(alb_bg, 0.0, 1.0, out=alb_bg)
+        else:
+            alb_bg = _plane_albedo(spec, hb, wb, h / hb, rng_tex, ramp, f_px)
+        lit = alb_bg * amb
+        if ramp is None:
+            coc_rows = None
+            bg_lo = _convolve(lit, aperture_kernel(bg_shape, c_bg * hb / h, **kw))
+            bg = bg_lo if (hb, wb) == (h, w) else cv2.resize(bg_lo, (w, h), interpolation=cv2.INTER_LINEAR)
+        else:
+            near, far = ramp
+            inv = 1.0 / far + (1.0 / near - 1.0 / far) * np.arange(h, dtype=np.float64) / max(h - 1, 1)
+            coc_rows = np.array([cpx(1.0 / v) for v in inv], np.float64)
+            bg = _ramp_blur(lit, coc_rows, bg_shape, kw)
+    bg_lum = bg @ REC709  # the ambient's share per pixel, before the lights are added
 
     # ---- point lights ---------------------------------------------------------------------
-    dist = cv2.distanceTransform((~subject_mask).astype(np.uint8), cv2.DIST_L2, 5) \
-        if subject_mask.any() else np.full((h, w), np.inf, np.float32)
+    dist = cv2.distanceTransform((~occ_mask).astype(np.uint8), cv2.DIST_L2, 5) \
+        if occ_mask.any() else np.full((h, w), np.inf, np.float32)
     r_corner = math.hypot(w / 2.0, h / 2.0)
+    k_inf = cpx(math.inf)
     requests = []
     if spec.lights is not None:
         for L in spec.lights:
             requests.append((float(L.depth_m), float(L.kelvin), float(L.intensity),
-                             (float(L.x_frac) * (w - 1), float(L.y_frac) * (h - 1))))
+                             (float(L.x_frac) * (w - 1), float(L.y_frac) * (h - 1)), float(L.duv), "explicit", False))
     else:
+        spread = spec.orbs_behind_subject > 0 or spec.orbs_at_border > 0
         for _ in range(spec.n_lights):
-            if spec.light_depth_m is None:
+            if spec.light_diameter_frac is not None:
+                lo, hi = sorted(float(v) for v in spec.light_diameter_frac)
+                d = _depth_for_diameter(rng_lights.uniform(lo, hi) * w, k_inf, spec.focus_m)
+            elif spec.light_depth_m is None:
                 d = float(spec.background_m)
             else:
                 lo, hi = sorted(float(v) for v in spec.light_depth_m)
                 d = float(1.0 / rng_lights.uniform(1.0 / hi, 1.0 / lo))  # uniform in 1/d (dioptres)
-            requests.append((d, _kelvin_draw(spec, rng_lights),
-                             float(rng_lights.uniform(*spec.light_intensity)), None))
+            kel = _kelvin_draw(spec, rng_lights)
+            inten = float(rng_lights.uniform(*spec.light_intensity))
+            duv = _duv_draw(spec.light_duv, rng_place)
+            mode = "free"
+            if spread:
+                u = rng_place.uniform()
+                if u < spec.orbs_behind_subject:
+                    mode = "behind"
+                elif u < spec.orbs_behind_subject + spec.orbs_at_border:
+                    mode = "border"
+            is_key = bool(spec.key_light_orbs > 0 and rng_misc.uniform() < spec.key_light_orbs)
+            if is_key:
+                kel, duv = float(spec.key_kelvin), float(spec.key_duv)
+            requests.append((d, kel, inten, None, duv, mode, is_key))
+    occ_edge = None
+    if occ_mask.any() and any(r[5] == "behind" for r in requests):
+        er = cv2.erode(occ_mask.astype(np.uint8), np.ones((3, 3), np.uint8))
+        occ_edge = np.nonzero(occ_mask & (er == 0))
     light_layer = bg  # lights add to the background layer (the subject occludes both)
+    orb_best = np.zeros((h, w), np.float32)
+    orb_id = np.full((h, w), -1, np.int16)
     lights = []
+    kernels = []
     placed: list[tuple[float, float, float]] = []
-    for depth, kelvin, inten, pos in requests:
+    for depth, kelvin, inten, pos, duv, mode, is_key in requests:
         c = cpx(depth)
         r = max(c / 2.0, 1.0)
         if pos is None:
-            ok = False
-            for _ in range(400):
-                x = rng_lights.uniform(r, w - 1 - r)
-                y = rng_lights.uniform(r, h - 1 - r)
-                xi, yi = int(round(x)), int(round(y))
-                if dist[yi, xi] <= r + 2:
+            if mode == "free" and spec.max_overlap is None:
+                ok = False
+                for _ in range(400):
+                    x = rng_lights.uniform(r, w - 1 - r)
+                    y = rng_lights.uniform(r, h - 1 - r)
+                    xi, yi = int(round(x)), int(round(y))
+                    if dist[yi, xi] <= r + 2:
+                        continue
+                    if not spec.allow_overlap and any(
+                            math.hypot(xi - px, yi - py) < r + pr + 2 for px, py, pr in placed):
+                        continue
+                    ok = True
+                    break
+                if not ok:
                     continue
-                if not spec.allow_overlap and any(
-                        math.hypot(xi - px, yi - py) < r + pr + 2 for px, py, pr in placed):
+            else:
+                got = _place_light(mode, r, h, w, dist, occ_edge, placed, spec.max_overlap, spec.allow_overlap,
+                                   rng_lights)
+                if got is None:
                     continue
-                ok = True
-                break
-            if not ok:
-                continue
+                xi, yi, mode = got
         else:
             xi, yi = int(round(pos[0])), int(round(pos[1]))
         angle, vig = 0.0, 0.0
@@ -882,13 +1890,32 @@ def render(spec: SceneSpec) -> Render:
                 xi - (w - 1) / 2.0, yi - (h - 1) / 2.0) / r_corner
         elif spec.aperture.startswith("blades"):
             angle = float(spec.blade_angle)
-        cov = _aperture_coverage(spec.aperture, c, angle, vig)
-        col = blackbody_linear_rgb(kelvin) * np.float32(inten)
-        _stamp(light_layer, cov / cov.max(), xi, yi, col)
+        elif spec.aperture == "anamorphic":
+            angle = float(spec.anamorphic_angle)
+        if spec.aperture == "gaussian" and inten > 1.0:
+            cov = _bright_glow(c, inten)
+        else:
+            cov = _aperture_coverage(spec.aperture, c, angle, vig, aspect=spec.anamorphic_aspect,
+                                     rim=spec.bubble_rim, rings=spec.onion_amplitude)
+        lcol = light_linear_rgb(kelvin, duv)
+        col = lcol * np.float32(inten)
+        k1 = cov / cov.max()
+        _stamp(light_layer, k1, xi, yi, col)
+        cr = _crop(k1, xi, yi, h, w)
+        if cr is not None:
+            (fs, ks) = cr
+            contrib = k1[ks] * np.float32(float(col @ REC709))
+            better = contrib > orb_best[fs]
+            orb_best[fs][better] = contrib[better]
+            orb_id[fs][better] = len(lights)
+        kernels.append(k1)
         placed.append((xi, yi, r))
         if spec.aperture == "cats_eye":
             off = vig * c / 2.0
             major, minor = 2.0 * math.sqrt(max(0.0, (c / 2.0) ** 2 - (off / 2.0) ** 2)), c - off
+        elif spec.aperture == "anamorphic":
+            q = math.sqrt(max(float(spec.anamorphic_aspect), 1.0))
+            major, minor = c * q, c / q
         else:
             major = minor = c
         in_bg = bool(0 <= xi < w and 0 <= yi < h and not subject_mask[yi, xi])
@@ -900,27 +1927,227 @@ def render(spec: SceneSpec) -> Render:
             "angle": angle, "vignette": vig, "major_px": major, "minor_px": minor,
             "sigma_px": gaussian_sigma_px(c) if spec.aperture == "gaussian" else None,
             "in_background": in_bg, "visible": visible, "fully_inside": inside,
+            "index": len(lights), "duv": duv, "placement": "explicit" if pos is not None else mode,
+            "key_colour": bool(is_key or (kelvin == float(spec.key_kelvin) and duv == float(spec.key_duv))),
+            "_rgb": lcol,
         })
 
     # ---- composite ------------------------------------------------------------------------
     scene = bg
-    sbox = _box_of(alpha > 0)
-    if sbox is not None:  # scene = B + alpha (S - B), on the subject's box only
-        x0, y0, bw, bh = sbox
-        roi = scene[y0:y0 + bh, x0:x0 + bw]
-        d = subj_lin[y0:y0 + bh, x0:x0 + bw] - roi
-        d *= alpha[y0:y0 + bh, x0:x0 + bw, None]
-        roi += d
-    if spec.exposure != 1.0:
-        scene *= np.float32(spec.exposure)
+    for L in layers:
+        if L["premultiplied"]:
+            scene *= (1.0 - L["alpha"])[..., None]
+            scene += L["lin"]
+            continue
+        a_l = L["alpha"]
+        sbox = _box_of(a_l > 0)
+        if sbox is not None:  # scene = B + alpha (S - B), on the layer's box only
+            x0, y0, bw, bh = sbox
+            roi = scene[y0:y0 + bh, x0:x0 + bw]
+            d = L["lin"][y0:y0 + bh, x0:x0 + bw] - roi
+            d *= a_l[y0:y0 + bh, x0:x0 + bw, None]
+            roi += d
+    exposure = float(spec.exposure)
+    if spec.clip_fraction is not None:
+        pk = _max3(scene)
+        if spec.clip_fraction <= 0:
+            exposure = 0.98 / max(float(pk.max()), 1e-6)
+        else:
+            exposure = 1.0 / max(float(np.quantile(pk, 1.0 - float(spec.clip_fraction))), 1e-6)
+    if exposure != 1.0:
+        scene *= np.float32(exposure)
     peak = _max3(scene)
     clipped = float((peak >= 1.0).mean())
+
+    # per-light truth that needs the composite: visibility, clipping, overlaps
+    free_vis = 1.0 - occ
+    for L, k1 in zip(lights, kernels):
+        xi, yi = int(L["x"]), int(L["y"])
+        tot = float(k1.sum(dtype=np.float64))
+        cr = _crop(k1, xi, yi, h, w)
+        if cr is None:
+            ff = vf = 0.0
+            cpx_n = 0
+        else:
+            fs, ks = cr
+            kk = k1[ks]
+            ff = float(kk.sum(dtype=np.float64)) / tot
+            vf = float((kk * free_vis[fs]).sum(dtype=np.float64)) / tot
+            foot = kk >= 0.5 * float(k1.max()) if spec.aperture != "gaussian" else kk >= 0.011
+            cpx_n = int(((peak[fs] >= 1.0) & foot & (free_vis[fs] > 0.5)).sum())
+        L["frame_fraction"] = ff
+        L["visible_fraction"] = vf
+        L["occluded_fraction"] = max(0.0, ff - vf)
+        L["at_border"] = bool(ff < 0.999)
+        L["peak_level"] = L["intensity"] * exposure
+        L["clipped_px"] = cpx_n
+        L["clipped"] = bool(cpx_n > 0)
+        L["clip_radius_px"] = math.sqrt(cpx_n / math.pi)
+    for i, A in enumerate(lights):
+        ov = []
+        ra = max(A["diameter_px"] / 2.0, 1.0)
+        for j, B in enumerate(lights):
+            if i == j:
+                continue
+            rb = max(B["diameter_px"] / 2.0, 1.0)
+            dd = math.hypot(A["x"] - B["x"], A["y"] - B["y"])
+            if dd < ra + rb:
+                ov.append({"index": j, "fraction": (ra + rb - dd) / (2.0 * min(ra, rb))})
+        A["overlaps"] = ov
+
     if not spec.clip_highlights:
         _highlight_shoulder(scene, peak)
     np.clip(scene, 0.0, 1.0, out=scene)
     rgb = _encode_srgb(scene, in_range=True)
-    if spec.smoothing > 0 and face is not None:
-        rgb = np.clip(beauty_filter(rgb, skin, spec.smoothing, scale_px=pore_px), 0, 1).astype(np.float32)
+    if spec.smoothing > 0:
+        if len(sharp_people) == 1 and len(layers) == 1:
+            if face is not None:
+                rgb = np.clip(beauty_filter(rgb, skin, spec.smoothing, scale_px=pore_px), 0, 1).astype(np.float32)
+        else:
+            for L in sharp_people:
+                if L["layer"].face is not None:
+                    sk = L["skin"] * (L["vis"] >= 0.98)
+                    rgb = np.clip(beauty_filter(rgb, sk, spec.smoothing, scale_px=L["pore_px"]), 0, 1).astype(np.float32)
+
+    # ---- camera pipeline: noise, quantisation, JPEG ---------------------------------------------
+    noise_rms = 0.0
+    if spec.noise_sigma > 0 or spec.noise_shot > 0:
+        var = np.float32(spec.noise_sigma ** 2) + np.float32(spec.noise_shot ** 2) * rgb
+        sig = np.sqrt(var)
+        noise_rms = float(np.sqrt(var.mean(dtype=np.float64)))
+        rgb = rgb + rng_noise.standard_normal(rgb.shape, dtype=np.float32) * sig
+        np.clip(rgb, 0.0, 1.0, out=rgb)
+    jpeg_bytes = None
+    if spec.jpeg_quality is not None:
+        u8 = np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(u8, cv2.COLOR_RGB2BGR),
+                               [cv2.IMWRITE_JPEG_QUALITY, int(spec.jpeg_quality)])
+        if not ok:  # pragma: no cover - OpenCV always encodes a uint8 image
+            raise UsageError("JPEG encoding failed")
+        jpeg_bytes = buf.tobytes()
+        dec = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        rgb = cv2.cvtColor(dec, cv2.COLOR_BGR2RGB).astype(np.float32) / np.float32(255.0)
+    elif spec.bits is not None:
+        mx = np.float32(255.0 if spec.bits == 8 else 65535.0)
+        rgb = np.round(np.clip(rgb, 0, 1) * mx) / mx
+
+    # ---- maps ---------------------------------------------------------------------------------
+    coc_map = np.empty((h, w), np.float32)
+    if coc_rows is None:
+        coc_map[:] = np.float32(c_bg)
+    else:
+        coc_map[:] = coc_rows.astype(np.float32)[:, None]
+    bg_vis = 1.0 - occ
+    illum = [dict(index=0, role="key", intensity=float(spec.key_intensity),
+                  **light_truth(spec.key_kelvin, spec.key_duv, light_linear_rgb(spec.key_kelvin, spec.key_duv)))]
+    if has_fill:
+        illum.append(dict(index=1, role="fill", intensity=float(spec.fill_intensity),
+                          **light_truth(fill_k, spec.fill_duv, fill_rgb)))
+    i_bg = len(illum)
+    illum.append(dict(index=i_bg, role="background", intensity=float(spec.ambient),
+                      **light_truth(spec.background_kelvin, spec.background_duv, amb_col)))
+    i_orb0 = len(illum)
+    for L in lights:
+        illum.append(dict(index=len(illum), role="orb", intensity=L["intensity"], light=L["index"],
+                          **light_truth(L["kelvin"], L["duv"], L["_rgb"])))
+    light_map = np.full((h, w), i_bg, np.int16)
+    orb_wins = (orb_id >= 0) & (orb_best > bg_lum)
+    light_map[orb_wins] = (orb_id[orb_wins] + i_orb0).astype(np.int16)
+    key_lum = float(key_rgb @ REC709)
+    fill_lum = float(fill_rgb @ REC709) * spec.fill_intensity if has_fill else 0.0
+    for L in layers:
+        on = L["vis"] >= 0.5
+        if not on.any():
+            continue
+        coc_map[on] = np.float32(L["coc"])
+        if L["what"] == "person" and L["premultiplied"]:
+            light_map[on] = i_bg
+        elif has_fill:
+            if L["what"] == "person":
+                wk, wf = _key_fill_weights(h, w, L["layer"].face_frame, spec.key_from_left)
+            else:
+                P = spec.props[L["prop"]]
+                wk, wf = _key_fill_weights(h, w, (P.x_frac * w, 0, P.w_frac * w, 0, 0), spec.key_from_left)
+            light_map[on] = np.where(wk[on] * key_lum >= wf[on] * fill_lum, 0, 1).astype(np.int16)
+        else:
+            light_map[on] = 0
+    cover = np.bincount(light_map.ravel().astype(np.int64), minlength=len(illum)) / float(h * w)
+    light_coverage = {str(i): float(v) for i, v in enumerate(cover) if v > 0}
+
+    # background truth: depth, blur range over the visible background, tiles
+    bg_px = bg_vis >= 0.5
+    if bg_px.any():
+        cvals = coc_map[bg_px & (coc_map == coc_map)] if coc_rows is not None else np.array([c_bg])
+        if coc_rows is not None:
+            cvals = np.broadcast_to(coc_rows.astype(np.float32)[:, None], (h, w))[bg_px]
+        cmin, cmax = float(cvals.min()), float(cvals.max())
+    else:
+        cmin = cmax = None
+    bg_c = np.broadcast_to(coc_rows.astype(np.float32)[:, None], (h, w)) if coc_rows is not None \
+        else np.full((h, w), np.float32(c_bg))
+    tiles = []
+    for ty in range(8):
+        row = []
+        for tx in range(8):
+            ys, ye = ty * h // 8, (ty + 1) * h // 8
+            xs, xe = tx * w // 8, (tx + 1) * w // 8
+            m = bg_px[ys:ye, xs:xe]
+            row.append(float(bg_c[ys:ye, xs:xe][m].mean()) if m.any() else None)
+        tiles.append(row)
+    bg_rgb = spec.background_rgb if spec.background_rgb is not None else BACKGROUND_RGB.get(spec.background)
+    background_truth = {
+        "kind": spec.background, "textured": spec.background in ("street", "brick", "grass", "gravel"),
+        "rgb": [float(v) for v in bg_rgb] if bg_rgb is not None and spec.background != "street" else None,
+        "depth": "ramp" if ramp is not None else "flat",
+        "near_m": float(ramp[0]) if ramp is not None else float(spec.background_m),
+        "far_m": float(spec.background_m),
+        "coc_px_min": cmin, "coc_px_max": cmax, "coc_tiles": tiles,
+    }
+    # people truth
+    people_truth = []
+    person_masks = []
+    for P in persons:
+        Lr = next((L for L in layers if L["what"] == "person" and L["layer"] is P["layer"]), None)
+        vis = Lr["vis"] if Lr is not None else P.get("alpha", alpha)
+        pm = vis >= 0.5
+        person_masks.append(pm)
+        lay = P["layer"]
+        if lay.face is not None:
+            ff = lay.face_frame
+            _, quad = _face_from_frame(ff[0], ff[1], ff[2], ff[3], ff[4])
+        else:
+            quad = None
+        lms = {k: [float(v[0]), float(v[1])] for k, v in (lay.landmarks or {}).items()}
+        people_truth.append({
+            "kind": P["kind"], "main": bool(P["main"]), "depth_m": float(P["depth"]), "coc_px": float(P["coc"]),
+            "sharp": bool(P["coc"] < 0.5),
+            "face_box": [float(v) for v in lay.face] if lay.face is not None else None,
+            "face_quad": [[float(x), float(y)] for x, y in quad] if quad is not None else None,
+            "face_width_px": float(lay.face_frame[2]) if lay.face_frame is not None else None,
+            "face_width_frac": float(lay.face_frame[2]) / w if lay.face_frame is not None else None,
+            "roll_deg": float(lay.face_frame[4]) if lay.face_frame is not None else 0.0,
+            "landmarks": lms,
+            "eye_centres": [lms["left_eye"], lms["right_eye"]] if "left_eye" in lms else None,
+            "mask_box": _box_of(pm), "mask_fraction": float(pm.mean()),
+            "lit_by": "background" if P["coc"] >= 0.5 else ("key+fill" if has_fill else "key"),
+        })
+    props_truth = []
+    for i, prop in enumerate(spec.props):
+        if prop.depth_m is None:
+            m = _draw_prop((h, w), prop, w, h) * bg_vis
+            c, lit_by = (coc_rows[min(h - 1, int(prop.y_frac * h))] if coc_rows is not None else c_bg), "background"
+        else:
+            Lr = next(L for L in layers if L["what"] == "prop" and L["prop"] == i)
+            m, c, lit_by = Lr["vis"], Lr["coc"], ("key+fill" if has_fill else "key")
+        props_truth.append({"shape": prop.shape, "rgb": [float(v) for v in prop.rgb],
+                            "depth_m": None if prop.depth_m is None else float(prop.depth_m), "coc_px": float(c),
+                            "frame_fraction": float((m >= 0.5).mean()), "lit_by": lit_by})
+    key_in_scene = any(L["key_colour"] and L["visible_fraction"] >= 0.5 and L["coc_px"] >= 1.0 for L in lights)
+    for L in lights:
+        L.pop("_rgb")
+        L["xy"] = illum[i_orb0 + L["index"]]["xy"]
+        L["uv"] = illum[i_orb0 + L["index"]]["uv"]
+    main_lms = people_truth[0]["landmarks"] if main is not None else None
 
     spec_d = asdict(spec)
     truth = json.loads(json.dumps({
@@ -949,8 +2176,26 @@ def render(spec: SceneSpec) -> Render:
         "smoothing": int(spec.smoothing),
         "clipped_fraction": clipped,
         "highlight_mode": "clip" if spec.clip_highlights else "shoulder",
+        # --- scene spread
+        "visible_orbs": [L for L in lights if L["coc_px"] >= 1.0 and L["visible_fraction"] >= 0.5],
+        "face_width_frac": face_w / w if face is not None else None,
+        "roll_deg": float(spec.roll_deg) if face is not None else None,
+        "landmarks": main_lms,
+        "eye_centres": people_truth[0]["eye_centres"] if main is not None else None,
+        "people": people_truth,
+        "background": background_truth,
+        "props": props_truth,
+        "surface_colour_fraction": float(sum(p["frame_fraction"] for p in props_truth)),
+        "illuminants": illum,
+        "light_coverage": light_coverage,
+        "key_in_scene": bool(key_in_scene),
+        "exposure": exposure,
+        "noise": {"sigma": float(spec.noise_sigma), "shot": float(spec.noise_shot), "rms": noise_rms},
+        "jpeg_quality": int(spec.jpeg_quality) if spec.jpeg_quality is not None else None,
+        "bits": int(spec.bits) if spec.bits is not None else None,
     }))
-    return Render(rgb=rgb, truth=truth, subject_mask=subject_mask, skin_mask=skin_mask, linear=scene)
+    return Render(rgb=rgb, truth=truth, subject_mask=subject_mask, skin_mask=skin_mask, linear=scene,
+                  coc_map=coc_map, light_map=light_map, person_masks=person_masks, jpeg=jpeg_bytes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -989,6 +2234,8 @@ def demo_specs(variant: str, n: int, *, size: int = 768, seed0: int = 0) -> list
 def save_render(render: Render, path_png, path_json=None, *, bits: int = 8) -> tuple[Path, Path]:
     """Write ``render.rgb`` as an 8- or 16-bit PNG and the truth as JSON (default: same stem).
 
+    A render with ``jpeg_quality`` saved to a ``.jpg`` / ``.jpeg`` path writes its JPEG bytes.
+
     Returns the two paths written.
     """
     png = Path(path_png)
@@ -998,8 +2245,11 @@ def save_render(render: Render, path_png, path_json=None, *, bits: int = 8) -> t
     png.parent.mkdir(parents=True, exist_ok=True)
     js.parent.mkdir(parents=True, exist_ok=True)
     mx = 255 if bits == 8 else 65535
-    arr = np.round(np.clip(render.rgb, 0, 1) * mx).astype(np.uint8 if bits == 8 else np.uint16)
-    if not cv2.imwrite(str(png), cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)):
-        raise UsageError(f"could not write {png}; check the folder exists and is writable")
+    if render.jpeg is not None and png.suffix.lower() in (".jpg", ".jpeg"):
+        png.write_bytes(render.jpeg)  # the encoded file itself, not a re-encoding
+    else:
+        arr = np.round(np.clip(render.rgb, 0, 1) * mx).astype(np.uint8 if bits == 8 else np.uint16)
+        if not cv2.imwrite(str(png), cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)):
+            raise UsageError(f"could not write {png}; check the folder exists and is writable")
     js.write_text(json.dumps(render.truth, indent=1))
     return png, js
