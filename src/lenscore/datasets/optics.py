@@ -503,7 +503,7 @@ _FILM_AFTER = re.compile(r"\s?(?:-\s?)?(?:film|films|filmstock|film stock|negati
                          r"format|photo(?:graph(?:y|s)?|s)?|analog(?:ue)?|still(?:s)?|camera|footage|"
                          r"movie|cine|motion picture|reel|print|grain|kodak|portra|look)\b", _I)
 _SIZE_AFTER = re.compile(r"\s?(?:-\s?)?(?:miniatures?|minis?|figures?|figurines?|scale|model(?:s)?|"
-                         r"tall|high|wide|long|thick|deep|diameter|across|wheels?|tyres?|tires?|"
+                         r"tall|high|wide(?![- ]angle)|long(?![- ](?:lens|focal|telephoto))|thick|deep|diameter|across|wheels?|tyres?|tires?|"
                          r"rain(?:fall)?|precipitation|cannons?|guns?|howitzers?|shells?|rounds?|"
                          r"ammo|cartridges?|caliber|calibre|bore|pipes?|tubes?|bolts?|screws?|"
                          r"nuts?|threads?|holes?|beads?|pearls?|spheres?|balls?|cubes?|tiles?|"
@@ -1189,6 +1189,13 @@ class _Parse:
             nstart = m.start("noun")
             nend = nstart + len(" ".join(words))
             adj = (m["adj"] or "").lower()
+            if adj:
+                before = t[max(0, m.start("adj") - 12):m.start("adj")]
+                comma = "," in t[m.end("adj"):ws]
+                if re.search(r"\d\s?$", before) or adj in BACKGROUND_NOUNS or \
+                        adj in SUBJECT_NOUNS or (comma and not re.search(
+                            r"(?:^|\b(?:a|an|the|of|in)\s|[,;(]\s?)$", before, _I)):
+                    adj = ""  # "40 m, blurred crowd", "city lights, blurred crowd": no adjective
             pstart = m.start("adj") if adj and adj not in _NOT_ADJECTIVES else ws
             if pstart != ws and not re.match(r"[a-z]", adj):
                 pstart = ws
