@@ -259,3 +259,17 @@ def test_help_lists_lint(capsys):
     assert run_cli(["lint", "--help"]) == 0
     out = capsys.readouterr().out
     assert "--strict" in out and "--format" in out
+
+
+def test_library_expect_values_missing_from_the_prompt_are_warnings(tmp_path, capsys):
+    lib = tmp_path / "prompts.toml"
+    lib.write_text('[[prompt]]\nid = "street"\nexpect = { lens = "85mm f/1.8", distance = '
+                   '"subject 2.5 m, lights 8-60 m" }\n[prompt.variants]\noptical = "85mm f/1.8 '
+                   'street portrait, subject-to-background ratio of 1:8"\n', encoding="utf-8")
+    code, out, _ = _run(capsys, str(lib))
+    assert code == 0
+    assert "the library expects distance" in out and "subject at 2.5 m" in out
+    assert "expects lens" not in out  # 85mm f/1.8 is in the prompt
+    r = lint("85mm f/1.4", expect={"lens": "85mm f/1.4", "light": "2700K"})
+    assert [w.code for w in r.warnings if w.code == "expect-not-in-prompt"] == \
+        ["expect-not-in-prompt"] and "2700 K" in r.warnings[-1].message

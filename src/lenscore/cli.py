@@ -715,8 +715,8 @@ def lint_cmd(inputs: tuple[str, ...], fmt: str, strict: bool, width_px: int) -> 
              f"(e.g. {no_prompt[0]})")
     if not prompts:
         raise click.UsageError("no prompts to lint: the images carry no prompt metadata")
-    results = [lint(p.prompt, width_px=width_px, source=p.source, images=p.images)
-               for p in prompts]
+    results = [lint(p.prompt, width_px=width_px, source=p.source, images=p.images,
+                    expect=p.expect) for p in prompts]
     if fmt == "json":
         click.echo(to_json(results, width_px=width_px))
     else:

@@ -58,9 +58,9 @@ LIGHT_SOURCES: dict[str, LightSource] = {s.key: s for s in (
     LightSource("sodium_vapour", "sodium vapour", (2200.0, 2700.0), None,
                 f"sodium vapour streetlights 2200-2700 K ({_ARTICLE}); high-pressure sodium "
                 f"lamps measure about 2000-2200 K (https://en.wikipedia.org/wiki/Sodium-vapor_lamp)"),
-    LightSource("tungsten", "tungsten", (3200.0, 3200.0), 3200.0,
-                f"studio tungsten lamps / photofloods 3200 K ({_WIKI_CCT}); the film industry's "
-                f"tungsten balance"),
+    LightSource("tungsten", "tungsten", (2700.0, 3400.0), 3200.0,
+                f"studio tungsten lamps / photofloods 3200-3400 K, household tungsten bulbs "
+                f"2700 K ({_WIKI_CCT}); 3200 K is the film industry's tungsten balance"),
     LightSource("incandescent", "incandescent bulb", (2700.0, 3300.0), 2700.0,
                 f"incandescent lamps 2700-3300 K ({_WIKI_CCT})"),
     LightSource("halogen", "halogen", (2800.0, 3200.0), 3000.0,

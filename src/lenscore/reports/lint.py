@@ -145,12 +145,14 @@ def _m(x: float) -> str:
 _FULL_STOPS = (0.7, 1.0, 1.4, 2.0, 2.8, 4.0, 5.6, 8.0, 11.0, 16.0, 22.0, 32.0, 45.0, 64.0)
 
 
-def _fnum(n: float) -> str:
+def _fnum(n: float, *, nominal: bool = True) -> str:
     """f/1.4, f/0.99 -> f/1 (a computed stop is shown by its nominal name within 3 %)."""
-    for stop in _FULL_STOPS:
+    for stop in _FULL_STOPS if nominal else ():
         if abs(n - stop) <= 0.03 * stop:
             n = stop
             break
+    if not nominal:
+        return f"f/{n:.3g}"
     return f"f/{n:.2g}" if n < 10 else f"f/{n:.0f}"
 
 
@@ -271,25 +273,38 @@ def _contradictions(p: PromptOptics, pr: Predictions, width_px: int) -> list[Fin
     kinds = {w.kind for w in p.wishes}
     # -- aperture and distances against bokeh -----------------------------------------------
     if wish and pr.focal_mm is not None and pr.f_number is not None:
+        disc = None
         if pr.subject_m is not None and pr.at_infinity is not None:
             disc = pr.background or pr.at_infinity
-            where = f"the {disc.label}" if disc is pr.background else "a background at infinity"
+            where = f"for the {disc.label}" if disc is pr.background else \
+                "even for a background at infinity"
             frac = disc.frac if disc.frac is not None else disc.frac_range[1]
             how = f"with {pr.focal_mm:g} mm focused at {_m(pr.subject_m)}"
         else:
             s = O.portrait_focus_m(pr.focal_mm, pr.sensor)
             frac = O.coc_fraction(pr.focal_mm, pr.f_number, s, math.inf, sensor=pr.sensor)
-            where = "even a background at infinity"
+            where = "even for a background at infinity"
             how = (f"in a head-and-shoulders portrait ({pr.focal_mm:g} mm from {_m(s)}; no subject "
                    f"distance is stated)")
         if frac < MIN_BOKEH_FRAC:
+            fixes = []
             n_need = pr.f_number * frac / MIN_BOKEH_FRAC
+            if n_need >= 0.95:  # no lens is much faster than f/0.95
+                fixes.append(f"open up to {_fnum(n_need, nominal=False)} or wider")
+            if disc is not None and disc is pr.background and disc.depth_m is not None \
+                    and pr.at_infinity.frac > MIN_BOKEH_FRAC and not disc.in_front:
+                # k (d - s) / d = target  ->  d = s / (1 - target / k)
+                d_need = pr.subject_m / (1.0 - MIN_BOKEH_FRAC / pr.at_infinity.frac)
+                fixes.append(f"move the {disc.label.split(' at ')[0].split(' ')[0]} to "
+                             f"{_m(d_need)} or farther")
+            elif not fixes:
+                fixes.append("use a longer lens or come closer")
             out.append(Finding("contradiction", "aperture-vs-bokeh",
-                               f"{_fnum(pr.f_number)} with '{wish[0]}': {where} makes discs of "
-                               f"{_pct(frac)} of the frame width ({frac * width_px:.0f} px at "
-                               f"{width_px} px) {how}; bokeh orbs need about "
-                               f"{_pct(MIN_BOKEH_FRAC)} or more: open up to {_fnum(n_need)} or "
-                               f"wider, or move the background farther", wish[0], wish[1]))
+                               f"{_fnum(pr.f_number)} with '{wish[0]}': discs of {_pct(frac)} of "
+                               f"the frame width ({frac * width_px:.0f} px at {width_px} px) "
+                               f"{where}, {how}; bokeh orbs need about "
+                               f"{_pct(MIN_BOKEH_FRAC)} or more: " + " or ".join(fixes),
+                               wish[0], wish[1]))
     elif wish and pr.f_number is not None and (pr.equivalent_f_number or 0) >= 11:
         out.append(Finding("warning", "small-aperture",
                            f"{_fnum(pr.f_number)} is a small aperture for '{wish[0]}'; with no "
@@ -470,8 +485,30 @@ def _control_surface(p: PromptOptics, pr: Predictions, width_px: int) -> list[Co
     return out
 
 
+_EXPECT_KINDS = {"focal": "focal length {} mm", "focal_eq": "{} mm equivalent", "f": "f/{}",
+                 "T": "T{}", "K": "{} K", "subject": "subject at {} m", "bg": "background at {} m",
+                 "behind": "background {} m behind", "ratio": "ratio 1:{}", "format": "format {}"}
+
+
+def _expect_findings(p: PromptOptics, expect: dict[str, str]) -> list[Finding]:
+    """Values a prompt library's ``expect`` table names that the prompt itself does not state."""
+    stated = set(p.values())
+    out = []
+    for key, text in expect.items():
+        want = [v for v in parse_prompt_optics(str(text)).values()
+                if v.split("=")[0] in _EXPECT_KINDS]
+        miss = [v for v in want if v not in stated]
+        if miss:
+            names = ", ".join(_EXPECT_KINDS[v.split("=")[0]].format(v.split("=", 1)[1])
+                              for v in miss)
+            out.append(Finding("warning", "expect-not-in-prompt",
+                               f"the library expects {key} = '{text}', but the prompt does not "
+                               f"state {names}: the model cannot honour what it is not told"))
+    return out
+
+
 def lint(prompt: str, *, width_px: int = DEFAULT_WIDTH_PX, source: str | None = None,
-         images: tuple[str, ...] = ()) -> LintResult:
+         images: tuple[str, ...] = (), expect: dict[str, str] | None = None) -> LintResult:
     """Lint one prompt against the article's optics.
 
     Parameters
@@ -482,6 +519,9 @@ def lint(prompt: str, *, width_px: int = DEFAULT_WIDTH_PX, source: str | None = 
         Long side of the render, for disc sizes in pixels (default 1024).
     source, images : keyword-only
         Where the prompt came from (for reports).
+    expect : dict, keyword-only
+        A prompt library's ``expect`` table (``lens = "85mm f/1.4"``): values it names that the
+        prompt does not state are warnings.
 
     Returns
     -------
@@ -508,7 +548,8 @@ def lint(prompt: str, *, width_px: int = DEFAULT_WIDTH_PX, source: str | None = 
     p = parse_prompt_optics(prompt)
     pr = predict(p)
     contra = _contradictions(p, pr, width_px)
-    warnings = [c for c in contra if c.kind == "warning"] + _warnings(p, pr)
+    warnings = [c for c in contra if c.kind == "warning"] + _warnings(p, pr) + \
+        _expect_findings(p, dict(expect or {}))
     contra = [c for c in contra if c.kind == "contradiction"]
     return LintResult(prompt, p, pr, tuple(_effect_findings(p, pr)), tuple(warnings),
                       tuple(contra), tuple(_control_surface(p, pr, width_px)), width_px, source,
@@ -525,6 +566,7 @@ class PromptSource:
     prompt: str
     source: str
     images: tuple[str, ...] = ()
+    expect: dict = field(default_factory=dict)
 
 
 _LIBRARY_SUFFIXES = (".toml", ".yaml", ".yml")
@@ -557,7 +599,8 @@ def collect_prompts(inputs: list[str]) -> tuple[list[PromptSource], list[str], l
 
             for item in load_library(path):
                 for variant, text in item.variants.items():
-                    prompts.append(PromptSource(text, f"{item.id}/{variant} ({arg})"))
+                    prompts.append(PromptSource(text, f"{item.id}/{variant} ({arg})",
+                                                expect=dict(item.expect)))
         elif looks_like_path and (path.is_dir() or (path.is_file() and _is_image(path))):
             found, bad, none = _prompts_from_images(path)
             prompts += found
