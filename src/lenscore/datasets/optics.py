@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 Span = tuple[int, int]
 
@@ -344,10 +344,9 @@ def _to_float(s: str, *, thousands: bool = False) -> float:
     s = s.strip().lower()
     if s in _NUMBER_WORDS:
         return float(_NUMBER_WORDS[s])
-    if "," in s:
+    if "," in s:  # "2,5 m" is a decimal comma; "5,600K" (thousands=True) a thousands separator
         head, tail = s.split(",", 1)
-        s = head + tail if (len(tail) == 3 and thousands) or len(tail) == 3 and len(head) <= 3 \
-            and thousands else head + "." + tail
+        s = head + tail if thousands and len(tail) == 3 else head + "." + tail
     return float(s)
 
 
@@ -680,6 +679,9 @@ class _Parse:
         self.clause_bounds = [m.span() for m in _CLAUSE.finditer(self.t)]
         self.claimed: list[Span] = []
         self.unparsed: list[Unparsed] = []
+        self.brand_apertures: list[Aperture] = []  # "Sigma 85/1.4": read with the focal length
+        self.film_from_stock: list[tuple[int, Span]] = []  # "Portra 400, 35mm": a film size
+        self.light_spans: list[Span] = []
 
     # -- helpers ----------------------------------------------------------------------------
     def s(self, span: Span) -> str:
@@ -843,7 +845,6 @@ class _Parse:
             key = {8: "super8", 16: "super16", 35: "full_frame", 65: "film65", 70: "film65"}[n]
             note = {8: "8 mm film read as Super 8", 16: "16 mm film read as Super 16",
                     70: "70 mm film is shot on 65 mm negative"}.get(n, "")
-            span = (m.start(), m.start() + len(re.match(r"\d+\s?-?\s?mm", t[m.start():], _I)[0]))
             full = (m.start(), m.end())
             self.claim(full)
             out.append(FormatMention(key, self.s(full), full, "film", note))
@@ -996,9 +997,7 @@ class _Parse:
                     a, b = _to_float(m["a"]), _to_float(m["b"])
                     if i == 1 and not re.search(r"background|subject|distance",
                                                 self.t[m.start():m.end() + 1], _I):
-                        if re.search(r"aspect", self.t[max(0, m.start() - 14):m.start()], _I):
-                            continue
-                        continue
+                        continue  # "16:9 aspect ratio", "3:2 ratio print"
                     if not (a > 0 and b > 0):
                         self.report(m.span(), f"cannot read the ratio in '{self.s(m.span())}'")
                         continue
@@ -1251,9 +1250,6 @@ class _Parse:
         return sorted(out, key=lambda w: w.span)
 
     def run(self) -> PromptOptics:
-        self.brand_apertures: list[Aperture] = []
-        self.film_from_stock: list[tuple[int, Span]] = []
-        self.light_spans: list[Span] = []
         formats_first = self._film_formats_first()
         focal = self.focal_lengths()
         ap = self.apertures()
@@ -1343,5 +1339,3 @@ def parse_prompt_optics(text: str) -> PromptOptics:
 __all__ = ["Aperture", "Distance", "DistanceRatio", "EffectWord", "FocalLength", "FormatMention",
            "LensCharacter", "LightMention", "PromptOptics", "Unparsed", "Wish", "fold",
            "parse_prompt_optics", "LIGHT_SOURCE_PATTERNS", "SUBJECT_NOUNS", "BACKGROUND_NOUNS"]
-
-_ = field  # dataclasses.field kept for subclasses that add defaults

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lenscore import optics as O
-from lenscore.datasets.optics import BACKGROUND_NOUNS, PromptOptics, parse_prompt_optics
+from lenscore.datasets.optics import PromptOptics, parse_prompt_optics
 from lenscore.predictions import LIGHT_SOURCES, DiscPrediction, Predictions, predict
 
 #: Blur discs smaller than this fraction of the frame's long side (about 10 px at 1024 px) read
@@ -268,7 +268,6 @@ def _wants_defocus(p: PromptOptics) -> tuple[str, tuple[int, int]] | None:
 
 def _contradictions(p: PromptOptics, pr: Predictions, width_px: int) -> list[Finding]:
     out: list[Finding] = []
-    t = p.text
     wish = _wants_defocus(p)
     kinds = {w.kind for w in p.wishes}
     # -- aperture and distances against bokeh -----------------------------------------------
@@ -809,5 +808,3 @@ def to_json(results: list[LintResult], **extra) -> str:
 
 __all__ = ["ControlStep", "Finding", "LintResult", "PromptSource", "collect_prompts",
            "format_text", "lint", "to_json", "MIN_BOKEH_FRAC"]
-
-_ = BACKGROUND_NOUNS  # re-exported vocabulary for rewrites
