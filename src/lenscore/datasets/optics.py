@@ -559,7 +559,7 @@ _RE_RATIO = (
                r"[\s-]*background[\s-]+)?(?:distance[\s-]+)?ratio\b", _I),
     re.compile(r"\bbackground(?:\s+\w+){0,3}?\s+(?:is\s+|at\s+|sits\s+|placed\s+)?(?P<r>" + _NUMW
                + r")\s?(?:x|times)\s+(?:farther|further|more distant|as far)", _I),
-    re.compile(r"(?P<r>" + _NUMW + r")\s?(?:x|times)\s+(?:farther|further)(?:\s+away)?\s+than\s+"
+    re.compile(r"(?<![\w.,])(?P<r>" + _NUMW + r")\s?(?:x|times)\s+(?:farther|further)(?:\s+away)?\s+than\s+"
                r"(?:the\s+)?(?:subject|focus plane|focal plane|model|focus distance)", _I),
 )
 
@@ -597,9 +597,9 @@ _BLUR_WORD = (r"(?:blurr?(?:ed|y|ing)?|bluury|blury|bluri?ed|out[- ]of[- ]focus|
 _NEGATION = re.compile(r"(?:\bno|\bnot|\bwithout|\bnon|\bzero|\bavoid|\bnever)[- ](?:\w+[- ]){0,1}$",
                        _I)
 _NOUN_PHRASE = r"(?P<noun>(?:[a-z][\w'-]*\s)?[a-z][\w'-]*)"
-_RE_BLUR_BEFORE_NOUN = re.compile(r"(?:(?P<adj>[a-z][\w'-]*),?\s)?(?P<word>" + _BLUR_WORD + r")"
+_RE_BLUR_BEFORE_NOUN = re.compile(r"(?:(?<![\w'-])(?P<adj>[a-z][\w'-]{0,30}),?\s)?(?P<word>" + _BLUR_WORD + r")"
                                   r"[- ](?:out[- ])?" + _NOUN_PHRASE, _I)
-_RE_NOUN_BEFORE_BLUR = re.compile(r"(?P<noun>[a-z][\w'-]*)\s(?:is\s|are\s|fully\s|completely\s|"
+_RE_NOUN_BEFORE_BLUR = re.compile(r"(?<![\w'-])(?P<noun>[a-z][\w'-]{0,30})\s(?:is\s|are\s|fully\s|completely\s|"
                                   r"heavily\s|softly\s)?(?P<word>" + _BLUR_WORD + r")\b", _I)
 _RE_BLUR_ANY = re.compile(r"(?<![\w-])(?P<word>" + _BLUR_WORD + r")(?![\w])", _I)
 _MOTION = re.compile(r"(?:motion|radial|zoom|camera[- ]shake|shake|panning|speed)[- ]$", _I)
