@@ -5,3 +5,15 @@ the CLI (``lenscore``) scores folders, compares prompt variants and gates prompt
 """
 
 __version__ = "0.1.0"
+
+# Public API, imported on first use so that `import lenscore` stays light.
+_LAZY = {"lint": ("lenscore.reports.lint", "lint")}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'lenscore' has no attribute {name!r}")

@@ -687,6 +687,48 @@ def metrics_cmd(as_json: bool) -> None:
         click.echo("")
 
 
+@main.command("lint")
+@click.argument("inputs", nargs=-1, required=True, metavar="PROMPT|LIBRARY|FOLDER...")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Report format.")
+@click.option("--strict", is_flag=True,
+              help="Exit 1 when any prompt has a contradiction (for CI).")
+@click.option("--width", "width_px", type=click.IntRange(min=1), default=1024, show_default=True,
+              help="Render long side in pixels, for disc sizes in px.")
+def lint_cmd(inputs: tuple[str, ...], fmt: str, strict: bool, width_px: int) -> None:
+    """Check prompts against the optics they state, before anything is rendered.
+
+    Each INPUT is prompt text, a prompt library (.toml/.yaml, as for 'gate'), or a folder or
+    image whose PNG metadata carries the prompt. Per prompt: the effect words with the
+    article's rewrites, the parsed optics, the thin-lens predictions (disc size, depth of
+    field, Kelvin per light), contradictions, and what one stop, twice the distance or a
+    longer lens does to the disc. Exit codes: 0 ok, 1 contradictions under --strict, 2 usage
+    or config error, 3 some images unreadable.
+    """
+    from lenscore.reports.lint import collect_prompts, format_text, lint, to_json
+
+    prompts, unreadable, no_prompt = collect_prompts(list(inputs))
+    for u in unreadable:
+        _err(f"warning: unreadable image {u}")
+    if no_prompt:
+        _err(f"warning: {len(no_prompt)} image(s) carry no prompt in their metadata "
+             f"(e.g. {no_prompt[0]})")
+    if not prompts:
+        raise click.UsageError("no prompts to lint: the images carry no prompt metadata")
+    results = [lint(p.prompt, width_px=width_px, source=p.source, images=p.images,
+                    expect=p.expect) for p in prompts]
+    if fmt == "json":
+        click.echo(to_json(results, width_px=width_px))
+    else:
+        click.echo(format_text(results))
+        n_bad = sum(not r.ok for r in results)
+        click.echo(f"\n{len(results)} prompt(s), {n_bad} with contradictions")
+    if strict and any(not r.ok for r in results):
+        sys.exit(EXIT_GATE_FAILED)
+    if unreadable:
+        sys.exit(EXIT_UNREADABLE)
+
+
 def run_cli(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (lenscore's own errors -> message + exit 2)."""
     from lenscore.errors import LenscoreError
