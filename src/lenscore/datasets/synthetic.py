@@ -88,6 +88,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from lenscore import optics
 from lenscore.errors import InputError, UsageError
 from lenscore.imaging import REC709, SRGB_TO_XYZ, skin_colour_map, srgb_to_linear
 
@@ -337,39 +338,10 @@ class Render:
 # ---------------------------------------------------------------------------------------------
 # Optics
 # ---------------------------------------------------------------------------------------------
-def coc_diameter_mm(focal_mm: float, f_number: float, focus_m: float, depth_m: float) -> float:
-    """Thin-lens circle-of-confusion diameter on the sensor, in mm.
-
-    ``c = f^2 / (N (s - f)) * |d - s| / d`` (e.g. Ray, *Applied Photographic Optics*, 3rd ed.,
-    ch. 6), with f the focal length, N the f-number, s the focus distance and d the object
-    distance. ``depth_m`` may be ``inf`` (then ``c = f^2 / (N (s - f))``).
-
-    Examples
-    --------
-    >>> round(coc_diameter_mm(85, 1.4, 2.5, 20.0), 4)
-    1.8698
-    """
-    f, n = float(focal_mm), float(f_number)
-    s, d = float(focus_m) * 1000.0, float(depth_m) * 1000.0
-    if not (f > 0 and n > 0 and math.isfinite(f) and math.isfinite(n)):
-        raise InputError(f"focal length and f-number must be positive, got f={focal_mm} mm, N={f_number}")
-    if not s > f:
-        raise InputError(f"focus distance must be beyond the focal length: got s={focus_m} m for "
-                         f"f={focal_mm} mm; focus farther away")
-    if not d > 0:
-        raise InputError(f"object distance must be positive, got {depth_m} m")
-    k = f * f / (n * (s - f))
-    if math.isinf(d):
-        return k
-    return k * abs(d - s) / d
-
-
-def coc_diameter_px(focal_mm: float, f_number: float, focus_m: float, depth_m: float, *,
-                    sensor_mm: float = 36.0, width_px: int = 1024) -> float:
-    """Circle-of-confusion diameter in pixels: ``c_mm / sensor_mm * width_px``."""
-    if not sensor_mm > 0 or not width_px > 0:
-        raise InputError(f"sensor width and image width must be positive, got {sensor_mm} mm, {width_px} px")
-    return coc_diameter_mm(focal_mm, f_number, focus_m, depth_m) / float(sensor_mm) * float(width_px)
+# the thin lens lives in lenscore.optics (one definition; the prompt-physics predictions use it
+# too): coc_diameter_mm(f, N, s, d) and coc_diameter_px(..., sensor_mm=, width_px=) on the sensor.
+coc_diameter_mm = optics.coc_diameter_mm
+coc_diameter_px = optics.coc_diameter_px
 
 
 def gaussian_sigma_px(diameter_px: float) -> float:
