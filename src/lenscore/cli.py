@@ -629,8 +629,6 @@ def explain(image: Path, out: Path, families: str | None, subject_box: str | Non
     """Why did this image score as it did? Draws what each metric saw: bokeh orbs circled with
     their circularity, the sharpness map with the subject box, the light sources on a CIE
     uv diagram, the skin mask with its texture energy."""
-    import math
-
     from lenscore.reports.overlays import explain_figure
 
     box = None
@@ -649,11 +647,10 @@ def explain(image: Path, out: Path, families: str | None, subject_box: str | Non
         for f in fams:
             get_family(f)  # "did you mean" for a misspelt family
     res = explain_figure(image, out, families=fams, subject_box=box)
-    for name, value in res["values"].items():
-        reason = res["reasons"].get(name) or res["reasons"].get(name.split(".")[0], "")
-        shown = "n/a" if not math.isfinite(value) else f"{value:.4g}"
-        click.echo(f"{name:<28} {shown:>10}" + (f"   ({reason})" if reason and shown == "n/a"
-                                                    else ""))
+    for e in res["explanations"]:
+        click.echo(f"{e.title}: {e.sentence}")
+        for short, shown, direction, mark in e.rows:
+            click.echo(f"  {short:<24} {shown:<40} {direction}" + (f" [{mark}]" if mark else ""))
     click.echo(f"wrote {res['path']}")
 
 

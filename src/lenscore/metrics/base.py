@@ -49,6 +49,9 @@ class Output:
     direction: Direction
     range: tuple[float, float]
     description: str
+    #: the values a prompt writer should aim for (inclusive), when there is a reference for
+    #: them (a real-photograph band, an optical bound); None = no reference, only a direction.
+    good: tuple[float, float] | None = None
 
     @property
     def family(self) -> str:
@@ -63,6 +66,14 @@ class Output:
     def direction_text(self) -> str:
         return {"higher": "higher is better", "lower": "lower is better",
                 "neither": "neither (descriptive)"}[self.direction]
+
+    def judge(self, value: float) -> str:
+        """"good" or "poor" when ``good`` says where a value should lie, else "" (no reference;
+        the direction alone says which way is better)."""
+        if self.good is None or value is None or not math.isfinite(float(value)):
+            return ""
+        lo, hi = self.good
+        return "good" if lo <= float(value) <= hi else "poor"
 
 
 @dataclass

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from lenscore.drawing import encode_image, fmt, thumbnail, to_u8  # noqa: F401  (re-exported)
+from lenscore.drawing import encode_image, thumbnail, to_u8  # noqa: F401  (re-exported)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -89,29 +90,105 @@ def family_plot(family: str, result: Any, *, fmt: str = "svg",
 
 # ----------------------------------------------------------------------------------------------
 # lenscore explain
+@dataclass
+class FamilyExplanation:
+    """What ``explain`` says about one family: a sentence and a line per output."""
+
+    family: str
+    title: str
+    sentence: str
+    #: (output short name, value with its unit, direction words, "good" / "poor" / "")
+    rows: list[tuple[str, str, str, str]]
+
+
+def format_value(value: float, unit: str = "") -> str:
+    """A number with about three significant digits and its unit ("n/a" when not finite)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    if not math.isfinite(v):
+        return "n/a"
+    a = abs(v)
+    if a == 0 or 0.01 <= a < 10000:
+        txt = f"{v:.3g}" if a < 100 else f"{v:.0f}"
+    else:
+        txt = f"{v:.2e}"
+    bare = ("1", "flag", "count", "ratio", "fraction", "cosine")
+    return f"{txt} {unit}".strip() if unit and unit not in bare else txt
+
+
+def explain_results(results: Mapping[str, Any]) -> list[FamilyExplanation]:
+    """Per family that ran: its sentence (``MetricFamily.explain``; without one, the headline
+    values or the reason nothing was measured) and its outputs with units and directions."""
+    from lenscore.metrics.base import families as registry
+
+    fams = registry()
+    out: list[FamilyExplanation] = []
+    for name, res in results.items():
+        fam = fams.get(name)
+        if fam is None:
+            continue
+        sentence = ""
+        if fam.explain is not None:
+            try:
+                sentence = str(fam.explain(res) or "")
+            except Exception:  # noqa: BLE001 - a sentence must never break explain
+                sentence = ""
+        if not sentence:
+            heads = [o for o in fam.outputs if o.name in fam.headline] or list(fam.outputs[:2])
+            shown = [f"{o.short.replace('_', ' ')} {format_value(res.values.get(o.name), o.unit)}"
+                     for o in heads if math.isfinite(float(res.values.get(o.name, math.nan)))]
+            sentence = ", ".join(shown) if shown else (
+                res.reasons.get(name) or next(iter(res.reasons.values()), "") or "nothing measured")
+        rows = []
+        for o in fam.outputs:
+            v = res.values.get(o.name, math.nan)
+            shown = format_value(v, o.unit)
+            if shown == "n/a":
+                why = res.reasons.get(o.name) or res.reasons.get(name) or ""
+                shown = f"n/a ({why})" if why else "n/a"
+            rows.append((o.short, shown, o.direction_text, o.judge(v)))
+        out.append(FamilyExplanation(name, fam.display_title, sentence, rows))
+    return out
+
+
+def _grid(n: int) -> tuple[int, int]:
+    """(rows, cols) for n panels with the fewest empty cells, 3 columns when that ties."""
+    best = min(range(2, 6), key=lambda c: ((-n) % c, abs(c - 3)))
+    return math.ceil(n / best), best
+
+
 def explain_figure(path: str | os.PathLike, out: str | os.PathLike, *,
                    families: Sequence[str] | None = None, dpi: int = 110,
                    subject_box: tuple[int, int, int, int] | None = None) -> dict[str, Any]:
-    """Every overlay of one image in one PNG (``lenscore explain IMAGE --out explain.png``).
+    """Every overlay of one image in one PNG (``lenscore explain IMAGE --out explain.png``): the
+    image, each family's drawing and extra panel, then per family one sentence on why the image
+    scored as it did and its outputs with units, direction and, where the family gives a
+    reference, a good / poor mark.
 
-    Returns {"path": out path, "values": {output: value}, "reasons": {key: reason}}.
+    Returns {"path": out path, "values": {output: value}, "reasons": {key: reason},
+    "explanations": [FamilyExplanation]}.
     """
     from lenscore.metrics.base import families as registry
     from lenscore.reports.plots import _plt
 
     plt = _plt()
     rgb, results = measure_image(path, families=families, subject_box=subject_box)
-    panels: list[tuple[str, Any]] = [("image", thumbnail(rgb, 900)[0])]
     fams = registry()
+    panels: list[tuple[str, Any]] = [("image", thumbnail(rgb, 900)[0])]
     for name in drawable_families():
         if name in results:
             panels.append((name, overlay(name, rgb, results[name], long_side=900)))
     extra = [n for n in results if n in fams and fams[n].plot is not None]
-    n = len(panels) + len(extra) + 1
-    cols = 3
-    rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 5.0, rows * 4.6))
-    axes = np.atleast_1d(axes).ravel()
+    expl = explain_results(results)
+    n_img = len(panels) + len(extra)
+    rows, cols = _grid(n_img)
+    n_lines = sum(2 + len(e.rows) for e in expl)
+    text_h = 0.19 * n_lines / 2 + 0.6  # two columns of text
+    fig = plt.figure(figsize=(cols * 5.0, rows * 4.6 + text_h))
+    gs = fig.add_gridspec(rows + 1, cols, height_ratios=[4.6] * rows + [text_h])
+    axes = [fig.add_subplot(gs[i // cols, i % cols]) for i in range(n_img)]
     for ax in axes:
         ax.axis("off")
     i = 0
@@ -123,24 +200,28 @@ def explain_figure(path: str | os.PathLike, out: str | os.PathLike, *,
     for name in extra:
         ax = axes[i]
         ax.axis("on")
-        if fams[name].plot(ax, results[name], title=None):
-            i += 1
-        else:
+        if not fams[name].plot(ax, results[name], title=None):
             ax.clear()
             ax.axis("off")
-    # values panel
-    ax = axes[i]
-    values: dict[str, float] = {}
-    reasons: dict[str, str] = {}
-    for res in results.values():
-        values.update(res.values)
-        reasons.update(res.reasons)
-    lines = []
-    for k, v in values.items():
-        lines.append(f"{k:<28s} {fmt(v, '.4g'):>10s}")
-    ax.text(0.0, 1.0, "\n".join(lines[:40]), family="monospace", fontsize=7.5, va="top",
-            transform=ax.transAxes)
-    ax.set_title("values", loc="left", fontweight="bold")
+        i += 1
+    # why: one sentence per family, then its outputs (two text columns)
+    halves = [expl[: (len(expl) + 1) // 2], expl[(len(expl) + 1) // 2:]]
+    for k, part in enumerate(halves):
+        ax = fig.add_subplot(gs[rows, :]) if k == 0 else ax.inset_axes([0.5, 0.0, 0.5, 1.0])
+        ax.axis("off")
+        y = 1.0
+        step = 1.0 / max(1, max(sum(2 + len(e.rows) for e in h) for h in halves))
+        for e in part:
+            ax.text(0.0 if k == 0 else 0.02, y, f"{e.title}: {e.sentence}"[:110],
+                    fontsize=9.5, fontweight="bold", va="top", transform=ax.transAxes)
+            y -= step * 1.25
+            for short, shown, direction, mark in e.rows:
+                sym = {"good": "  [good]", "poor": "  [poor]"}.get(mark, "")
+                ax.text(0.02 if k == 0 else 0.04, y, f"{short:<22s} {shown[:44]:<44s} {direction}{sym}",
+                        family="monospace", fontsize=7.5, va="top", transform=ax.transAxes,
+                        color={"good": "#1a7f37", "poor": "#b3261e"}.get(mark, "#222"))
+                y -= step
+            y -= step * 0.75
     fig.suptitle(f"lenscore explain: {Path(path).name}", x=0.01, ha="left", fontsize=13,
                  fontweight="bold")
     fig.tight_layout()
@@ -148,4 +229,9 @@ def explain_figure(path: str | os.PathLike, out: str | os.PathLike, *,
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=dpi, metadata={"Software": "lenscore"})
     plt.close(fig)
-    return {"path": out, "values": values, "reasons": reasons}
+    values: dict[str, float] = {}
+    reasons: dict[str, str] = {}
+    for res in results.values():
+        values.update(res.values)
+        reasons.update(res.reasons)
+    return {"path": out, "values": values, "reasons": reasons, "explanations": expl}
