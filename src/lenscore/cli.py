@@ -650,7 +650,8 @@ def explain(image: Path, out: Path, families: str | None, subject_box: str | Non
     for e in res["explanations"]:
         click.echo(f"{e.title}: {e.sentence}")
         for short, shown, direction, mark in e.rows:
-            click.echo(f"  {short:<24} {shown:<40} {direction}" + (f" [{mark}]" if mark else ""))
+            click.echo(f"  {e.family + '.' + short:<30} {shown:<36} {direction}"
+                       + (f" [{mark}]" if mark else ""))
     click.echo(f"wrote {res['path']}")
 
 
