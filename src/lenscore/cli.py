@@ -27,6 +27,15 @@ def _err(msg: str) -> None:
     click.echo(f"lenscore: {msg}", err=True)
 
 
+def _report_console():
+    """A rich Console as wide as the terminal (or $COLUMNS); 150 columns for logs and pipes."""
+    from rich.console import Console
+
+    probe = Console()
+    width = probe.width if (probe.is_terminal or os.environ.get("COLUMNS", "").isdigit()) else 150
+    return Console(width=max(40, min(170, width)))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="lenscore")
 def main() -> None:
@@ -235,58 +244,19 @@ def demo(out: Path, n_images: int, size: int, jobs: int | None) -> None:
     n, n_failed = _score_to_dir(read_manifest(manifest), out, families=fams, jobs=n_jobs,
                                 max_pixels=None, input_desc=f"lenscore demo ({manifest})")
     click.echo(f"scored {n - n_failed} of {n} images -> {out / 'scores.csv'}")
-    _print_variant_table(out / "summary.json")
+    from lenscore.reports.compare import (compare_scores, comparison_renderables,
+                                          metric_columns, output_meta, read_run)
     from lenscore.reports.html import write_report
 
-    paths = write_report(out, baseline="blurred")
-    if "json" in paths:
-        _print_verdicts(paths["json"])
+    df, summary = read_run(out)
+    comparison = compare_scores(df, baseline="blurred",
+                                meta=output_meta(metric_columns(df), summary))
+    console = _report_console()
+    console.print()
+    for item in comparison_renderables(comparison, width=console.width):
+        console.print(item, highlight=False)
+    paths = write_report(out, comparison=comparison)
     click.echo("reports: " + ", ".join(str(p) for p in paths.values()))
-
-
-def _print_verdicts(comparison_json: Path) -> None:
-    """One line per output judged better or worse, from comparison.json."""
-    import json
-
-    data = json.loads(Path(comparison_json).read_text())
-    for pair in data.get("pairs", []):
-        click.echo(f"{pair.get('variant')} vs {pair.get('baseline')}:")
-        for r in pair.get("results", []):
-            if r.get("verdict") in ("better", "worse"):
-                ci = r.get("ci") or [None, None]
-                ci_txt = (f" [{ci[0]:+.3g}, {ci[1]:+.3g}]" if None not in ci else "")
-                click.echo(f"  {r['verdict']:>6}  {r['output']}  {r['diff']:+.3g}{ci_txt}"
-                           f"  (Holm p={r['p_holm']:.3g}, win rate {100 * r['win_rate']:.0f} %)")
-
-
-def _print_variant_table(summary_path: Path) -> None:
-    """Mean and 95 % CI per variant for every output, with unit and direction."""
-    import json
-
-    from rich.console import Console
-    from rich.table import Table
-
-    summary = json.loads(summary_path.read_text())
-    variants = list(summary["variants"])
-    arrows = {"higher": "↑ better", "lower": "↓ better", "neither": ""}
-    table = Table(title=f"mean [95 % CI] per variant  ({summary_path})")
-    table.add_column("output", no_wrap=True)
-    table.add_column("unit", overflow="ellipsis", no_wrap=True, max_width=22)
-    for v in variants:
-        table.add_column(f"{v} (n={summary['variants'][v]['n']})", justify="right")
-    for fam in summary["metrics"].values():
-        for name, meta in fam["outputs"].items():
-            cells = []
-            for v in variants:
-                d = summary["variants"][v]["outputs"].get(name, {})
-                if not d or d.get("mean") is None:
-                    cells.append("n/a")
-                    continue
-                lo, hi = d["ci95"]
-                ci = f" [{lo:.3g}, {hi:.3g}]" if lo is not None else ""
-                cells.append(f"{d['mean']:.3g}{ci}")
-            table.add_row(name, f"{meta['unit']} {arrows[meta['direction']]}".strip(), *cells)
-    Console(width=max(100, 40 + 28 * len(variants))).print(table)
 
 
 @main.command()
@@ -511,9 +481,11 @@ def _score_folders(folders: list[Path], out: Path, jobs: int | None) -> None:
               help="No best/worst gallery in report.html (faster: no image is re-measured).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Worker processes when image folders must be scored first.")
+@click.option("--all", "show_all", is_flag=True,
+              help="Print the descriptive outputs (no better direction) as full rows too.")
 def compare(inputs: tuple[Path, ...], baseline: str | None, out: Path | None,
             min_effect: tuple[str, ...], alpha: float, seed: int, no_report: bool,
-            no_gallery: bool, jobs: int | None) -> None:
+            no_gallery: bool, jobs: int | None, show_all: bool = False) -> None:
     """Is variant B better than A? Difference, 95 % CI, p-value and verdict per output.
 
     INPUTS: one scored run with several variants (lenscore compare results/ --baseline
@@ -527,13 +499,9 @@ def compare(inputs: tuple[Path, ...], baseline: str | None, out: Path | None,
     'differs' for outputs without a better direction). Writes OUT/comparison.json,
     OUT/report.html and OUT/report.md.
     """
-    import json
-
-    from rich.console import Console
-
     from lenscore.errors import UsageError
-    from lenscore.reports.compare import (compare_scores, comparison_tables, merge_runs,
-                                          metric_columns, output_meta, power_notes, read_run,
+    from lenscore.reports.compare import (compare_scores, comparison_renderables, merge_runs,
+                                          metric_columns, output_meta, read_run,
                                           write_comparison_json)
     from lenscore.reports.html import resolve_image, write_report
 
@@ -582,12 +550,9 @@ def compare(inputs: tuple[Path, ...], baseline: str | None, out: Path | None,
                                 min_effect=per_output, alpha=alpha, seed=seed)
     out.mkdir(parents=True, exist_ok=True)
     jpath = write_comparison_json(comparison, out / "comparison.json")
-    probe = Console()
-    console = Console(width=max(100, min(170, probe.width)) if probe.is_terminal else 150)
-    for t in comparison_tables(comparison):
-        console.print(t)
-    for line in power_notes(comparison):
-        console.print(f"[yellow]power:[/] {line}", highlight=False, markup=True)
+    console = _report_console()
+    for item in comparison_renderables(comparison, width=console.width, show_all=show_all):
+        console.print(item, highlight=False)
     written = [jpath]
     if not no_report:
         paths = write_report(run_dir, out_dir=out, comparison=comparison, gallery=not no_gallery,
