@@ -137,6 +137,9 @@ def _load_clip_or_skip(model: str, pretrained: str | None, batch_size: int,
               show_default=True, help="Folder for scores.csv and summary.json.")
 @click.option("--manifest", "-m", type=click.Path(path_type=Path),
               help="CSV or JSONL listing path, variant[, prompt, seed, subject_box] per image.")
+@click.option("--extra-columns", metavar="LIST",
+              help="Comma-separated columns of your own in the --manifest (e.g. sampler,cfg), "
+                   "copied into scores.csv; any other unknown column is an error.")
 @click.option("--families", "-f", metavar="LIST",
               help="Comma-separated metric families to run (default: all optical families).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
@@ -167,9 +170,9 @@ def _load_clip_or_skip(model: str, pretrained: str | None, batch_size: int,
 @click.option("--clip-probes", type=click.Path(path_type=Path, dir_okay=False),
               help="YAML/JSON file of extra optics probes: name: [positive caption, negative "
                    "caption] (optionally under a 'probes:' key).")
-def score(path: str | None, out: Path, manifest: Path | None, families: str | None,
-          jobs: int | None, max_pixels: int, cache_dir: Path | None, no_cache: bool,
-          resume: bool, executor: str, scheduler: str | None, clip_model: str | None = None,
+def score(path: str | None, out: Path, manifest: Path | None, extra_columns: str | None,
+          families: str | None, jobs: int | None, max_pixels: int, cache_dir: Path | None,
+          no_cache: bool, resume: bool, executor: str, scheduler: str | None, clip_model: str | None = None,
           clip_pretrained: str | None = None, clip_batch_size: int = 16,
           clip_probes: Path | None = None) -> None:
     """Score a folder of renders (PATH) or the images a --manifest lists.
@@ -190,8 +193,10 @@ def score(path: str | None, out: Path, manifest: Path | None, families: str | No
         raise click.UsageError("give a folder of images (PATH) or --manifest FILE")
     if scheduler and executor != "dask":
         raise click.UsageError("--scheduler needs --executor dask")
+    if extra_columns and manifest is None:
+        raise click.UsageError("--extra-columns names columns of a --manifest; give --manifest FILE")
     if manifest is not None:
-        records = read_manifest(manifest)
+        records = read_manifest(manifest, extra_columns=_parse_families(extra_columns) or ())
     else:
         records = find_images_url(path) if is_url(path) else find_images(path)
     fams = select_families(_parse_families(families))

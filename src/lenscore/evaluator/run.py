@@ -101,8 +101,18 @@ def select_families(names: Iterable[str] | None = None) -> list[MetricFamily]:
     return [f for f in families().values() if f.name in wanted]
 
 
-def columns_for(families: Sequence[MetricFamily]) -> list[str]:
-    return list(BASE_COLUMNS) + [o.name for f in families for o in f.outputs]
+def columns_for(families: Sequence[MetricFamily], extra: Sequence[str] = ()) -> list[str]:
+    """scores.csv's columns: the base columns, declared extra manifest columns, the outputs."""
+    return list(BASE_COLUMNS) + list(extra) + [o.name for f in families for o in f.outputs]
+
+
+def extra_columns_of(records: Sequence[ImageRecord]) -> list[str]:
+    """The declared extra manifest columns the records carry, in order of appearance."""
+    seen: dict[str, None] = {}
+    for r in records:
+        for k in r.extra or {}:
+            seen.setdefault(str(k), None)
+    return list(seen)
 
 
 def _compute_one(fam: MetricFamily, ctx: Any) -> tuple[MetricResult, bool]:
@@ -303,6 +313,8 @@ def assemble_row(record: ImageRecord, tr: TaskResult, families: Sequence[MetricF
     row: dict[str, Any] = {"path": record.path, "variant": record.variant,
                            "prompt": record.prompt or "", "seed": record.seed or "",
                            "status": "ok", "error": "", "notes": "", "width": "", "height": ""}
+    for k, v in (record.extra or {}).items():  # declared extra manifest columns
+        row.setdefault(str(k), v if isinstance(v, str) else json_cell(v))
     d = tr.decode
     if d.status != "ok":
         row.update(status="error", error=d.error)
@@ -318,6 +330,14 @@ def assemble_row(record: ImageRecord, tr: TaskResult, families: Sequence[MetricF
         row.update(values)
     row["notes"] = notes_text(results, d.notes)
     return row
+
+
+def json_cell(v: Any) -> str:
+    """A JSONL manifest value for a CSV cell (numbers as written, lists/objects as JSON)."""
+    import json
+
+    return "" if v is None else json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) \
+        else str(v)
 
 
 def score_record(record: ImageRecord, families: Sequence[MetricFamily], *,
@@ -656,7 +676,8 @@ def run(records: Sequence[ImageRecord], out_dir: str | os.PathLike, *,
     interrupted = False
     try:
         writer = ScoresWriter(path, columns_for([*families, clip.family] if clip is not None
-                                                else families), resume=resume)
+                                                else families, extra_columns_of(records)),
+                              resume=resume)
         result.n_resumed = writer.n_existing
         result.n, result.n_failed = writer.n_existing, writer.n_failed_existing
         if writer.dropped_bytes:

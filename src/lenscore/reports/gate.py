@@ -216,7 +216,7 @@ def gate_records(cfg: GateConfig, library: Sequence[LibraryPrompt]) -> tuple[lis
     missing = []
     by_group: dict[str, list] = {}
     if cfg.manifest is not None:
-        for r in read_manifest(cfg.manifest):
+        for r in read_manifest(cfg.manifest, extra_columns=("prompt_id",)):
             pid = r.extra.get("prompt_id") if r.extra else None
             pid = pid or r.path.split("/")[0]
             by_group.setdefault(f"{pid}/{r.variant}", []).append(r)
