@@ -172,8 +172,9 @@ def _load_clip_or_skip(model: str, pretrained: str | None, batch_size: int,
                    "caption] (optionally under a 'probes:' key).")
 def score(path: str | None, out: Path, manifest: Path | None, extra_columns: str | None,
           families: str | None, jobs: int | None, max_pixels: int, cache_dir: Path | None,
-          no_cache: bool, resume: bool, executor: str, scheduler: str | None, clip_model: str | None = None,
-          clip_pretrained: str | None = None, clip_batch_size: int = 16,
+          no_cache: bool, resume: bool, executor: str, scheduler: str | None,
+          clip_model: str | None = None, clip_pretrained: str | None = None,
+          clip_batch_size: int = 16,
           clip_probes: Path | None = None) -> None:
     """Score a folder of renders (PATH) or the images a --manifest lists.
 
@@ -314,8 +315,9 @@ def validate(out: Path, quick: bool, families: str | None, data: Path | None,
         sys.exit(EXIT_GATE_FAILED)
 
 
-def _gate_inputs(config: Path | None, jobs: int | None, out: Path):
-    """Load the gate config and library, score the renders into ``out``; returns what gate needs."""
+def _gate_inputs(config: Path | None, jobs: int | None, out: Path, before_scoring=None):
+    """Load the gate config and library, score the renders into ``out``; returns what gate needs.
+    ``before_scoring(cfg, library)`` runs first (checks that must not wait for the scoring)."""
     from lenscore.datasets.library import load_library
     from lenscore.evaluator.run import select_families
     from lenscore.reports import gate as g
@@ -323,9 +325,11 @@ def _gate_inputs(config: Path | None, jobs: int | None, out: Path):
 
     cfg = g.load_config(g.find_config(config))
     library = load_library(cfg.library)
+    if before_scoring is not None:
+        before_scoring(cfg, library)
     records, missing = g.gate_records(cfg, library)
     for m in missing:
-        _err(f"no renders for {m} (expected images in {cfg.renders / m if cfg.renders else 'the manifest'})")
+        _err(f"no renders for {m} (expected images in {g.expected_location(cfg, m)})")
     fams = select_families(cfg.families)
     if records:
         _score_to_dir(records, out, families=fams, jobs=jobs or (os.cpu_count() or 1),
@@ -348,9 +352,12 @@ def _gate_inputs(config: Path | None, jobs: int | None, out: Path):
 @click.option("--junit", type=click.Path(path_type=Path), help="Write a JUnit XML report here.")
 @click.option("--summary", "summary_md", type=click.Path(path_type=Path),
               help="Write a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY).")
+@click.option("--allow-missing-baseline", is_flag=True,
+              help="Skip the max_regression rules the baseline has no scores for (new prompts, "
+                   "new outputs) instead of refusing the baseline.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes.")
 def gate(config: Path | None, baseline: Path | None, out: Path, junit: Path | None,
-         summary_md: Path | None, jobs: int | None) -> None:
+         summary_md: Path | None, jobs: int | None, allow_missing_baseline: bool = False) -> None:
     """Guard a prompt library in CI: exit 0 pass, 1 fail, 2 config or usage error.
 
     Scores renders/<prompt id>/<variant>/ for every prompt of the library and checks each rule
@@ -362,17 +369,38 @@ def gate(config: Path | None, baseline: Path | None, out: Path, junit: Path | No
     from lenscore.reports import gate as g
     from lenscore.reports.aggregate import read_scores
 
-    cfg, library, missing, scores = _gate_inputs(config, jobs, out)
-    base_path = baseline or cfg.baseline
-    base_summary = base_scores = None
-    if base_path is not None:
+    from lenscore.errors import ConfigError
+
+    loaded: dict = {}
+
+    def load_baseline(cfg, library) -> None:
+        """Read and check the baseline before anything is scored."""
+        base_path = baseline or cfg.baseline
+        if base_path is None:
+            return
         if not Path(base_path).is_file():
-            raise click.UsageError(f"baseline not found: {base_path} (write one with 'lenscore baseline')")
-        base_summary = json.loads(Path(base_path).read_text(encoding="utf-8"))
+            raise click.UsageError(f"baseline not found: {base_path} (write one with "
+                                   "'lenscore baseline')")
+        try:
+            loaded["summary"] = json.loads(Path(base_path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            raise ConfigError(f"cannot read the baseline ({e}); expected the summary.json "
+                              "'lenscore baseline' writes", source=str(base_path)) from None
+        if allow_missing_baseline:
+            groups, outputs = g.baseline_gaps(cfg, library, loaded["summary"])
+            if groups or outputs:
+                _err(f"warning: --allow-missing-baseline: regression rules are skipped where "
+                     f"{base_path} has no scores ("
+                     + ", ".join([*groups, *(f"{o} for {len(v)} variant(s)"
+                                             for o, v in outputs.items())]) + ")")
+        else:
+            g.check_baseline(cfg, library, loaded["summary"], str(base_path))
         sibling = Path(base_path).parent / "scores.csv"
-        base_scores = read_scores(sibling) if sibling.is_file() else None
-    result = g.evaluate(cfg, scores, baseline_summary=base_summary, baseline_scores=base_scores,
-                        missing=missing, library=library)
+        loaded["scores"] = read_scores(sibling) if sibling.is_file() else None
+
+    cfg, library, missing, scores = _gate_inputs(config, jobs, out, before_scoring=load_baseline)
+    result = g.evaluate(cfg, scores, baseline_summary=loaded.get("summary"),
+                        baseline_scores=loaded.get("scores"), missing=missing, library=library)
     for c in result.cases:
         if c.status != g.PASS:
             click.echo(f"{c.status.upper():>12}  {c.prompt_id}/{c.variant}  {c.rule}: {c.message}")
@@ -386,7 +414,11 @@ def gate(config: Path | None, baseline: Path | None, out: Path, junit: Path | No
         junit.write_text(g.junit_xml(result), encoding="utf-8")
     if summary_md:
         summary_md.parent.mkdir(parents=True, exist_ok=True)
-        with open(summary_md, "a", encoding="utf-8") as fh:  # append: GITHUB_STEP_SUMMARY is shared
+        # GitHub's step summary is shared by every command of a step: append to it; any other
+        # file holds this gate's summary alone (a re-run replaces it, never piles up)
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        append = bool(step_summary) and Path(step_summary).absolute() == summary_md.absolute()
+        with open(summary_md, "a" if append else "w", encoding="utf-8") as fh:
             fh.write(g.markdown_summary(result))
     if not result.passed:
         sys.exit(EXIT_GATE_FAILED)
