@@ -195,7 +195,8 @@ def score(path: str | None, out: Path, manifest: Path | None, extra_columns: str
     if scheduler and executor != "dask":
         raise click.UsageError("--scheduler needs --executor dask")
     if extra_columns and manifest is None:
-        raise click.UsageError("--extra-columns names columns of a --manifest; give --manifest FILE")
+        raise click.UsageError("--extra-columns names columns of a --manifest; give "
+                               "--manifest FILE")
     if manifest is not None:
         records = read_manifest(manifest, extra_columns=_parse_families(extra_columns) or ())
     else:

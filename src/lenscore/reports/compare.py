@@ -671,7 +671,8 @@ def power_summary(pc: PairComparison, *, power: float = 0.8) -> str:
     for r in rows:
         unit = f" {r.unit}" if r.unit and len(r.unit) <= 16 else ""
         basis = f" ({r.min_effect_basis})" if r.min_effect_basis != "given" else ""
-        parts.append(f"{r.output} needs ~{r.n_needed} to detect {fmt_num(r.min_effect)}{unit}{basis}")
+        parts.append(f"{r.output} needs ~{r.n_needed} to detect "
+                     f"{fmt_num(r.min_effect)}{unit}{basis}")
     have = min(r.n_used for r in rows)
     return (f"too few images to rule out a real change where no difference was detected: "
             f"{'; '.join(parts)} ({what}, {power:.0%} power); have {have}")

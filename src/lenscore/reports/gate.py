@@ -364,7 +364,8 @@ def check_baseline(cfg: GateConfig, library: Sequence[LibraryPrompt], summary: A
 
 def _listing(items: Sequence[str], limit: int = 4) -> str:
     items = list(items)
-    return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
 
 
 # ---- decisions --------------------------------------------------------------------------------
