@@ -736,6 +736,7 @@ def run(records: Sequence[ImageRecord], out_dir: str | os.PathLike, *,
             writer.close()
         if store is not None:
             store.close()
+            result.warnings.extend(store.warnings)
     return result
 
 
