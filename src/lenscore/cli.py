@@ -54,7 +54,8 @@ def _score_to_dir(records, out: Path, *, families, jobs: int, max_pixels: int | 
                   input_desc: str, label: str = "scoring", cache_dir: Path | None = None,
                   resume: bool = False, executor: str = "process",
                   scheduler: str | None = None, clip=None,
-                  resume_hint: bool = False) -> tuple[int, int]:
+                  resume_hint: bool = False, image_timeout: float | None = None
+                  ) -> tuple[int, int]:
     """Score records into out/ (scores.csv, summary.json) with a progress bar on a terminal.
 
     SIGTERM / Ctrl-C stop cleanly: every finished row stays in scores.csv, the message says how
@@ -65,6 +66,8 @@ def _score_to_dir(records, out: Path, *, families, jobs: int, max_pixels: int | 
 
     opts = dict(families=families, jobs=jobs, max_pixels=max_pixels, cache_dir=cache_dir,
                 resume=resume, executor=executor, scheduler=scheduler)
+    if image_timeout is not None:
+        opts["image_timeout"] = image_timeout or None  # 0: no limit
     if clip is not None:
         opts["clip"] = clip
     try:
@@ -146,6 +149,10 @@ def _load_clip_or_skip(model: str, pretrained: str | None, batch_size: int,
               help="Worker processes (default: the machine's cores).")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=100_000_000, show_default=True,
               help="Refuse larger images (decompression-bomb guard).")
+@click.option("--image-timeout", type=click.FloatRange(min=0), default=300.0, show_default=True,
+              metavar="SECONDS",
+              help="Stop an image that takes longer (a hung decoder) and make it an error row; "
+                   "0: no limit.")
 @click.option("--cache", "cache_dir", type=click.Path(path_type=Path), default=None,
               help="Result cache folder (default: .lenscore-cache/ beside OUT). A re-run of "
                    "unchanged images reads their scores back instead of computing them.")
@@ -171,8 +178,8 @@ def _load_clip_or_skip(model: str, pretrained: str | None, batch_size: int,
               help="YAML/JSON file of extra optics probes: name: [positive caption, negative "
                    "caption] (optionally under a 'probes:' key).")
 def score(path: str | None, out: Path, manifest: Path | None, extra_columns: str | None,
-          families: str | None, jobs: int | None, max_pixels: int, cache_dir: Path | None,
-          no_cache: bool, resume: bool, executor: str, scheduler: str | None,
+          families: str | None, jobs: int | None, max_pixels: int, image_timeout: float,
+          cache_dir: Path | None, no_cache: bool, resume: bool, executor: str, scheduler: str | None,
           clip_model: str | None = None, clip_pretrained: str | None = None,
           clip_batch_size: int = 16,
           clip_probes: Path | None = None) -> None:
@@ -214,7 +221,7 @@ def score(path: str | None, out: Path, manifest: Path | None, extra_columns: str
     n, n_failed = _score_to_dir(records, out, families=fams, jobs=n_jobs, max_pixels=max_pixels,
                                 input_desc=str(manifest or path), cache_dir=cache, resume=resume,
                                 executor=executor, scheduler=scheduler, clip=clip,
-                                resume_hint=True)
+                                resume_hint=True, image_timeout=image_timeout)
     click.echo(f"scored {n - n_failed} of {n} images -> {out / 'scores.csv'}, "
                f"{out / 'summary.json'}")
     if n_failed:

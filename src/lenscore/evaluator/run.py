@@ -236,7 +236,7 @@ def _fully_cached(decode: DecodeInfo | None, fams: dict, families: Sequence[Metr
     return decode is not None and (decode.status != "ok" or all(f.name in fams for f in families))
 
 
-def _score(record: ImageRecord, families: Sequence[MetricFamily], *, max_pixels: int | None,
+def _score(record: ImageRecord, families: Sequence[MetricFamily], max_pixels: int | None,
            cache_db: str | None = None, keep_results: bool = False,
            clip_prep: Callable[[Any], Any] | None = None) -> TaskResult:
     """Read, (hash,) decode and measure one image. Never raises for bad input."""
@@ -299,12 +299,30 @@ def _score(record: ImageRecord, families: Sequence[MetricFamily], *, max_pixels:
     return out
 
 
+#: default per-image time limit in seconds (``--image-timeout``): generous, a 100-megapixel image
+#: with every family takes well under a minute; only a hung decoder or metric reaches it
+DEFAULT_IMAGE_TIMEOUT = 300.0
+
+
+def timeout_message(limit: float) -> str:
+    return (f"took longer than the time limit of {limit:g} s per image (--image-timeout): a "
+            "decoder or metric hung on this file; it was stopped and the rest of the run went on")
+
+
 def score_task(record: ImageRecord, family_names: Sequence[str], max_pixels: int | None,
-               cache_db: str | None = None, clip_prep: Any = None) -> TaskResult:
+               cache_db: str | None = None, clip_prep: Any = None,
+               time_limit: float | None = None) -> TaskResult:
     """The per-image task that executors run (picklable by reference; families by name;
-    ``clip_prep`` a picklable :class:`lenscore.metrics.clip.ClipPreprocess`)."""
-    return _score(record, select_families(family_names), max_pixels=max_pixels, cache_db=cache_db,
-                  clip_prep=clip_prep)
+    ``clip_prep`` a picklable :class:`lenscore.metrics.clip.ClipPreprocess`). With
+    ``time_limit`` (seconds) an image that runs longer becomes an error row
+    (:func:`lenscore.evaluator.executors.call_with_time_limit`)."""
+    from lenscore.evaluator.executors import ImageTimeout, call_with_time_limit
+
+    try:
+        return call_with_time_limit(time_limit, _score, record, select_families(family_names),
+                                    max_pixels, cache_db, False, clip_prep)
+    except ImageTimeout:
+        return _failed_task(timeout_message(float(time_limit or 0)))
 
 
 def assemble_row(record: ImageRecord, tr: TaskResult, families: Sequence[MetricFamily]
@@ -504,32 +522,40 @@ def _main_side_hit(store: Any, record: ImageRecord, families: Sequence[MetricFam
 
 def stream_results(records: Iterable[ImageRecord], families: Sequence[MetricFamily], executor: Any,
                    *, max_pixels: int | None = DEFAULT_MAX_PIXELS, store: Any = None,
-                   window: int | None = None, clip_prep: Any = None
+                   window: int | None = None, clip_prep: Any = None,
+                   image_timeout: float | None = None
                    ) -> Iterator[tuple[ImageRecord, TaskResult]]:
     """(record, result) in input order, at most ``window`` images in flight.
 
-    A broken process pool (a worker killed by a crash) is restarted and the images in flight are
-    re-run one at a time; the one that breaks it again becomes an error row.
+    A broken process pool (a worker killed by a crash, or ended because its image hung past
+    ``image_timeout``) is restarted and the images in flight are re-run one at a time; the one
+    that breaks it again becomes an error row.
     """
+    import time
     from concurrent.futures import BrokenExecutor
 
     names = [f.name for f in families]
     db = str(store.db_path) if store is not None else None
     win = max(2, window or 4 * max(1, int(getattr(executor, "workers", 1))))
     pending: deque[_Item] = deque()
+    limit = image_timeout if image_timeout and image_timeout > 0 else None
 
     def submit(rec: ImageRecord) -> Any:
-        if clip_prep is not None:
-            return executor.submit(score_task, rec, names, max_pixels, db, clip_prep)
+        if clip_prep is not None or limit is not None:
+            return executor.submit(score_task, rec, names, max_pixels, db, clip_prep, limit)
         return executor.submit(score_task, rec, names, max_pixels, db)
 
     def isolate(items: list[_Item]) -> None:
         executor.restart()
         for it in items:
+            t0 = time.monotonic()
             try:
                 it.result = submit(it.record).result()
             except BrokenExecutor:
                 executor.restart()
+                if limit is not None and time.monotonic() - t0 >= limit:
+                    it.result = _failed_task(timeout_message(limit))
+                    continue
                 it.result = _failed_task(
                     "the worker process died while scoring this image (a crash in a decoder or a "
                     "metric on this file); please report it with the file")
@@ -628,7 +654,8 @@ def run(records: Sequence[ImageRecord], out_dir: str | os.PathLike, *,
         on_row: Callable[[dict[str, Any]], None] | None = None,
         cache_dir: str | os.PathLike | None = None, resume: bool = False,
         executor: Any = "process", scheduler: str | None = None, window: int | None = None,
-        on_resume: Callable[[int], None] | None = None, clip: Any = None) -> RunResult:
+        on_resume: Callable[[int], None] | None = None, clip: Any = None,
+        image_timeout: float | None = DEFAULT_IMAGE_TIMEOUT) -> RunResult:
     """Score ``records`` into ``out_dir/scores.csv``; returns counts.
 
     Parameters
@@ -646,6 +673,10 @@ def run(records: Sequence[ImageRecord], out_dir: str | os.PathLike, *,
         Dask scheduler address (``executor='dask'``); without it a LocalCluster is started.
     on_resume : callable, optional
         Called once with the number of rows kept from the earlier run.
+    image_timeout : float, optional
+        Seconds one image may take (read, decode, every family) before it is stopped and becomes
+        an error row; None or 0: no limit. Applied in worker processes and with ``jobs=1``, not
+        on Dask (see :func:`lenscore.evaluator.executors.call_with_time_limit`).
     clip : lenscore.metrics.clip.ClipScorer, optional
         Adds the clip family: workers prepare each image (``clip.preprocess``), the main process
         embeds them in batches of ``clip.batch_size``; rows wait for their batch, so an
@@ -705,7 +736,8 @@ def run(records: Sequence[ImageRecord], out_dir: str | os.PathLike, *,
         batch: list[tuple[ImageRecord, TaskResult, dict[str, Any]]] = []
         for rec, tr in stream_results(todo, families, exe, max_pixels=max_pixels, store=store,
                                       window=window,
-                                      clip_prep=clip.preprocess if clip is not None else None):
+                                      clip_prep=clip.preprocess if clip is not None else None,
+                                      image_timeout=image_timeout):
             row = assemble_row(rec, tr, families)
             if clip is None:
                 emit(rec, tr, row)
