@@ -388,6 +388,8 @@ def scan_scores(path: str | os.PathLike) -> ScoresScan:
     A row is complete when its line ends with a newline and it has as many fields as the header;
     reading stops at the first row that is not.
     """
+    from lenscore.evaluator.cells import restore
+
     data = Path(path).read_bytes()
     state = {"pos": 0, "complete": False}
 
@@ -418,7 +420,7 @@ def scan_scores(path: str | os.PathLike) -> ScoresScan:
         if not state["complete"] or len(row) != len(header):
             break
         good_end = state["pos"]
-        paths.add(row[0])
+        paths.add(restore(row[0]))
         n += 1
         n_failed += status_i is not None and row[status_i] != "ok"
     return ScoresScan(header, good_end, len(data), paths, n, n_failed)
@@ -487,8 +489,12 @@ class ScoresWriter:
 def _cell(v: Any) -> Any:
     if isinstance(v, float):
         return "" if math.isnan(v) else repr(round(v, 6)) if abs(v) < 1e15 else repr(v)
-    if isinstance(v, str) and "\x00" in v:
-        return v.replace("\x00", "")  # a NUL byte would make the CSV unreadable
+    if isinstance(v, str):
+        from lenscore.evaluator.cells import neutralise
+
+        if "\x00" in v:
+            v = v.replace("\x00", "")  # a NUL byte would make the CSV unreadable
+        return neutralise(v)  # no spreadsheet formulas ('=...' is written "'=...")
     return v
 
 
