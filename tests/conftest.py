@@ -18,6 +18,14 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def requires_extra(module: str, extra: str):
+    """``module`` imported, or the test skipped with the reason and the install command (the
+    suite runs without the optional extras: clip, dask)."""
+    return pytest.importorskip(
+        module, reason=f"needs the '{extra}' extra ({module} is not installed): "
+                       f"pip install 'lenscore[{extra}]' -c constraints.txt")
+
+
 def write_png(path: Path, arr: np.ndarray) -> Path:
     """Write a uint8/uint16 array (H x W or H x W x 3, RGB) as PNG with Pillow."""
     from PIL import Image

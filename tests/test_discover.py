@@ -71,3 +71,53 @@ def test_bad_manifests_say_where_and_why(tmp_path, content, suffix, match):
     m.write_text(content)
     with pytest.raises(ConfigError, match=match):
         read_manifest(m)
+
+
+@pytest.mark.parametrize("content,suffix,match", [
+    ("path,varient\na.png,x\n", ".csv", r"line 1, column varient: unknown column 'varient'\. "
+                                       r"Did you mean 'variant'\?"),
+    ("path,Variant\na.png,x\n", ".csv", r"line 1, column Variant: .*Did you mean 'variant'\?"),
+    ("path,sampler\na.png,x\n", ".csv", r"unknown column 'sampler'\. Known columns: .*"
+                                       r"--extra-columns sampler"),
+    ('{"path": "a.png", "variant": "x"}\n{"path": "b.png", "Prompt": "y"}\n', ".jsonl",
+     r"line 2, column Prompt: unknown column 'Prompt'\. Did you mean 'prompt'\?"),
+])
+def test_unknown_manifest_columns_are_config_errors(tmp_path, content, suffix, match):
+    m = tmp_path / f"m{suffix}"
+    m.write_text(content)
+    with pytest.raises(ConfigError, match=match):
+        read_manifest(m)
+
+
+def test_declared_extra_columns_are_kept(tmp_path):
+    m = tmp_path / "m.csv"
+    m.write_text("path,variant,sampler,cfg\na.png,opt,euler,7\nb.png,opt,,\n")
+    a, b = read_manifest(m, extra_columns=["sampler", "cfg"])
+    assert a.extra == {"sampler": "euler", "cfg": "7"} and b.extra == {}
+    with pytest.raises(UsageError, match="may not contain '.'"):
+        read_manifest(m, extra_columns=["cfg.scale"])
+    with pytest.raises(UsageError, match="standard column"):
+        read_manifest(m, extra_columns=["variant"])
+
+
+def test_cli_score_a_misspelt_manifest_exits_2_and_extra_columns_reach_scores_csv(tmp_path,
+                                                                                 capsys):
+    import csv
+
+    from lenscore.cli import run_cli
+
+    write_png(tmp_path / "a.png", IMG + 90)
+    write_png(tmp_path / "b.png", IMG + 160)
+    m = tmp_path / "m.csv"
+    m.write_text("path,varient,sampler\na.png,opt,euler\nb.png,base,ddim\n")
+    out = tmp_path / "o"
+    assert run_cli(["score", "--manifest", str(m), "-o", str(out), "-f", "focus", "-j", "1"]) == 2
+    assert "Did you mean 'variant'" in capsys.readouterr().err
+    assert not (out / "scores.csv").exists()
+    m.write_text("path,variant,sampler\na.png,opt,euler\nb.png,base,ddim\n")
+    assert run_cli(["score", "--manifest", str(m), "-o", str(out), "-f", "focus", "-j", "1",
+                    "--extra-columns", "sampler"]) == 0
+    with open(out / "scores.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["variant"], r["sampler"]) for r in rows] == [("opt", "euler"), ("base", "ddim")]
+    assert run_cli(["score", str(tmp_path), "-o", str(out), "--extra-columns", "sampler"]) == 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from lenscore.evaluator import executors as ex
 from lenscore.evaluator.run import run, select_families
 from lenscore.metrics.base import MetricFamily, MetricResult, Output, register
 
-from conftest import write_png
+from conftest import requires_extra, write_png
 
 
 def _compute(ctx):
@@ -60,21 +61,43 @@ def test_default_jobs_is_the_usable_cores():
     assert 1 <= n <= (os.cpu_count() or 1)
 
 
-def test_serial_process_and_dask_give_the_same_rows_in_input_order(tmp_path):
+def test_serial_and_process_give_the_same_rows_in_input_order(tmp_path):
     src = _folder(tmp_path / "in", 8)
     records = find_images(src)
     fams = select_families(["exec9"])
     run(records, tmp_path / "serial", families=fams, jobs=1)
     run(records, tmp_path / "proc", families=fams, jobs=2)
+    serial = _rows(tmp_path / "serial")
+    assert [r["path"] for r in serial] == [r.path for r in records]
+    assert _rows(tmp_path / "proc") == serial
+
+
+def test_dask_gives_the_same_rows_in_input_order(tmp_path):
+    requires_extra("distributed", "dask")
+    src = _folder(tmp_path / "in", 8)
+    records = find_images(src)
+    fams = select_families(["exec9"])
+    run(records, tmp_path / "serial", families=fams, jobs=1)
     dask = ex.DaskExecutor(jobs=2, processes=False)
     try:
         run(records, tmp_path / "dask", families=fams, executor=dask)
     finally:
         dask.close()
-    serial = _rows(tmp_path / "serial")
-    assert [r["path"] for r in serial] == [r.path for r in records]
-    assert _rows(tmp_path / "proc") == serial
-    assert _rows(tmp_path / "dask") == serial
+    assert _rows(tmp_path / "dask") == _rows(tmp_path / "serial")
+
+
+def test_without_the_dask_extra_the_dask_executor_names_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
+    src = _folder(tmp_path / "in", 1)
+    assert run_cli(["score", str(src), "-o", str(tmp_path / "o"), "--executor", "dask"]) == 2
+    assert "pip install 'lenscore[dask]'" in capsys.readouterr().err
+
+
+def test_without_fsspec_a_url_input_names_the_extra(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "fsspec", None)
+    assert run_cli(["score", "memory://renders", "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "fsspec" in err and "pip install 'lenscore[dask]'" in err
 
 
 class _Counting:
@@ -122,7 +145,7 @@ def test_a_worker_crash_costs_only_its_own_image(tmp_path, monkeypatch):
 
 
 def test_cli_dask_executor_with_a_scheduler_address(tmp_path):
-    from distributed import LocalCluster
+    LocalCluster = requires_extra("distributed", "dask").LocalCluster
 
     src = _folder(tmp_path / "in", 4)
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
@@ -145,12 +168,13 @@ def test_scheduler_without_dask_is_a_usage_error(tmp_path, capsys):
 def test_an_unreachable_scheduler_is_a_usage_error():
     from lenscore.errors import UsageError
 
+    requires_extra("distributed", "dask")
     with pytest.raises(UsageError, match="cannot reach the Dask scheduler"):
         ex.DaskExecutor("tcp://127.0.0.1:9", timeout="1s")
 
 
 def test_fsspec_memory_url_is_discovered_and_scored(tmp_path):
-    import fsspec
+    fsspec = requires_extra("fsspec", "dask")
 
     from lenscore.evaluator.sources import find_images_url
 
@@ -178,6 +202,7 @@ def test_fsspec_memory_url_is_discovered_and_scored(tmp_path):
 
 
 def test_file_url_runs_in_worker_processes(tmp_path):
+    requires_extra("fsspec", "dask")
     src = _folder(tmp_path / "in", 4)
     out = tmp_path / "o"
     assert run_cli(["score", src.as_uri(), "-o", str(out), "--families", "exec9", "-j", "2",
@@ -186,7 +211,7 @@ def test_file_url_runs_in_worker_processes(tmp_path):
 
 
 def test_a_missing_protocol_package_is_a_clear_usage_error(tmp_path, capsys):
-    pytest.importorskip("fsspec")
+    requires_extra("fsspec", "dask")
     try:
         import s3fs  # noqa: F401
         pytest.skip("s3fs is installed")
@@ -197,6 +222,7 @@ def test_a_missing_protocol_package_is_a_clear_usage_error(tmp_path, capsys):
 
 
 def test_missing_url_is_a_usage_error(tmp_path, capsys):
+    requires_extra("fsspec", "dask")
     assert run_cli(["score", "memory://lc9-nothing-here", "-o", str(tmp_path / "o")]) == 2
     assert "no such file" in capsys.readouterr().err
 

@@ -27,6 +27,15 @@ def _err(msg: str) -> None:
     click.echo(f"lenscore: {msg}", err=True)
 
 
+def _report_console():
+    """A rich Console as wide as the terminal (or $COLUMNS); 150 columns for logs and pipes."""
+    from rich.console import Console
+
+    probe = Console()
+    width = probe.width if (probe.is_terminal or os.environ.get("COLUMNS", "").isdigit()) else 150
+    return Console(width=max(40, min(170, width)))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="lenscore")
 def main() -> None:
@@ -45,7 +54,8 @@ def _score_to_dir(records, out: Path, *, families, jobs: int, max_pixels: int | 
                   input_desc: str, label: str = "scoring", cache_dir: Path | None = None,
                   resume: bool = False, executor: str = "process",
                   scheduler: str | None = None, clip=None,
-                  resume_hint: bool = False) -> tuple[int, int]:
+                  resume_hint: bool = False, image_timeout: float | None = None
+                  ) -> tuple[int, int]:
     """Score records into out/ (scores.csv, summary.json) with a progress bar on a terminal.
 
     SIGTERM / Ctrl-C stop cleanly: every finished row stays in scores.csv, the message says how
@@ -56,6 +66,8 @@ def _score_to_dir(records, out: Path, *, families, jobs: int, max_pixels: int | 
 
     opts = dict(families=families, jobs=jobs, max_pixels=max_pixels, cache_dir=cache_dir,
                 resume=resume, executor=executor, scheduler=scheduler)
+    if image_timeout is not None:
+        opts["image_timeout"] = image_timeout or None  # 0: no limit
     if clip is not None:
         opts["clip"] = clip
     try:
@@ -128,12 +140,19 @@ def _load_clip_or_skip(model: str, pretrained: str | None, batch_size: int,
               show_default=True, help="Folder for scores.csv and summary.json.")
 @click.option("--manifest", "-m", type=click.Path(path_type=Path),
               help="CSV or JSONL listing path, variant[, prompt, seed, subject_box] per image.")
+@click.option("--extra-columns", metavar="LIST",
+              help="Comma-separated columns of your own in the --manifest (e.g. sampler,cfg), "
+                   "copied into scores.csv; any other unknown column is an error.")
 @click.option("--families", "-f", metavar="LIST",
               help="Comma-separated metric families to run (default: all optical families).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: the machine's cores).")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=100_000_000, show_default=True,
               help="Refuse larger images (decompression-bomb guard).")
+@click.option("--image-timeout", type=click.FloatRange(min=0), default=300.0, show_default=True,
+              metavar="SECONDS",
+              help="Stop an image that takes longer (a hung decoder) and make it an error row; "
+                   "0: no limit.")
 @click.option("--cache", "cache_dir", type=click.Path(path_type=Path), default=None,
               help="Result cache folder (default: .lenscore-cache/ beside OUT). A re-run of "
                    "unchanged images reads their scores back instead of computing them.")
@@ -158,10 +177,11 @@ def _load_clip_or_skip(model: str, pretrained: str | None, batch_size: int,
 @click.option("--clip-probes", type=click.Path(path_type=Path, dir_okay=False),
               help="YAML/JSON file of extra optics probes: name: [positive caption, negative "
                    "caption] (optionally under a 'probes:' key).")
-def score(path: str | None, out: Path, manifest: Path | None, families: str | None,
-          jobs: int | None, max_pixels: int, cache_dir: Path | None, no_cache: bool,
-          resume: bool, executor: str, scheduler: str | None, clip_model: str | None = None,
-          clip_pretrained: str | None = None, clip_batch_size: int = 16,
+def score(path: str | None, out: Path, manifest: Path | None, extra_columns: str | None,
+          families: str | None, jobs: int | None, max_pixels: int, image_timeout: float,
+          cache_dir: Path | None, no_cache: bool, resume: bool, executor: str, scheduler: str | None,
+          clip_model: str | None = None, clip_pretrained: str | None = None,
+          clip_batch_size: int = 16,
           clip_probes: Path | None = None) -> None:
     """Score a folder of renders (PATH) or the images a --manifest lists.
 
@@ -181,8 +201,11 @@ def score(path: str | None, out: Path, manifest: Path | None, families: str | No
         raise click.UsageError("give a folder of images (PATH) or --manifest FILE")
     if scheduler and executor != "dask":
         raise click.UsageError("--scheduler needs --executor dask")
+    if extra_columns and manifest is None:
+        raise click.UsageError("--extra-columns names columns of a --manifest; give "
+                               "--manifest FILE")
     if manifest is not None:
-        records = read_manifest(manifest)
+        records = read_manifest(manifest, extra_columns=_parse_families(extra_columns) or ())
     else:
         records = find_images_url(path) if is_url(path) else find_images(path)
     fams = select_families(_parse_families(families))
@@ -198,7 +221,7 @@ def score(path: str | None, out: Path, manifest: Path | None, families: str | No
     n, n_failed = _score_to_dir(records, out, families=fams, jobs=n_jobs, max_pixels=max_pixels,
                                 input_desc=str(manifest or path), cache_dir=cache, resume=resume,
                                 executor=executor, scheduler=scheduler, clip=clip,
-                                resume_hint=True)
+                                resume_hint=True, image_timeout=image_timeout)
     click.echo(f"scored {n - n_failed} of {n} images -> {out / 'scores.csv'}, "
                f"{out / 'summary.json'}")
     if n_failed:
@@ -235,58 +258,19 @@ def demo(out: Path, n_images: int, size: int, jobs: int | None) -> None:
     n, n_failed = _score_to_dir(read_manifest(manifest), out, families=fams, jobs=n_jobs,
                                 max_pixels=None, input_desc=f"lenscore demo ({manifest})")
     click.echo(f"scored {n - n_failed} of {n} images -> {out / 'scores.csv'}")
-    _print_variant_table(out / "summary.json")
+    from lenscore.reports.compare import (compare_scores, comparison_renderables,
+                                          metric_columns, output_meta, read_run)
     from lenscore.reports.html import write_report
 
-    paths = write_report(out, baseline="blurred")
-    if "json" in paths:
-        _print_verdicts(paths["json"])
+    df, summary = read_run(out)
+    comparison = compare_scores(df, baseline="blurred",
+                                meta=output_meta(metric_columns(df), summary))
+    console = _report_console()
+    console.print()
+    for item in comparison_renderables(comparison, width=console.width):
+        console.print(item, highlight=False)
+    paths = write_report(out, comparison=comparison)
     click.echo("reports: " + ", ".join(str(p) for p in paths.values()))
-
-
-def _print_verdicts(comparison_json: Path) -> None:
-    """One line per output judged better or worse, from comparison.json."""
-    import json
-
-    data = json.loads(Path(comparison_json).read_text())
-    for pair in data.get("pairs", []):
-        click.echo(f"{pair.get('variant')} vs {pair.get('baseline')}:")
-        for r in pair.get("results", []):
-            if r.get("verdict") in ("better", "worse"):
-                ci = r.get("ci") or [None, None]
-                ci_txt = (f" [{ci[0]:+.3g}, {ci[1]:+.3g}]" if None not in ci else "")
-                click.echo(f"  {r['verdict']:>6}  {r['output']}  {r['diff']:+.3g}{ci_txt}"
-                           f"  (Holm p={r['p_holm']:.3g}, win rate {100 * r['win_rate']:.0f} %)")
-
-
-def _print_variant_table(summary_path: Path) -> None:
-    """Mean and 95 % CI per variant for every output, with unit and direction."""
-    import json
-
-    from rich.console import Console
-    from rich.table import Table
-
-    summary = json.loads(summary_path.read_text())
-    variants = list(summary["variants"])
-    arrows = {"higher": "↑ better", "lower": "↓ better", "neither": ""}
-    table = Table(title=f"mean [95 % CI] per variant  ({summary_path})")
-    table.add_column("output", no_wrap=True)
-    table.add_column("unit", overflow="ellipsis", no_wrap=True, max_width=22)
-    for v in variants:
-        table.add_column(f"{v} (n={summary['variants'][v]['n']})", justify="right")
-    for fam in summary["metrics"].values():
-        for name, meta in fam["outputs"].items():
-            cells = []
-            for v in variants:
-                d = summary["variants"][v]["outputs"].get(name, {})
-                if not d or d.get("mean") is None:
-                    cells.append("n/a")
-                    continue
-                lo, hi = d["ci95"]
-                ci = f" [{lo:.3g}, {hi:.3g}]" if lo is not None else ""
-                cells.append(f"{d['mean']:.3g}{ci}")
-            table.add_row(name, f"{meta['unit']} {arrows[meta['direction']]}".strip(), *cells)
-    Console(width=max(100, 40 + 28 * len(variants))).print(table)
 
 
 @main.command()
@@ -339,8 +323,9 @@ def validate(out: Path, quick: bool, families: str | None, data: Path | None,
         sys.exit(EXIT_GATE_FAILED)
 
 
-def _gate_inputs(config: Path | None, jobs: int | None, out: Path):
-    """Load the gate config and library, score the renders into ``out``; returns what gate needs."""
+def _gate_inputs(config: Path | None, jobs: int | None, out: Path, before_scoring=None):
+    """Load the gate config and library, score the renders into ``out``; returns what gate needs.
+    ``before_scoring(cfg, library)`` runs first (checks that must not wait for the scoring)."""
     from lenscore.datasets.library import load_library
     from lenscore.evaluator.run import select_families
     from lenscore.reports import gate as g
@@ -348,9 +333,11 @@ def _gate_inputs(config: Path | None, jobs: int | None, out: Path):
 
     cfg = g.load_config(g.find_config(config))
     library = load_library(cfg.library)
+    if before_scoring is not None:
+        before_scoring(cfg, library)
     records, missing = g.gate_records(cfg, library)
     for m in missing:
-        _err(f"no renders for {m} (expected images in {cfg.renders / m if cfg.renders else 'the manifest'})")
+        _err(f"no renders for {m} (expected images in {g.expected_location(cfg, m)})")
     fams = select_families(cfg.families)
     if records:
         _score_to_dir(records, out, families=fams, jobs=jobs or (os.cpu_count() or 1),
@@ -373,9 +360,12 @@ def _gate_inputs(config: Path | None, jobs: int | None, out: Path):
 @click.option("--junit", type=click.Path(path_type=Path), help="Write a JUnit XML report here.")
 @click.option("--summary", "summary_md", type=click.Path(path_type=Path),
               help="Write a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY).")
+@click.option("--allow-missing-baseline", is_flag=True,
+              help="Skip the max_regression rules the baseline has no scores for (new prompts, "
+                   "new outputs) instead of refusing the baseline.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes.")
 def gate(config: Path | None, baseline: Path | None, out: Path, junit: Path | None,
-         summary_md: Path | None, jobs: int | None) -> None:
+         summary_md: Path | None, jobs: int | None, allow_missing_baseline: bool = False) -> None:
     """Guard a prompt library in CI: exit 0 pass, 1 fail, 2 config or usage error.
 
     Scores renders/<prompt id>/<variant>/ for every prompt of the library and checks each rule
@@ -387,17 +377,38 @@ def gate(config: Path | None, baseline: Path | None, out: Path, junit: Path | No
     from lenscore.reports import gate as g
     from lenscore.reports.aggregate import read_scores
 
-    cfg, library, missing, scores = _gate_inputs(config, jobs, out)
-    base_path = baseline or cfg.baseline
-    base_summary = base_scores = None
-    if base_path is not None:
+    from lenscore.errors import ConfigError
+
+    loaded: dict = {}
+
+    def load_baseline(cfg, library) -> None:
+        """Read and check the baseline before anything is scored."""
+        base_path = baseline or cfg.baseline
+        if base_path is None:
+            return
         if not Path(base_path).is_file():
-            raise click.UsageError(f"baseline not found: {base_path} (write one with 'lenscore baseline')")
-        base_summary = json.loads(Path(base_path).read_text(encoding="utf-8"))
+            raise click.UsageError(f"baseline not found: {base_path} (write one with "
+                                   "'lenscore baseline')")
+        try:
+            loaded["summary"] = json.loads(Path(base_path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            raise ConfigError(f"cannot read the baseline ({e}); expected the summary.json "
+                              "'lenscore baseline' writes", source=str(base_path)) from None
+        if allow_missing_baseline:
+            groups, outputs = g.baseline_gaps(cfg, library, loaded["summary"])
+            if groups or outputs:
+                _err(f"warning: --allow-missing-baseline: regression rules are skipped where "
+                     f"{base_path} has no scores ("
+                     + ", ".join([*groups, *(f"{o} for {len(v)} variant(s)"
+                                             for o, v in outputs.items())]) + ")")
+        else:
+            g.check_baseline(cfg, library, loaded["summary"], str(base_path))
         sibling = Path(base_path).parent / "scores.csv"
-        base_scores = read_scores(sibling) if sibling.is_file() else None
-    result = g.evaluate(cfg, scores, baseline_summary=base_summary, baseline_scores=base_scores,
-                        missing=missing, library=library)
+        loaded["scores"] = read_scores(sibling) if sibling.is_file() else None
+
+    cfg, library, missing, scores = _gate_inputs(config, jobs, out, before_scoring=load_baseline)
+    result = g.evaluate(cfg, scores, baseline_summary=loaded.get("summary"),
+                        baseline_scores=loaded.get("scores"), missing=missing, library=library)
     for c in result.cases:
         if c.status != g.PASS:
             click.echo(f"{c.status.upper():>12}  {c.prompt_id}/{c.variant}  {c.rule}: {c.message}")
@@ -411,7 +422,11 @@ def gate(config: Path | None, baseline: Path | None, out: Path, junit: Path | No
         junit.write_text(g.junit_xml(result), encoding="utf-8")
     if summary_md:
         summary_md.parent.mkdir(parents=True, exist_ok=True)
-        with open(summary_md, "a", encoding="utf-8") as fh:  # append: GITHUB_STEP_SUMMARY is shared
+        # GitHub's step summary is shared by every command of a step: append to it; any other
+        # file holds this gate's summary alone (a re-run replaces it, never piles up)
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        append = bool(step_summary) and Path(step_summary).absolute() == summary_md.absolute()
+        with open(summary_md, "a" if append else "w", encoding="utf-8") as fh:
             fh.write(g.markdown_summary(result))
     if not result.passed:
         sys.exit(EXIT_GATE_FAILED)
@@ -511,9 +526,11 @@ def _score_folders(folders: list[Path], out: Path, jobs: int | None) -> None:
               help="No best/worst gallery in report.html (faster: no image is re-measured).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Worker processes when image folders must be scored first.")
+@click.option("--all", "show_all", is_flag=True,
+              help="Print the descriptive outputs (no better direction) as full rows too.")
 def compare(inputs: tuple[Path, ...], baseline: str | None, out: Path | None,
             min_effect: tuple[str, ...], alpha: float, seed: int, no_report: bool,
-            no_gallery: bool, jobs: int | None) -> None:
+            no_gallery: bool, jobs: int | None, show_all: bool = False) -> None:
     """Is variant B better than A? Difference, 95 % CI, p-value and verdict per output.
 
     INPUTS: one scored run with several variants (lenscore compare results/ --baseline
@@ -527,13 +544,9 @@ def compare(inputs: tuple[Path, ...], baseline: str | None, out: Path | None,
     'differs' for outputs without a better direction). Writes OUT/comparison.json,
     OUT/report.html and OUT/report.md.
     """
-    import json
-
-    from rich.console import Console
-
     from lenscore.errors import UsageError
-    from lenscore.reports.compare import (compare_scores, comparison_tables, merge_runs,
-                                          metric_columns, output_meta, power_notes, read_run,
+    from lenscore.reports.compare import (compare_scores, comparison_renderables, merge_runs,
+                                          metric_columns, output_meta, read_run,
                                           write_comparison_json)
     from lenscore.reports.html import resolve_image, write_report
 
@@ -582,12 +595,9 @@ def compare(inputs: tuple[Path, ...], baseline: str | None, out: Path | None,
                                 min_effect=per_output, alpha=alpha, seed=seed)
     out.mkdir(parents=True, exist_ok=True)
     jpath = write_comparison_json(comparison, out / "comparison.json")
-    probe = Console()
-    console = Console(width=max(100, min(170, probe.width)) if probe.is_terminal else 150)
-    for t in comparison_tables(comparison):
-        console.print(t)
-    for line in power_notes(comparison):
-        console.print(f"[yellow]power:[/] {line}", highlight=False, markup=True)
+    console = _report_console()
+    for item in comparison_renderables(comparison, width=console.width, show_all=show_all):
+        console.print(item, highlight=False)
     written = [jpath]
     if not no_report:
         paths = write_report(run_dir, out_dir=out, comparison=comparison, gallery=not no_gallery,

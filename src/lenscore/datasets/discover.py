@@ -16,6 +16,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from lenscore.datasets.decode import SUPPORTED_SUFFIXES
 from lenscore.errors import ConfigError, UsageError
@@ -62,21 +63,69 @@ def find_images(root: str | os.PathLike) -> list[ImageRecord]:
     return records
 
 
-def read_manifest(manifest: str | os.PathLike) -> list[ImageRecord]:
-    """Records from a CSV or JSONL manifest; paths are relative to the manifest's folder."""
+def read_manifest(manifest: str | os.PathLike, *,
+                  extra_columns: Sequence[str] = ()) -> list[ImageRecord]:
+    """Records from a CSV or JSONL manifest; paths are relative to the manifest's folder.
+
+    Columns (JSONL keys) other than :data:`MANIFEST_COLUMNS` and the declared
+    ``extra_columns`` are a :class:`ConfigError` with "did you mean" (a header saying
+    ``varient`` or ``Variant`` would otherwise put every image in variant 'default'). Declared
+    extra columns are kept in each record's ``extra`` (and written to scores.csv).
+    """
     mpath = Path(manifest)
     if not mpath.is_file():
         raise UsageError(f"manifest not found: {manifest}")
     from lenscore.datasets.library import read_utf8
 
+    extras = check_extra_columns(extra_columns)
     text = read_utf8(mpath)
-    rows = _jsonl_rows(text, str(mpath)) if mpath.suffix.lower() in (".jsonl", ".ndjson") \
-        else _csv_rows(text, str(mpath))
+    jsonl = mpath.suffix.lower() in (".jsonl", ".ndjson")
+    rows = _jsonl_rows(text, str(mpath)) if jsonl else _csv_rows(text, str(mpath))
+    known = (*MANIFEST_COLUMNS, *extras)
+    checked: set[str] = set()
+    for line, row in rows:
+        for key in row:
+            if key not in checked:
+                _check_column(key, known, str(mpath), line if jsonl else 1)
+                checked.add(key)
     base = mpath.parent.resolve()
     records = [_record(row, line, base, str(mpath)) for line, row in rows]
     if not records:
         raise UsageError(f"manifest {manifest} lists no images")
     return records
+
+
+def check_extra_columns(names: Sequence[str]) -> tuple[str, ...]:
+    """Declared extra manifest columns, validated: not a standard column, no '.' (reserved for
+    metric outputs, ``family.output``), not empty."""
+    out: list[str] = []
+    for raw in names:
+        name = str(raw).strip()
+        if not name:
+            continue
+        if name in MANIFEST_COLUMNS or name in ("status", "error", "notes", "width", "height"):
+            raise UsageError(f"--extra-columns: '{name}' is a standard column; declare only "
+                             "your own columns")
+        if "." in name or "," in name:
+            raise UsageError(f"--extra-columns: '{name}' may not contain '.' or ',' (a '.' marks "
+                             "a metric output, family.output)")
+        if name not in out:
+            out.append(name)
+    return tuple(out)
+
+
+def _check_column(key: str, known: Sequence[str], src: str, line: int) -> None:
+    if key in known:
+        return
+    from lenscore.metrics.base import suggest
+
+    lower = {k.lower(): k for k in known}
+    hint = (f" Did you mean '{lower[key.strip().lower()]}'?" if key.strip().lower() in lower
+            else suggest(key, list(known)))
+    raise ConfigError(
+        f"unknown column '{key}'.{hint} Known columns: {', '.join(MANIFEST_COLUMNS)}; a column "
+        f"of your own is kept in scores.csv when declared: --extra-columns {key or 'NAME'}",
+        source=src, line=line, column=key)
 
 
 def _csv_rows(text: str, src: str) -> list[tuple[int, dict]]:

@@ -158,3 +158,48 @@ def parse_comfyui(graph: dict) -> tuple[str | None, str | None]:
 
 def _node_order(nid: str) -> tuple[int, str]:
     return (int(nid), nid) if nid.isdigit() else (1 << 60, nid)
+
+
+# ---- writing ----------------------------------------------------------------------------------
+def format_a1111(prompt: str, *, seed: int | str | None = None, negative: str | None = None,
+                 size: tuple[int, int] | None = None, model: str | None = None,
+                 steps: int = 1, sampler: str | None = None) -> str:
+    """Automatic1111's ``parameters`` text: the prompt, an optional ``Negative prompt:`` line and
+    the settings line (``Steps: ..., Seed: ..., Size: WxH, Model: ...``) that
+    :func:`parse_a1111` and other A1111 readers expect (they key on the line starting
+    ``Steps:``)."""
+    lines = [prompt.strip()]
+    if negative:
+        lines.append(f"Negative prompt: {negative.strip()}")
+    settings = [f"Steps: {int(steps)}"]
+    if sampler:
+        settings.append(f"Sampler: {sampler}")
+    if seed is not None and str(seed).strip():
+        settings.append(f"Seed: {seed}")
+    if size is not None:
+        settings.append(f"Size: {int(size[0])}x{int(size[1])}")
+    if model:
+        settings.append(f"Model: {model}")
+    lines.append(", ".join(settings))
+    return "\n".join(lines)
+
+
+def png_with_text(png: bytes, key: str, text: str) -> bytes:
+    """``png`` with a text chunk ``key`` = ``text`` inserted right after IHDR (before the image
+    data, where every reader looks): ``tEXt`` when the text is Latin-1, else ``iTXt`` (UTF-8),
+    as Pillow and Automatic1111 write them. The pixels are not re-encoded."""
+    import struct
+    import zlib
+
+    sig = b"\x89PNG\r\n\x1a\n"
+    if png[:8] != sig or png[12:16] != b"IHDR":
+        raise ValueError("not a PNG file (no signature and IHDR chunk at the start)")
+    ihdr_end = 8 + 8 + struct.unpack(">I", png[8:12])[0] + 4
+    try:
+        ctype, body = b"tEXt", key.encode("latin-1") + b"\x00" + text.encode("latin-1")
+    except UnicodeEncodeError:
+        ctype = b"iTXt"
+        body = key.encode("latin-1") + b"\x00\x00\x00" + b"\x00" + b"\x00" + text.encode("utf-8")
+    chunk = (struct.pack(">I", len(body)) + ctype + body
+             + struct.pack(">I", zlib.crc32(ctype + body) & 0xFFFFFFFF))
+    return png[:ihdr_end] + chunk + png[ihdr_end:]

@@ -16,9 +16,11 @@ Hashing never decodes. A memo of (path -> size, mtime_ns, ctime_ns, inode, devic
 re-run of an unchanged folder skip even the hashing (as git's index does); any change to the
 file changes its ctime, so a stale memo cannot serve an old result.
 
-Storage: one SQLite database (``scores.sqlite``, WAL mode) of JSON text, no pickle. The run's main
-process is the only writer; worker processes open it read-only. A run killed mid-write leaves
-a consistent database (SQLite's journal).
+Storage: one SQLite database (``scores.sqlite``, WAL mode) of JSON text, no pickle. In each run
+the main process is the only writer and its worker processes open it read-only; several runs
+may share the cache at once: each buffers its writes and flushes them in short transactions
+(:class:`ScoreCache`), waiting for the lock when another run holds it. A run killed mid-write
+leaves a consistent database (SQLite's WAL).
 """
 
 from __future__ import annotations
@@ -138,74 +140,129 @@ class CacheUnavailable(Exception):
 
 
 class ScoreCache:
-    """The writer side (the run's main process). Use as a context manager or call ``close()``."""
+    """The writer side (the run's main process). Use as a context manager or call ``close()``.
+
+    Several runs may share one cache at once (a farm runs many ``lenscore score`` processes):
+    writes are buffered in memory and flushed in one short ``BEGIN IMMEDIATE`` transaction every
+    ``commit_every`` entries or ``commit_seconds`` (and at ``close()``), so the write lock is held
+    for milliseconds, never across the scoring of an image; a writer that finds the lock taken
+    waits for it (SQLite's busy timeout, ``busy_timeout`` seconds). Reads see the buffer first.
+    A flush that still fails keeps its entries for the next one and adds a line to ``warnings``;
+    a cache never fails a run. A process killed mid-flush loses only its unflushed entries
+    (SQLite rolls the transaction back; the lock dies with the process).
+    """
+
+    #: entries kept in memory at most while flushes keep failing (then the oldest are dropped)
+    MAX_BUFFERED = 20_000
 
     def __init__(self, directory: str | os.PathLike, *, commit_every: int = 64,
-                 commit_seconds: float = 2.0):
+                 commit_seconds: float = 2.0, busy_timeout: float = 30.0):
         self.directory = Path(directory)
         self.db_path = self.directory / DB_NAME
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._con = sqlite3.connect(str(self.db_path), timeout=30.0, isolation_level=None)
-            self._con.execute("PRAGMA journal_mode=WAL")
+            self._con = sqlite3.connect(str(self.db_path), timeout=busy_timeout,
+                                        isolation_level=None)
+            _retry_busy(lambda: self._con.execute("PRAGMA journal_mode=WAL"), busy_timeout)
             self._con.execute("PRAGMA synchronous=NORMAL")
+            _retry_busy(self._ensure_schema, busy_timeout)
+        except (OSError, sqlite3.Error) as e:
+            raise CacheUnavailable(f"cannot use the cache at {self.directory} ({e})") from None
+        self._entries: dict[str, str] = {}
+        self._memos: dict[str, tuple[str, str]] = {}
+        self._last_commit = time.monotonic()
+        self._every, self._seconds = commit_every, commit_seconds
+        self.hits = self.writes = 0
+        self.warnings: list[str] = []
+
+    def _ensure_schema(self) -> None:
+        """Create the tables once; a cache that has them is not written to here (no lock)."""
+        have = {r[0] for r in self._con.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if {"entries", "files", "meta"} <= have:
+            return
+        self._con.execute("BEGIN IMMEDIATE")
+        try:
             for sql in _SCHEMA_SQL:
                 self._con.execute(sql)
             self._con.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (CACHE_SCHEMA,))
-        except (OSError, sqlite3.Error) as e:
-            raise CacheUnavailable(f"cannot use the cache at {self.directory} ({e})") from None
-        self._pending = 0
-        self._last_commit = time.monotonic()
-        self._in_tx = False
-        self._every, self._seconds = commit_every, commit_seconds
-        self.hits = self.writes = 0
+            self._con.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
 
     # ---- reads --------------------------------------------------------------------------------
     def get_many(self, keys: Iterable[str]) -> dict[str, dict]:
-        return _get_many(self._con, keys)
+        keys = list(keys)
+        out = {k: json.loads(self._entries[k]) for k in keys if k in self._entries}
+        rest = [k for k in keys if k not in out]
+        if rest:
+            out.update(_get_many(self._con, rest))
+        return out
 
     def memo_hash(self, source: str, stat_key: Sequence[int] | None) -> str | None:
         """The content hash remembered for ``source`` if the file is unchanged since, else None."""
         if stat_key is None:
             return None
-        row = self._con.execute("SELECT stat, hash FROM files WHERE source = ?", (source,)).fetchone()
+        row: Any = self._memos.get(source)
+        if row is None:
+            try:
+                row = self._con.execute("SELECT stat, hash FROM files WHERE source = ?",
+                                        (source,)).fetchone()
+            except sqlite3.Error:
+                return None
         if row is None or row[0] != _stat_text(stat_key):
             return None
         return row[1]
 
     # ---- writes -------------------------------------------------------------------------------
-    def _begin(self) -> None:
-        if not self._in_tx:
-            self._con.execute("BEGIN")
-            self._in_tx = True
-
     def put(self, key: str, value: Mapping[str, Any]) -> None:
-        self._begin()
-        self._con.execute("INSERT OR REPLACE INTO entries VALUES (?, ?)",
-                          (key, json.dumps(value, separators=(",", ":"), allow_nan=False)))
+        self._entries[key] = json.dumps(value, separators=(",", ":"), allow_nan=False)
         self.writes += 1
         self._tick()
 
     def put_memo(self, source: str, stat_key: Sequence[int], h: str) -> None:
-        self._begin()
-        self._con.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?)",
-                          (source, _stat_text(stat_key), h))
+        self._memos[source] = (_stat_text(stat_key), h)
         self._tick()
 
     def _tick(self) -> None:
-        self._pending += 1
-        if self._pending >= self._every or time.monotonic() - self._last_commit > self._seconds:
+        if len(self._entries) + len(self._memos) >= self._every or \
+                time.monotonic() - self._last_commit > self._seconds:
             self.commit()
 
     def commit(self) -> None:
-        if self._in_tx:
-            try:
-                self._con.execute("COMMIT")
-            except sqlite3.Error:
-                pass
-            self._in_tx = False
-        self._pending = 0
+        """Write the buffered entries in one short transaction (kept for the next try when the
+        cache is busy or the disk refuses)."""
         self._last_commit = time.monotonic()
+        if not self._entries and not self._memos:
+            return
+        try:
+            self._con.execute("BEGIN IMMEDIATE")
+            self._con.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?)",
+                                  list(self._entries.items()))
+            self._con.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?)",
+                                  [(src, st, h) for src, (st, h) in self._memos.items()])
+            self._con.execute("COMMIT")
+        except sqlite3.Error as e:
+            self._rollback()
+            if not self.warnings:
+                self.warnings.append(f"the cache at {self.directory} could not be written ({e}); "
+                                     "its entries are kept for the next try")
+            n = len(self._entries) + len(self._memos)
+            if n > self.MAX_BUFFERED:  # memory stays bounded; the cache is only a cache
+                self._entries.clear()
+                self._memos.clear()
+                self.warnings.append(f"dropped {n} unwritten cache entries")
+            return
+        self._entries.clear()
+        self._memos.clear()
+
+    def _rollback(self) -> None:
+        try:
+            if self._con.in_transaction:
+                self._con.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
 
     def close(self) -> None:
         try:
@@ -219,6 +276,22 @@ class ScoreCache:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _retry_busy(fn: Any, timeout: float) -> Any:
+    """Call ``fn`` until it does not fail with 'database is locked/busy' (SQLite does not apply
+    its busy timeout to every statement, e.g. switching a new file to WAL)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while True:
+        try:
+            return fn()
+        except sqlite3.OperationalError as e:
+            msg = str(e).lower()
+            if ("locked" not in msg and "busy" not in msg) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(0.2, delay * 2)
 
 
 def _stat_text(stat_key: Sequence[int]) -> str:

@@ -60,6 +60,70 @@ class SerialExecutor:
         pass
 
 
+#: set in worker processes of :class:`ProcessExecutor` (where a hung image may end the process)
+_IN_POOL_WORKER = False
+
+
+class ImageTimeout(BaseException):
+    """An image took longer than its time limit. A ``BaseException`` so that no
+    ``except Exception`` in a decoder wrapper or a metric swallows it."""
+
+
+def _hard_grace(limit: float) -> float:
+    return max(2.0, min(30.0, 0.1 * limit))
+
+
+def call_with_time_limit(limit: float | None, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)``, stopped after ``limit`` seconds of wall time with :class:`ImageTimeout`.
+
+    * Soft limit (wherever the caller runs in a main thread: a worker process, or ``--jobs 1``
+      in lenscore's own process): SIGALRM raises ImageTimeout at ``limit``. That stops Python
+      code and any C code that returns to the interpreter (sleeps, I/O waits).
+    * Hard limit (worker processes only): a decoder stuck inside C code never returns to the
+      interpreter, so :mod:`faulthandler`'s watchdog thread, which needs no GIL, ends the worker
+      ``_hard_grace(limit)`` seconds later; the run loop then re-runs the images in flight one at
+      a time and the one that hangs again becomes an error row.
+    * In other threads (Dask workers) there is no limit.
+    """
+    import threading
+
+    if not limit or limit <= 0 or threading.current_thread() is not threading.main_thread():
+        return fn(*args)
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise ImageTimeout(limit)
+
+    old_handler = signal.signal(signal.SIGALRM, on_alarm)
+    old_timer = signal.setitimer(signal.ITIMER_REAL, float(limit))
+    hard = _IN_POOL_WORKER
+    if hard:
+        import faulthandler
+
+        faulthandler.dump_traceback_later(float(limit) + _hard_grace(limit), exit=True,
+                                          file=_devnull())
+    try:
+        return fn(*args)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        if hard:
+            import faulthandler
+
+            faulthandler.cancel_dump_traceback_later()
+        signal.signal(signal.SIGALRM, old_handler)
+        if old_timer[0] > 0:  # someone else's alarm: put it back
+            signal.setitimer(signal.ITIMER_REAL, *old_timer)
+
+
+_DEVNULL: Any = None
+
+
+def _devnull() -> Any:
+    global _DEVNULL
+    if _DEVNULL is None:
+        _DEVNULL = open(os.devnull, "w")
+    return _DEVNULL
+
+
 def _worker_init() -> None:
     """Worker processes: Ctrl-C is for the main process; default SIGTERM; exit when the main
     process is gone (killed with SIGKILL, it cannot stop its workers, and a forked worker
@@ -70,6 +134,9 @@ def _worker_init() -> None:
     OpenCV 4.14), and the families gain almost nothing from OpenCV threads (measured: the suite
     costs the same CPU per image with 1 or 2 threads), so two workers do not oversubscribe.
     """
+    global _IN_POOL_WORKER
+
+    _IN_POOL_WORKER = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _watch_parent(os.getppid())

@@ -101,8 +101,18 @@ def select_families(names: Iterable[str] | None = None) -> list[MetricFamily]:
     return [f for f in families().values() if f.name in wanted]
 
 
-def columns_for(families: Sequence[MetricFamily]) -> list[str]:
-    return list(BASE_COLUMNS) + [o.name for f in families for o in f.outputs]
+def columns_for(families: Sequence[MetricFamily], extra: Sequence[str] = ()) -> list[str]:
+    """scores.csv's columns: the base columns, declared extra manifest columns, the outputs."""
+    return list(BASE_COLUMNS) + list(extra) + [o.name for f in families for o in f.outputs]
+
+
+def extra_columns_of(records: Sequence[ImageRecord]) -> list[str]:
+    """The declared extra manifest columns the records carry, in order of appearance."""
+    seen: dict[str, None] = {}
+    for r in records:
+        for k in r.extra or {}:
+            seen.setdefault(str(k), None)
+    return list(seen)
 
 
 def compute_families(ctx: Any, families: Sequence[MetricFamily] | None = None) -> dict[str, MetricResult]:
@@ -214,7 +224,7 @@ def _fully_cached(decode: DecodeInfo | None, fams: dict, families: Sequence[Metr
     return decode is not None and (decode.status != "ok" or all(f.name in fams for f in families))
 
 
-def _score(record: ImageRecord, families: Sequence[MetricFamily], *, max_pixels: int | None,
+def _score(record: ImageRecord, families: Sequence[MetricFamily], max_pixels: int | None,
            cache_db: str | None = None, keep_results: bool = False,
            clip_prep: Callable[[Any], Any] | None = None) -> TaskResult:
     """Read, (hash,) decode and measure one image. Never raises for bad input."""
@@ -277,12 +287,30 @@ def _score(record: ImageRecord, families: Sequence[MetricFamily], *, max_pixels:
     return out
 
 
+#: default per-image time limit in seconds (``--image-timeout``): generous, a 100-megapixel image
+#: with every family takes well under a minute; only a hung decoder or metric reaches it
+DEFAULT_IMAGE_TIMEOUT = 300.0
+
+
+def timeout_message(limit: float) -> str:
+    return (f"took longer than the time limit of {limit:g} s per image (--image-timeout): a "
+            "decoder or metric hung on this file; it was stopped and the rest of the run went on")
+
+
 def score_task(record: ImageRecord, family_names: Sequence[str], max_pixels: int | None,
-               cache_db: str | None = None, clip_prep: Any = None) -> TaskResult:
+               cache_db: str | None = None, clip_prep: Any = None,
+               time_limit: float | None = None) -> TaskResult:
     """The per-image task that executors run (picklable by reference; families by name;
-    ``clip_prep`` a picklable :class:`lenscore.metrics.clip.ClipPreprocess`)."""
-    return _score(record, select_families(family_names), max_pixels=max_pixels, cache_db=cache_db,
-                  clip_prep=clip_prep)
+    ``clip_prep`` a picklable :class:`lenscore.metrics.clip.ClipPreprocess`). With
+    ``time_limit`` (seconds) an image that runs longer becomes an error row
+    (:func:`lenscore.evaluator.executors.call_with_time_limit`)."""
+    from lenscore.evaluator.executors import ImageTimeout, call_with_time_limit
+
+    try:
+        return call_with_time_limit(time_limit, _score, record, select_families(family_names),
+                                    max_pixels, cache_db, False, clip_prep)
+    except ImageTimeout:
+        return _failed_task(timeout_message(float(time_limit or 0)))
 
 
 def assemble_row(record: ImageRecord, tr: TaskResult, families: Sequence[MetricFamily]
@@ -291,6 +319,8 @@ def assemble_row(record: ImageRecord, tr: TaskResult, families: Sequence[MetricF
     row: dict[str, Any] = {"path": record.path, "variant": record.variant,
                            "prompt": record.prompt or "", "seed": record.seed or "",
                            "status": "ok", "error": "", "notes": "", "width": "", "height": ""}
+    for k, v in (record.extra or {}).items():  # declared extra manifest columns
+        row.setdefault(str(k), v if isinstance(v, str) else json_cell(v))
     d = tr.decode
     if d.status != "ok":
         row.update(status="error", error=d.error)
@@ -306,6 +336,14 @@ def assemble_row(record: ImageRecord, tr: TaskResult, families: Sequence[MetricF
         row.update(values)
     row["notes"] = notes_text(results, d.notes)
     return row
+
+
+def json_cell(v: Any) -> str:
+    """A JSONL manifest value for a CSV cell (numbers as written, lists/objects as JSON)."""
+    import json
+
+    return "" if v is None else json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) \
+        else str(v)
 
 
 def score_record(record: ImageRecord, families: Sequence[MetricFamily], *,
@@ -338,6 +376,8 @@ def scan_scores(path: str | os.PathLike) -> ScoresScan:
     A row is complete when its line ends with a newline and it has as many fields as the header;
     reading stops at the first row that is not.
     """
+    from lenscore.evaluator.cells import restore
+
     data = Path(path).read_bytes()
     state = {"pos": 0, "complete": False}
 
@@ -368,7 +408,7 @@ def scan_scores(path: str | os.PathLike) -> ScoresScan:
         if not state["complete"] or len(row) != len(header):
             break
         good_end = state["pos"]
-        paths.add(row[0])
+        paths.add(restore(row[0]))
         n += 1
         n_failed += status_i is not None and row[status_i] != "ok"
     return ScoresScan(header, good_end, len(data), paths, n, n_failed)
@@ -437,8 +477,12 @@ class ScoresWriter:
 def _cell(v: Any) -> Any:
     if isinstance(v, float):
         return "" if math.isnan(v) else repr(round(v, 6)) if abs(v) < 1e15 else repr(v)
-    if isinstance(v, str) and "\x00" in v:
-        return v.replace("\x00", "")  # a NUL byte would make the CSV unreadable
+    if isinstance(v, str):
+        from lenscore.evaluator.cells import neutralise
+
+        if "\x00" in v:
+            v = v.replace("\x00", "")  # a NUL byte would make the CSV unreadable
+        return neutralise(v)  # no spreadsheet formulas ('=...' is written "'=...")
     return v
 
 
@@ -472,32 +516,40 @@ def _main_side_hit(store: Any, record: ImageRecord, families: Sequence[MetricFam
 
 def stream_results(records: Iterable[ImageRecord], families: Sequence[MetricFamily], executor: Any,
                    *, max_pixels: int | None = DEFAULT_MAX_PIXELS, store: Any = None,
-                   window: int | None = None, clip_prep: Any = None
+                   window: int | None = None, clip_prep: Any = None,
+                   image_timeout: float | None = None
                    ) -> Iterator[tuple[ImageRecord, TaskResult]]:
     """(record, result) in input order, at most ``window`` images in flight.
 
-    A broken process pool (a worker killed by a crash) is restarted and the images in flight are
-    re-run one at a time; the one that breaks it again becomes an error row.
+    A broken process pool (a worker killed by a crash, or ended because its image hung past
+    ``image_timeout``) is restarted and the images in flight are re-run one at a time; the one
+    that breaks it again becomes an error row.
     """
+    import time
     from concurrent.futures import BrokenExecutor
 
     names = [f.name for f in families]
     db = str(store.db_path) if store is not None else None
     win = max(2, window or 4 * max(1, int(getattr(executor, "workers", 1))))
     pending: deque[_Item] = deque()
+    limit = image_timeout if image_timeout and image_timeout > 0 else None
 
     def submit(rec: ImageRecord) -> Any:
-        if clip_prep is not None:
-            return executor.submit(score_task, rec, names, max_pixels, db, clip_prep)
+        if clip_prep is not None or limit is not None:
+            return executor.submit(score_task, rec, names, max_pixels, db, clip_prep, limit)
         return executor.submit(score_task, rec, names, max_pixels, db)
 
     def isolate(items: list[_Item]) -> None:
         executor.restart()
         for it in items:
+            t0 = time.monotonic()
             try:
                 it.result = submit(it.record).result()
             except BrokenExecutor:
                 executor.restart()
+                if limit is not None and time.monotonic() - t0 >= limit:
+                    it.result = _failed_task(timeout_message(limit))
+                    continue
                 it.result = _failed_task(
                     "the worker process died while scoring this image (a crash in a decoder or a "
                     "metric on this file); please report it with the file")
@@ -583,7 +635,8 @@ def run(records: Sequence[ImageRecord], out_dir: str | os.PathLike, *,
         on_row: Callable[[dict[str, Any]], None] | None = None,
         cache_dir: str | os.PathLike | None = None, resume: bool = False,
         executor: Any = "process", scheduler: str | None = None, window: int | None = None,
-        on_resume: Callable[[int], None] | None = None, clip: Any = None) -> RunResult:
+        on_resume: Callable[[int], None] | None = None, clip: Any = None,
+        image_timeout: float | None = DEFAULT_IMAGE_TIMEOUT) -> RunResult:
     """Score ``records`` into ``out_dir/scores.csv``; returns counts.
 
     Parameters
@@ -601,6 +654,10 @@ def run(records: Sequence[ImageRecord], out_dir: str | os.PathLike, *,
         Dask scheduler address (``executor='dask'``); without it a LocalCluster is started.
     on_resume : callable, optional
         Called once with the number of rows kept from the earlier run.
+    image_timeout : float, optional
+        Seconds one image may take (read, decode, every family) before it is stopped and becomes
+        an error row; None or 0: no limit. Applied in worker processes and with ``jobs=1``, not
+        on Dask (see :func:`lenscore.evaluator.executors.call_with_time_limit`).
     clip : lenscore.metrics.clip.ClipScorer, optional
         Adds the clip family: workers prepare each image (``clip.preprocess``), the main process
         embeds them in batches of ``clip.batch_size``; rows wait for their batch, so an
@@ -631,7 +688,8 @@ def run(records: Sequence[ImageRecord], out_dir: str | os.PathLike, *,
     interrupted = False
     try:
         writer = ScoresWriter(path, columns_for([*families, clip.family] if clip is not None
-                                                else families), resume=resume)
+                                                else families, extra_columns_of(records)),
+                              resume=resume)
         result.n_resumed = writer.n_existing
         result.n, result.n_failed = writer.n_existing, writer.n_failed_existing
         if writer.dropped_bytes:
@@ -659,7 +717,8 @@ def run(records: Sequence[ImageRecord], out_dir: str | os.PathLike, *,
         batch: list[tuple[ImageRecord, TaskResult, dict[str, Any]]] = []
         for rec, tr in stream_results(todo, families, exe, max_pixels=max_pixels, store=store,
                                       window=window,
-                                      clip_prep=clip.preprocess if clip is not None else None):
+                                      clip_prep=clip.preprocess if clip is not None else None,
+                                      image_timeout=image_timeout):
             row = assemble_row(rec, tr, families)
             if clip is None:
                 emit(rec, tr, row)
@@ -690,6 +749,7 @@ def run(records: Sequence[ImageRecord], out_dir: str | os.PathLike, *,
             writer.close()
         if store is not None:
             store.close()
+            result.warnings.extend(store.warnings)
     return result
 
 

@@ -167,6 +167,12 @@ def validate_pairs(manifest: str, data_dir: str | None = None) -> list[Check]:
         if not {"higher", "lower", "output"} <= set(row):
             raise ConfigError("expected columns higher, lower, output", source=str(mpath), line=1)
         out = get_output(row["output"])
+        for col in ("higher", "lower"):
+            if not (base / row[col]).is_file():
+                raise ConfigError(
+                    f"image not found: {base / row[col]} (paths are relative to "
+                    f"{'--data' if data_dir else 'the manifest folder'} {base}); point --data at "
+                    "the folder that holds the images", source=str(mpath), line=i, column=col)
         hi, lo = values(row["higher"])[out.name], values(row["lower"])[out.name]
         better = hi < lo if out.direction == "lower" else hi > lo
         checks.append(Check(out.family, f"{row['higher']} above {row['lower']} on {out.name}",

@@ -17,6 +17,13 @@ from lenscore import __version__
 from lenscore.metrics.base import MetricFamily
 from lenscore.reports.stats import bootstrap_ci
 
+#: distinct prompts per variant kept (raw) in summary.json
+MAX_PROMPTS = 50
+#: how scores.csv keeps spreadsheets from running cells as formulas (see lenscore.evaluator.cells)
+CSV_NOTE = ("text cells of scores.csv that start with = + - @ tab or CR (and are not numbers) "
+            "are written with a leading apostrophe so spreadsheets do not run them as formulas; "
+            "lenscore strips it when reading; the prompts here are raw")
+
 PACKAGES = ("numpy", "opencv-python-headless", "scikit-image", "scipy", "pandas", "pillow",
             "colour-science", "matplotlib")
 
@@ -73,7 +80,10 @@ def summarize(scores: "Any", families: Sequence[MetricFamily]) -> dict[str, dict
         for name in output_names:
             col = ok[name] if name in ok.columns else np.array([], dtype=float)
             outs[name] = describe(np.asarray(col, dtype=np.float64))
+        prompts = [p for p in dict.fromkeys(g["prompt"].astype(str)) if p] \
+            if "prompt" in g.columns else []
         out[str(variant)] = {"n": int(len(g)), "n_failed": int((g["status"] != "ok").sum()),
+                             "n_prompts": len(prompts), "prompts": prompts[:MAX_PROMPTS],
                              "outputs": outs}
     return out
 
@@ -82,12 +92,16 @@ def read_scores(path: str | os.PathLike) -> "Any":
     """scores.csv as a DataFrame with text columns as str and metric columns as float."""
     import pandas as pd
 
+    from lenscore.evaluator.cells import restore
+
     df = pd.read_csv(path, dtype={"path": str, "variant": str, "prompt": str, "seed": str,
                                   "status": str, "error": str, "notes": str},
                      keep_default_na=False)
     for c in df.columns:
         if "." in c:
             df[c] = pd.to_numeric(df[c].replace("", np.nan), errors="coerce")
+        elif not pd.api.types.is_numeric_dtype(df[c]):  # raw text of neutralised cells
+            df[c] = df[c].map(restore)
     return df
 
 
@@ -102,6 +116,7 @@ def write_summary(out_dir: str | os.PathLike, families: Sequence[MetricFamily], 
         "input": input_desc,
         "metrics": metrics_metadata(families),
         "packages": package_versions(),
+        "scores_csv": CSV_NOTE,
         "variants": summarize(df, families),
     }
     if extra:

@@ -111,9 +111,20 @@ class PairComparison:
     n_variant: int
     n_pairs: int | None
     results: list[OutputComparison] = field(default_factory=list)
+    #: the distinct prompts of each variant's images, in table order (raw text)
+    prompts_baseline: list[str] = field(default_factory=list)
+    prompts_variant: list[str] = field(default_factory=list)
 
     def by_verdict(self, *verdicts: str) -> list[OutputComparison]:
         return [r for r in self.results if r.verdict in verdicts]
+
+    def quality(self) -> list[OutputComparison]:
+        """Outputs with a better direction (the ones that can be better or worse)."""
+        return [r for r in self.results if r.direction in ("higher", "lower")]
+
+    def descriptive(self) -> list[OutputComparison]:
+        """Outputs without a better direction (they can only differ)."""
+        return [r for r in self.results if r.direction not in ("higher", "lower")]
 
 
 @dataclass
@@ -388,17 +399,26 @@ def compare_scores(scores: Any, *, baseline: str | None = None,
     pairs = []
     for v in others:
         b_all = ok[ok["variant"] == v]
-        pairs.append(_compare_pair(
+        pc = _compare_pair(
             a_all, b_all, baseline, v, cols, meta, min_effect_sd=min_effect_sd,
             min_effect=min_effect or {}, alpha=alpha, confidence=confidence, power=power,
             n_resamples=n_resamples, n_permutations=n_permutations, seed=seed,
-            pair_min_fraction=pair_min_fraction))
+            pair_min_fraction=pair_min_fraction)
+        pc.prompts_baseline = _prompts_of(df, baseline)
+        pc.prompts_variant = _prompts_of(df, v)
+        pairs.append(pc)
     settings = {"n_resamples": n_resamples, "n_permutations": n_permutations, "seed": seed,
                 "min_effect_sd": min_effect_sd, "min_effect": dict(min_effect or {}),
                 "power": power, "pair_min_fraction": pair_min_fraction,
                 "ci_method": "BCa bootstrap", "min_clusters": MIN_CLUSTERS}
     return Comparison(baseline, [baseline] + others, pairs, alpha, confidence, settings,
                       {c: meta[c] for c in cols})
+
+
+def _prompts_of(df: Any, variant: str) -> list[str]:
+    """The distinct non-empty prompts of one variant's rows, in table order."""
+    texts = df.loc[df["variant"] == variant, "prompt"].astype(str)
+    return [t for t in dict.fromkeys(texts) if t.strip()]
 
 
 def _compare_pair(a_all: Any, b_all: Any, baseline: str, variant: str, cols: Sequence[str],
@@ -585,44 +605,250 @@ def write_comparison_json(comparison: Comparison, path: str | os.PathLike) -> Pa
 VERDICT_STYLE = {stats.BETTER: "bold green", stats.WORSE: "bold red", stats.DIFFERS: "bold yellow",
                  stats.NO_DIFFERENCE: "dim", stats.NOT_ENOUGH: "dim italic"}
 
+#: below this many columns the terminal table switches to two lines per output
+WIDE_COLUMNS = 120
 
-def comparison_tables(comparison: Comparison) -> list[Any]:
-    """rich Tables, one per variant pair (the CLI prints them)."""
-    from rich.table import Table
-    from rich.text import Text
 
-    tables = []
-    for pc in comparison.pairs:
-        t = Table(title=f"{pc.variant} vs {pc.baseline}  ({pc.pairing_note})",
-                  title_justify="left", show_lines=False)
-        t.add_column("output", no_wrap=True)
-        t.add_column("", justify="center", no_wrap=True)
-        for col in (pc.baseline, pc.variant):
-            t.add_column(col, justify="right", no_wrap=True, overflow="ellipsis",
-                         min_width=min(len(col), 9))
-        t.add_column("difference [95 % CI]", justify="right", no_wrap=True)
-        for col in ("p Holm", "Cliff d", "win", "n"):
-            t.add_column(col, justify="right", no_wrap=True, min_width=len(col))
-        t.add_column("verdict", overflow="fold", min_width=8)
-        for r in pc.results:
-            meta = comparison.outputs.get(r.output, OutputMeta(r.output))
-            diff = fmt_diff(r)
-            if r.unit and diff.endswith(" " + r.unit) and len(r.unit) > 6:
-                diff = diff[: -len(r.unit) - 1]  # long units live in the HTML and 'lenscore metrics'
-            t.add_row(r.output, meta.arrow, fmt_num(r.mean_baseline), fmt_num(r.mean_variant),
-                      diff, fmt_p(r.p_holm),
-                      "n/a" if not math.isfinite(r.cliffs_delta) else f"{r.cliffs_delta:+.2f}",
-                      "n/a" if not math.isfinite(r.win_rate) else f"{r.win_rate:.0%}",
-                      str(r.n_used), Text(r.verdict, style=VERDICT_STYLE.get(r.verdict, "")))
-        tables.append(t)
-    return tables
+_VERDICT_ORDER = {stats.BETTER: 0, stats.WORSE: 1, stats.DIFFERS: 2, stats.NO_DIFFERENCE: 3,
+                  stats.NOT_ENOUGH: 4}
+
+
+def sort_by_verdict(rows: Sequence[Any]) -> list[Any]:
+    """Outputs with a verdict first (better, worse, differs), then the undecided; stable."""
+    def key(r: Any) -> int:
+        v = r["verdict"] if isinstance(r, Mapping) else r.verdict
+        return _VERDICT_ORDER.get(v, 5)
+    return sorted(rows, key=key)
+
+
+def _names(rows: Sequence[OutputComparison], limit: int = 3) -> str:
+    if len(rows) <= limit:
+        return ", ".join(r.output for r in rows)
+    return ", ".join(r.output for r in rows[:limit]) + f" and {len(rows) - limit} more"
+
+
+def answer_line(pc: PairComparison) -> str:
+    """The one-line answer for a variant pair, counted over the quality outputs (those with a
+    better direction): 'optical is better than blurred on 5 of 5 quality outputs, worse on
+    none'. Outputs that could not be compared are counted apart."""
+    q = pc.quality()
+    v, b = pc.variant, pc.baseline
+    if not q:
+        return (f"{v} vs {b}: no output with a better direction was compared; only descriptive "
+                "outputs (see below)")
+    better = [r for r in q if r.verdict == stats.BETTER]
+    worse = [r for r in q if r.verdict == stats.WORSE]
+    missing = [r for r in q if r.verdict == stats.NOT_ENOUGH]
+    judged = len(q) - len(missing)
+    if judged == 0:
+        return (f"{v} vs {b}: none of the {len(q)} quality outputs could be compared "
+                "(measurable on too few images)")
+    if not better and not worse:
+        line = (f"no detectable difference between {v} and {b} on "
+                f"{'the' if judged > 1 else ''} {judged} quality output{'s' if judged > 1 else ''}"
+                ).replace("  ", " ")
+    else:
+        line = (f"{v} is better than {b} on {len(better)} of {judged} quality output"
+                f"{'s' if judged > 1 else ''}, worse on "
+                + (f"{len(worse)} ({_names(worse)})" if worse else "none"))
+    if missing:
+        line += (f"; {len(missing)} more could not be compared (measurable on too few images)")
+    return line
+
+
+def power_summary(pc: PairComparison, *, power: float = 0.8) -> str:
+    """One line per pair: the quality outputs that came out 'no detectable difference' with
+    too few images to rule out the change of interest, and how many images each would need.
+    Descriptive outputs are left out: there is no better or worse to miss."""
+    rows = [r for r in pc.quality()
+            if r.verdict == stats.NO_DIFFERENCE and r.underpowered and r.n_needed]
+    if not rows:
+        return ""
+    paired = {r.paired for r in rows}
+    what = ("seed-matched pairs" if paired == {True} else "images per variant" if paired == {False}
+            else "pairs or images per variant")
+    parts = []
+    for r in rows:
+        unit = f" {r.unit}" if r.unit and len(r.unit) <= 16 else ""
+        basis = f" ({r.min_effect_basis})" if r.min_effect_basis != "given" else ""
+        parts.append(f"{r.output} needs ~{r.n_needed} to detect "
+                     f"{fmt_num(r.min_effect)}{unit}{basis}")
+    have = min(r.n_used for r in rows)
+    return (f"too few images to rule out a real change where no difference was detected: "
+            f"{'; '.join(parts)} ({what}, {power:.0%} power); have {have}")
 
 
 def power_notes(comparison: Comparison) -> list[str]:
-    """The power lines of outputs that came out 'no detectable difference' with too few images."""
+    """The 'too few images' hint, once per variant pair and only for quality outputs."""
+    power = float(comparison.settings.get("power", 0.8)) if comparison.settings else 0.8
     out = []
     for pc in comparison.pairs:
-        for r in pc.results:
-            if r.verdict == stats.NO_DIFFERENCE and r.underpowered and r.power_line:
-                out.append(f"{pc.variant} vs {pc.baseline}, {r.output}: {r.power_line}")
+        line = power_summary(pc, power=power)
+        if line:
+            out.append(f"{pc.variant} vs {pc.baseline}: {line}")
     return out
+
+
+def _terminal_diff(r: OutputComparison) -> str:
+    diff = fmt_diff(r)
+    if r.unit and diff.endswith(" " + r.unit) and len(r.unit) > 12:
+        diff = diff[: -len(r.unit) - 1]  # long units live in the HTML and 'lenscore metrics'
+    return diff
+
+
+def _stat_cells(r: OutputComparison) -> tuple[str, str, str]:
+    cliff = "n/a" if not math.isfinite(r.cliffs_delta) else f"{r.cliffs_delta:+.2f}"
+    win = "n/a" if not math.isfinite(r.win_rate) else f"{r.win_rate:.0%}"
+    return fmt_p(r.p_holm), cliff, win
+
+
+def _verdict_text(r: OutputComparison) -> Any:
+    from rich.text import Text
+
+    return Text(r.verdict, style=VERDICT_STYLE.get(r.verdict, ""))
+
+
+def _wide_table(pc: PairComparison, rows: Sequence[OutputComparison],
+                outputs: Mapping[str, OutputMeta]) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
+    t.add_column("verdict", min_width=15, max_width=15)
+    t.add_column("output", no_wrap=True)
+    for col in (pc.baseline, pc.variant):
+        t.add_column(col, justify="right", no_wrap=True, overflow="ellipsis",
+                     min_width=min(len(col), 9), max_width=max(9, min(len(col), 16)))
+    t.add_column("difference [95 % CI]", justify="right", no_wrap=True)
+    for col in ("p Holm", "win", "n"):
+        t.add_column(col, justify="right", no_wrap=True, min_width=len(col))
+    for r in rows:
+        meta = outputs.get(r.output, OutputMeta(r.output))
+        p, _, win = _stat_cells(r)
+        t.add_row(_verdict_text(r), f"{r.output} {meta.arrow}", fmt_num(r.mean_baseline),
+                  fmt_num(r.mean_variant), _terminal_diff(r), p, win, str(r.n_used))
+    return t
+
+
+def _wide_fits(pc: PairComparison, rows: Sequence[OutputComparison], width: int) -> bool:
+    """Whether the one-line-per-output table fits ``width`` columns (else: two lines each)."""
+    if width < WIDE_COLUMNS or not rows:
+        return width >= WIDE_COLUMNS
+    cols = [15, max(len(r.output) + 2 for r in rows),
+            max(9, min(len(pc.baseline), 16)), max(9, min(len(pc.variant), 16)),
+            max(len("difference [95 % CI]"), max(len(_terminal_diff(r)) for r in rows)),
+            len("p Holm"), 4, max(1, max(len(str(r.n_used)) for r in rows))]
+    return sum(cols) + 2 * len(cols) <= width
+
+
+def _compact_table(pc: PairComparison, rows: Sequence[OutputComparison],
+                   outputs: Mapping[str, OutputMeta]) -> Any:
+    """Two lines per output, the verdict first: fits 80 columns (and less)."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
+    t.add_column("verdict", min_width=15, max_width=15)
+    t.add_column(f"output  {pc.baseline} \u2192 {pc.variant}", ratio=1)
+    for r in rows:
+        meta = outputs.get(r.output, OutputMeta(r.output))
+        p, _, win = _stat_cells(r)
+        cell = Text(f"{r.output} {meta.arrow}  ", style="bold")
+        cell.append(f"{fmt_num(r.mean_baseline)} \u2192 {fmt_num(r.mean_variant)}", style="")
+        if r.verdict == stats.NOT_ENOUGH and r.note:
+            cell.append(f"\n{r.note}", style="dim")
+        else:
+            cell.append(f"\n{_terminal_diff(r)} \u00b7 p {p} \u00b7 wins {win} \u00b7 "
+                        f"n {r.n_used}", style="dim")
+        t.add_row(_verdict_text(r), cell)
+    return t
+
+
+def _prompt_grid(pc: PairComparison, max_prompts: int = 3) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    g = Table.grid(padding=(0, 2))
+    g.add_column(no_wrap=True, style="bold")
+    g.add_column(ratio=1)
+    for name, prompts in ((pc.variant, pc.prompts_variant), (pc.baseline, pc.prompts_baseline)):
+        if not prompts:
+            g.add_row(name, Text("(no prompt recorded)", style="dim"))
+            continue
+        shown = prompts[:max_prompts]
+        text = Text()
+        if len(prompts) > 1:
+            text.append(f"{len(prompts)} prompts:\n", style="dim")
+        text.append("\n".join(" ".join(x.split()) for x in shown))
+        if len(prompts) > len(shown):
+            text.append(f"\n\u2026 and {len(prompts) - len(shown)} more (see report.html)",
+                        style="dim")
+        g.add_row(name, text)
+    return g
+
+
+def comparison_renderables(comparison: Comparison, *, width: int = 150,
+                           show_all: bool = False) -> list[Any]:
+    """What ``lenscore compare`` prints, per variant pair: the one-line answer, the prompts in
+    full, the quality outputs' verdicts (a table that fits ``width``: two lines per output
+    below :data:`WIDE_COLUMNS`), the descriptive outputs folded into a few lines (as full rows
+    with ``show_all``), and the 'too few images' hint once."""
+    from rich.text import Text
+
+    power = float(comparison.settings.get("power", 0.8)) if comparison.settings else 0.8
+    out: list[Any] = []
+    def table(pc: PairComparison, rows: Sequence[OutputComparison]) -> Any:
+        make = _wide_table if _wide_fits(pc, rows, width) else _compact_table
+        return make(pc, rows, comparison.outputs)
+
+    for i, pc in enumerate(comparison.pairs):
+        if i:
+            out.append(Text(""))
+        out.append(Text(answer_line(pc), style="bold"))
+        out.append(_prompt_grid(pc))
+        out.append(Text(pc.pairing_note, style="dim"))
+        q = sort_by_verdict(pc.quality())
+        if q:
+            out.append(Text("\nQuality outputs (\u2191 higher is better, \u2193 lower is better)",
+                            style="bold"))
+            out.append(table(pc, q))
+        d = pc.descriptive()
+        if d:
+            out.append(Text("Descriptive outputs (no better direction: a change is reported, "
+                            "not judged)", style="bold"))
+            if show_all:
+                out.append(table(pc, sort_by_verdict(d)))
+            else:
+                from rich.table import Table
+
+                g = Table.grid()
+                g.add_column(no_wrap=True, min_width=2)
+                g.add_column(ratio=1)
+                for verdict in (stats.DIFFERS, stats.NO_DIFFERENCE, stats.NOT_ENOUGH):
+                    rows = [r for r in d if r.verdict == verdict]
+                    if not rows:
+                        continue
+                    if verdict == stats.DIFFERS:  # no space around the arrow: never split
+                        items = ", ".join(f"{r.output} {fmt_num(r.mean_baseline)}\u2192"
+                                          f"{fmt_num(r.mean_variant)}" for r in rows)
+                    else:
+                        items = ", ".join(r.output for r in rows)
+                    line = Text(f"{verdict} ({len(rows)}): ", style=VERDICT_STYLE.get(verdict, ""))
+                    line.append(items, style="")
+                    g.add_row("", line)
+                out.append(g)
+                out.append(Text("  (every output in full: --all, comparison.json, report.html)",
+                                style="dim"))
+        hint = power_summary(pc, power=power)
+        if hint:
+            t = Text("power: ", style="yellow")
+            t.append(hint)
+            out.append(t)
+    return out
+
+
+def comparison_tables(comparison: Comparison, *, width: int = 150) -> list[Any]:
+    """rich Tables of every output, one per variant pair (verdict first)."""
+    return [(_wide_table if _wide_fits(pc, pc.results, width) else _compact_table)(
+        pc, pc.results, comparison.outputs) for pc in comparison.pairs]

@@ -206,17 +206,68 @@ def load_config(path: str | Path) -> GateConfig:
 
 
 # ---- renders --------------------------------------------------------------------------------
+def _shown(path: Path) -> str:
+    """A path as the user should see it: relative to the working folder when below it."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix() or "."
+    except ValueError:
+        return str(Path(path).resolve())
+
+
+def expected_location(cfg: GateConfig, group: str) -> str:
+    """Where the renders of '<prompt id>/<variant>' are looked for, as every message says it."""
+    if cfg.manifest is not None:
+        pid, variant = group.split("/", 1)
+        return (f"rows of the manifest {_shown(cfg.manifest)} with prompt_id '{pid}' and "
+                f"variant '{variant}'")
+    return f"{_shown(cfg.renders / group)}/" if cfg.renders is not None else "the manifest"
+
+
+def _check_renders_folder(cfg: GateConfig, library: Sequence[LibraryPrompt], *,
+                          no_renders_at_all: bool = False) -> None:
+    """A renders folder that does not exist, or holds renders for none of the library's prompts,
+    is a wrong config (exit 2), not a failed gate."""
+    if cfg.renders is None or cfg.manifest is not None:
+        return
+    try:
+        text = Path(cfg.source).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    import re
+
+    m = re.search(r"^[ \t]*renders[ \t]*[=:]", text, re.M)
+    line = text.count("\n", 0, m.start()) + 1 if m else None
+    layout = "renders/<prompt id>/<variant>/*.png"
+    if not cfg.renders.is_dir():
+        raise ConfigError(
+            f"the renders folder '{_shown(cfg.renders)}' does not exist (expected {layout}); set "
+            f"'renders' to the folder that holds one subfolder per prompt id", source=cfg.source,
+            line=line)
+    if no_renders_at_all:
+        ids = [lp.id for lp in library]
+        found = sorted(d.name for d in cfg.renders.iterdir() if d.is_dir())[:5]
+        raise ConfigError(
+            f"the renders folder '{_shown(cfg.renders)}' holds renders for none of the library's "
+            f"{len(ids)} prompts ({', '.join(ids[:3])}{', ...' if len(ids) > 3 else ''}; "
+            f"folders found: {', '.join(found) or 'none'}); expected {layout}: is 'renders' "
+            "right?", source=cfg.source, line=line)
+
+
 def gate_records(cfg: GateConfig, library: Sequence[LibraryPrompt]) -> tuple[list, list[str]]:
     """Image records (variant column = '<prompt id>/<variant>', prompt = the library text) and
-    the list of '<prompt id>/<variant>' that have no renders."""
+    the list of '<prompt id>/<variant>' that have no renders.
+
+    Raises ConfigError when the renders folder does not exist or holds none of the library's
+    prompts (a wrong 'renders' setting, not a failed gate)."""
     from lenscore.datasets.decode import SUPPORTED_SUFFIXES
     from lenscore.datasets.discover import ImageRecord, read_manifest
 
+    _check_renders_folder(cfg, library)
     records = []
     missing = []
     by_group: dict[str, list] = {}
     if cfg.manifest is not None:
-        for r in read_manifest(cfg.manifest):
+        for r in read_manifest(cfg.manifest, extra_columns=("prompt_id",)):
             pid = r.extra.get("prompt_id") if r.extra else None
             pid = pid or r.path.split("/")[0]
             by_group.setdefault(f"{pid}/{r.variant}", []).append(r)
@@ -241,6 +292,8 @@ def gate_records(cfg: GateConfig, library: Sequence[LibraryPrompt]) -> tuple[lis
                 records.append(ImageRecord(path=r.path, source=r.source, variant=group,
                                            prompt=r.prompt or text, seed=r.seed,
                                            subject_box=r.subject_box))
+    if not records and library:
+        _check_renders_folder(cfg, library, no_renders_at_all=True)
     return records, missing
 
 
@@ -249,6 +302,70 @@ def _seed_from_name(stem: str) -> str | None:
 
     m = re.search(r"seed[_-]?(\d+)", stem)
     return m.group(1) if m else None
+
+
+# ---- the baseline -----------------------------------------------------------------------------
+def baseline_gaps(cfg: GateConfig, library: Sequence[LibraryPrompt],
+                  summary: Any) -> tuple[list[str], dict[str, list[str]]]:
+    """What a baseline lacks for the regression rules: the prompt variants ('<id>/<variant>')
+    a max_regression rule applies to that the baseline has no scores for, and per output the
+    prompt variants whose baseline lacks it. Both empty: the baseline can guard every rule."""
+    variants = summary.get("variants") if isinstance(summary, dict) else None
+    variants = variants if isinstance(variants, dict) else {}
+    groups = [f"{lp.id}/{v}" for lp in library for v in lp.variants]
+    missing_groups: list[str] = []
+    missing_outputs: dict[str, list[str]] = {}
+    for rule in cfg.rules:
+        if rule.max_regression is None:
+            continue
+        for group in groups:
+            pid, variant = group.split("/", 1)
+            if not rule.applies(pid, variant):
+                continue
+            base = variants.get(group)
+            if not isinstance(base, dict):
+                if group not in missing_groups:
+                    missing_groups.append(group)
+            elif rule.output not in (base.get("outputs") or {}):
+                lst = missing_outputs.setdefault(rule.output, [])
+                if group not in lst:
+                    lst.append(group)
+    return missing_groups, missing_outputs
+
+
+def check_baseline(cfg: GateConfig, library: Sequence[LibraryPrompt], summary: Any,
+                   source: str) -> None:
+    """Refuse (ConfigError, exit 2) a baseline that cannot guard the config's regression rules:
+    one without lenscore's per-variant scores, one made from another library (it lacks the
+    library's prompt variants) or another config (it lacks the outputs the rules name). Without
+    this, every such rule would be skipped and the gate would pass with nothing guarded."""
+    if not (isinstance(summary, dict) and isinstance(summary.get("variants"), dict)):
+        raise ConfigError("not a lenscore baseline: expected the summary.json that 'lenscore "
+                          "baseline' writes (with per-variant scores)", source=source)
+    groups, outputs = baseline_gaps(cfg, library, summary)
+    if not groups and not outputs:
+        return
+    parts = []
+    if groups:
+        have = sorted(summary["variants"])
+        parts.append(f"no scores for {len(groups)} prompt variant(s) of {_shown(cfg.library)}: "
+                     f"{_listing(groups)} (it has: {_listing(have) or 'none'}; a baseline of "
+                     "another library?)")
+    if outputs:
+        parts.append("no " + "; no ".join(f"{o} for {_listing(g)}" for o, g in outputs.items())
+                     + " (a baseline scored with other families or an older config?)")
+    raise ConfigError(
+        "this baseline cannot guard the max_regression rules (their checks would be skipped and "
+        "the gate would pass without them): "
+        + "; ".join(parts) + ". Write a baseline for this config with 'lenscore baseline' "
+        "(and commit it), or pass --allow-missing-baseline to skip those rules knowingly",
+        source=source)
+
+
+def _listing(items: Sequence[str], limit: int = 4) -> str:
+    items = list(items)
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
 
 
 # ---- decisions --------------------------------------------------------------------------------
@@ -280,6 +397,23 @@ class GateResult:
 
 def _fmt(v: float) -> str:
     return "nan" if v is None or not math.isfinite(v) else f"{v:.4g}"
+
+
+def change_decimals(margin: float, ci: tuple[float, float]) -> int:
+    """Decimals for a change and its CI: two significant digits of the allowed regression (the
+    scale the decision is made on), else of the CI's width; at most 6."""
+    scale = margin if margin and math.isfinite(margin) and margin > 0 else (
+        ci[1] - ci[0] if all(math.isfinite(v) for v in ci) and ci[1] > ci[0] else 1.0)
+    return int(min(6, max(0, 1 - math.floor(math.log10(scale)))))
+
+
+def _signed(v: float, decimals: int) -> str:
+    """'+0.012', '-1.50'; a value that rounds to zero is '0' with its decimals, unsigned."""
+    if v is None or not math.isfinite(v):
+        return "nan"
+    if round(v, decimals) == 0:
+        return f"{0:.{decimals}f}"
+    return f"{v:+.{decimals}f}"
 
 
 def welch_ci(mean_a: float, sd_a: float, n_a: int, mean_b: float, sd_b: float, n_b: int, *,
@@ -350,7 +484,7 @@ def evaluate(cfg: GateConfig, scores: Any, *, baseline_summary: dict | None = No
         if group in missing:
             cases.append(Case(pid, variant, "renders present", FAIL,
                               f"no renders for prompt '{pid}' variant '{variant}': expected images in "
-                              f"renders/{pid}/{variant}/"))
+                              f"{expected_location(cfg, group)}"))
             continue
         g = ok[ok["variant"] == group]
         for rule in cfg.rules:
@@ -421,6 +555,9 @@ def _regression_case(cfg, rule, meta, pid, variant, group, vals, g, baseline_sum
     if base is None:
         return Case(pid, variant, label, SKIPPED, f"'{group}' is not in the baseline; refresh it with "
                     "'lenscore baseline'")
+    if rule.output not in (base.get("outputs") or {}):
+        return Case(pid, variant, label, SKIPPED, f"the baseline has no {rule.output}; refresh it "
+                    "with 'lenscore baseline'")
     bstats = base.get("outputs", {}).get(rule.output) or {}
     if not bstats.get("n"):
         return Case(pid, variant, label, INCONCLUSIVE, f"{rule.output} was not measurable in the baseline")
@@ -460,10 +597,11 @@ def _regression_case(cfg, rule, meta, pid, variant, group, vals, g, baseline_sum
     lo, hi = sorted((sign * ci[0], sign * ci[1]))
     status = non_inferiority(d, (lo, hi), rule.max_regression)
     pct = int(round(cfg.confidence * 100))
+    dec = change_decimals(rule.max_regression, (lo, hi))
     msg = (f"{rule.output}: {_fmt(mean_new)} vs baseline {_fmt(mean_base)} {meta.unit}, change "
-           f"{raw:+.4g} [{sign * lo if sign > 0 else sign * hi:+.4g}, "
-           f"{sign * hi if sign > 0 else sign * lo:+.4g}] ({pct} % CI, {method}; {meta.direction_text}); "
-           f"allowed regression {rule.max_regression:g}")
+           f"{_signed(raw, dec)} [{_signed(sign * lo if sign > 0 else sign * hi, dec)}, "
+           f"{_signed(sign * hi if sign > 0 else sign * lo, dec)}] ({pct} % CI, {method}; "
+           f"{meta.direction_text}); allowed regression {rule.max_regression:g}")
     if status == FAIL:
         msg = f"REGRESSED beyond the allowed {rule.max_regression:g}: " + msg
     elif status == INCONCLUSIVE:

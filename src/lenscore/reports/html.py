@@ -245,19 +245,7 @@ def build_report(run_dir: str | os.PathLike, *, comparison: Comparison | None = 
                     "n": r.n_used, "verdict": r.verdict,
                     "vclass": r.verdict.split()[0] if r.verdict else "",
                     "power_line": r.power_line, "underpowered": r.underpowered, "note": r.note})
-            cards = [x for x in rows if x["verdict"] in (stats.BETTER, stats.WORSE)]
-            cards.sort(key=lambda x: {stats.BETTER: 0, stats.WORSE: 1}[x["verdict"]])
-            differs = [x for x in rows if x["verdict"] == stats.DIFFERS]
-            quiet = [x for x in rows if x["verdict"] == stats.NO_DIFFERENCE]
-            missing = [x for x in rows if x["verdict"] == stats.NOT_ENOUGH]
-            counts = Counter(x["verdict"] for x in rows)
-            pairs.append({"baseline": pc.baseline, "variant": pc.variant,
-                          "color_a": vcolor.get(pc.baseline, "#888"),
-                          "color_b": vcolor.get(pc.variant, "#888"),
-                          "pairing_note": pc.pairing_note, "rows": rows, "cards": cards,
-                          "quiet": quiet, "differs": differs, "missing": missing,
-                          "counts": counts,
-                          "power": [x for x in quiet if x["underpowered"] and x["power_line"]]})
+            pairs.append(_pair_view(pc, rows, vcolor, comparison))
 
     # --- per-variant summary table, grouped by family
     families: dict[str, list[dict[str, Any]]] = {}
@@ -339,6 +327,35 @@ def build_report(run_dir: str | os.PathLike, *, comparison: Comparison | None = 
         "variant_stats": vstats,
         "meta": meta,
     }
+
+
+def _pair_view(pc: Any, rows: list[dict[str, Any]], vcolor: Mapping[str, str],
+               comparison: Comparison) -> dict[str, Any]:
+    """One variant pair for the templates: the one-line answer and the prompts first, quality
+    outputs (a better direction) apart from descriptive ones, the power hint once."""
+    from lenscore.reports.compare import answer_line, power_summary
+
+    quality = [x for x in rows if x["direction"] in ("higher", "lower")]
+    descriptive = [x for x in rows if x["direction"] not in ("higher", "lower")]
+    cards = [x for x in quality if x["verdict"] in (stats.BETTER, stats.WORSE)]
+    cards.sort(key=lambda x: {stats.BETTER: 0, stats.WORSE: 1}[x["verdict"]])
+    power = float(comparison.settings.get("power", 0.8)) if comparison.settings else 0.8
+    return {"baseline": pc.baseline, "variant": pc.variant,
+            "color_a": vcolor.get(pc.baseline, "#888"), "color_b": vcolor.get(pc.variant, "#888"),
+            "answer": answer_line(pc), "pairing_note": pc.pairing_note,
+            "prompts": [{"variant": pc.variant, "color": vcolor.get(pc.variant, "#888"),
+                         "prompts": list(pc.prompts_variant)},
+                        {"variant": pc.baseline, "color": vcolor.get(pc.baseline, "#888"),
+                         "prompts": list(pc.prompts_baseline)}],
+            "rows": rows, "cards": cards,
+            "quiet": [x for x in quality if x["verdict"] == stats.NO_DIFFERENCE],
+            "missing": [x for x in quality if x["verdict"] == stats.NOT_ENOUGH],
+            "descriptive": descriptive,
+            "differs": [x for x in descriptive if x["verdict"] == stats.DIFFERS],
+            "desc_quiet": [x for x in descriptive if x["verdict"] == stats.NO_DIFFERENCE],
+            "desc_missing": [x for x in descriptive if x["verdict"] == stats.NOT_ENOUGH],
+            "counts": Counter(x["verdict"] for x in quality),
+            "power": power_summary(pc, power=power)}
 
 
 def _build_gallery(run_dir: Path, summary: Mapping[str, Any], ok: Any, cols: Sequence[str],

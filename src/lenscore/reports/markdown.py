@@ -49,33 +49,68 @@ def _count_line(results: Sequence[Any]) -> str:
     return ", ".join(f"{counts[v]} {v}" for v in order if counts.get(v))
 
 
+def _result_rows(comparison: Comparison, results: Sequence[Any]) -> list[str]:
+    lines = [f"| output | {md_escape(results[0].baseline)} | {md_escape(results[0].variant)} | "
+             f"difference [{comparison.confidence:.0%} CI] | p (Holm) | Cliff's \u03b4 | "
+             f"win rate | n | verdict |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|---|"]
+    for r in results:
+        meta = comparison.outputs.get(r.output)
+        cd = "n/a" if not math.isfinite(r.cliffs_delta) else f"{r.cliffs_delta:+.2f}"
+        wr = "n/a" if not math.isfinite(r.win_rate) else f"{r.win_rate:.0%}"
+        lines.append(
+            f"| `{r.output}` {_arrow(meta)} | {fmt_num(r.mean_baseline)} | "
+            f"{fmt_num(r.mean_variant)} | {md_escape(_diff(r))} | {fmt_p(r.p_holm)} | "
+            f"{cd} | {wr} | {r.n_used} | {VERDICT_MARK.get(r.verdict, r.verdict)} |")
+    return lines
+
+
+def _prompt_lines(pc: Any) -> list[str]:
+    lines = []
+    for name, prompts in ((pc.variant, pc.prompts_variant), (pc.baseline, pc.prompts_baseline)):
+        if not prompts:
+            lines.append(f"- **{md_escape(name)}**: _no prompt recorded_")
+        elif len(prompts) == 1:
+            lines.append(f"- **{md_escape(name)}**: {md_escape(prompts[0])}")
+        else:
+            lines.append(f"- **{md_escape(name)}**: {len(prompts)} prompts")
+            lines.extend(f"  {i}. {md_escape(t)}" for i, t in enumerate(prompts, start=1))
+    return lines
+
+
 def comparison_markdown(comparison: Comparison) -> list[str]:
+    """Per variant pair: the one-line answer, the prompts in full, the quality outputs' table,
+    the 'too few images' hint once, and the descriptive outputs folded in a <details>."""
+    from lenscore.reports.compare import answer_line, power_summary, sort_by_verdict
+
+    power = float(comparison.settings.get("power", 0.8)) if comparison.settings else 0.8
     lines: list[str] = []
     for pc in comparison.pairs:
         lines.append(f"### {md_escape(pc.variant)} vs {md_escape(pc.baseline)} (baseline)")
         lines.append("")
-        lines.append(f"**{_count_line(pc.results)}** \u00b7 {md_escape(pc.pairing_note)}")
+        lines.append(f"**{md_escape(answer_line(pc))}**")
         lines.append("")
-        lines.append(f"| output | {md_escape(pc.baseline)} | {md_escape(pc.variant)} | "
-                     f"difference [{comparison.confidence:.0%} CI] | p (Holm) | Cliff's \u03b4 | "
-                     f"win rate | n | verdict |")
-        lines.append("|---|--:|--:|--:|--:|--:|--:|--:|---|")
-        for r in pc.results:
-            meta = comparison.outputs.get(r.output)
-            cd = "n/a" if not math.isfinite(r.cliffs_delta) else f"{r.cliffs_delta:+.2f}"
-            wr = "n/a" if not math.isfinite(r.win_rate) else f"{r.win_rate:.0%}"
-            lines.append(
-                f"| `{r.output}` {_arrow(meta)} | {fmt_num(r.mean_baseline)} | "
-                f"{fmt_num(r.mean_variant)} | {md_escape(_diff(r))} | {fmt_p(r.p_holm)} | "
-                f"{cd} | {wr} | {r.n_used} | {VERDICT_MARK.get(r.verdict, r.verdict)} |")
+        lines.extend(_prompt_lines(pc))
         lines.append("")
-    notes = power_notes(comparison)
-    if notes:
-        lines.append("**Sample size.** Where no difference was detected, more images would be "
-                     "needed to see a change of the size given:")
+        quality, descriptive = sort_by_verdict(pc.quality()), sort_by_verdict(pc.descriptive())
+        lines.append(f"{_count_line(quality) or 'no quality outputs'} \u00b7 "
+                     f"{md_escape(pc.pairing_note)}")
         lines.append("")
-        lines.extend(f"- {md_escape(n)}" for n in notes)
-        lines.append("")
+        if quality:
+            lines.extend(_result_rows(comparison, quality))
+            lines.append("")
+        hint = power_summary(pc, power=power)
+        if hint:
+            lines.append(f"**Too few images:** {md_escape(hint)}.")
+            lines.append("")
+        if descriptive:
+            lines.append(f"<details><summary>Descriptive outputs (no better direction): "
+                         f"{_count_line(descriptive)}</summary>")
+            lines.append("")
+            lines.extend(_result_rows(comparison, descriptive))
+            lines.append("")
+            lines.append("</details>")
+            lines.append("")
     return lines
 
 
