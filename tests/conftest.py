@@ -7,6 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+#: a pytest plugin used by test_optional_extras in a subprocess: importing it here (doctest
+#: collection imports every module) would block the extras for the whole run.
+collect_ignore = ["_no_extras_plugin.py"]
+
 #: ../shared/data beside the repository (real photographs and generated images; never copied).
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -67,11 +67,12 @@ def test_the_articles_prompts_exactly():
     good = parse_prompt_optics(DEMO_PROMPTS["optical"])
     assert good.values() == sorted([
         "focal=85", "f=1.4", "subject=2.5", "bg=20", "effect=bokeh", "K=2700",
-        "light=sodium_vapour", "role=2700:highlights", "K=6500", "light=led", "role=6500:fill"])
+        "light=sodium_vapour", "role=2700:highlights", "hue=2700:warm", "K=6500", "light=led",
+        "role=6500:fill", "hue=6500:cool"])
     (lens,), (ap,) = good.focal_lengths, good.apertures
     assert (lens.mm, lens.text, ap.value, ap.text) == (85.0, "85mm", 1.4, "f/1.4")
     subj, crowd = good.distances
-    assert (subj.role, subj.metres, subj.text, subj.noun) == ("subject", 2.5, "2.5 meters", "portrait")
+    assert (subj.role, subj.metres, subj.text) == ("subject", 2.5, "2.5 meters")
     assert (crowd.role, crowd.metres, crowd.text, crowd.noun, crowd.relative) == \
         ("background", 20.0, "20 meters", "crowd", "camera")
     sodium, led = good.lights

@@ -22,7 +22,7 @@ from pathlib import Path
 DEMO_PROMPTS = {
     "blurred": "cinematic portrait of a woman in front of a dense, blurred crowd, intense "
                "chromatic bokeh, realistic skin",
-    "optical": "cinematic portrait of a woman, 85mm f/1.4 at 2.5 meters from subject with crowd "
+    "optical": "portrait of a woman, 85mm f/1.4 at 2.5 meters from subject with crowd "
                "at 20 meters, dense crowd rendered as abstract bokeh orbs, 2700K sodium vapor "
                "highlights pushing toward amber, 6500K LED fill drifting toward cyan, visible "
                "pore structure, natural sebum reflection",

@@ -1327,7 +1327,7 @@ def parse_prompt_optics(text: str) -> PromptOptics:
     >>> p.values()
     ['bg=20', 'f=1.4', 'focal=85', 'subject=2.5']
     >>> p.distances[1].noun, p.distances[1].span
-    ('crowd', (50, 59))
+    ('crowd', (52, 61))
     """
     if not isinstance(text, str):
         from lenscore.errors import InputError
