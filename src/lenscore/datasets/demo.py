@@ -10,13 +10,18 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-#: The prompt text each variant stands for (from ../shared/seed/cinematic-bokeh-portrait-tips.txt).
+#: The prompt text each variant stands for, in the article's words
+#: (../shared/seed/cinematic-bokeh-portrait-tips.txt): the "blurred crowd" prompt that fails, and
+#: the improved one that "builds a complete optical system". It is each render's prompt in the
+#: manifest, so the physics family holds every render against it.
 DEMO_PROMPTS = {
     "blurred": "cinematic portrait of a woman in front of a dense, blurred crowd, intense "
                "chromatic bokeh, realistic skin",
-    "optical": "85mm f/1.4 portrait at 2.5 meters, dense crowd at 20 meters rendered as abstract "
-               "bokeh orbs, 2700K sodium vapor highlights against 6500K LED fill, visible pore "
-               "structure, natural sebum reflection",
+    "optical": "85mm f/1.4 at 2.5 meters from subject with crowd at 20 meters, dense crowd "
+               "rendered as abstract bokeh orbs, subject-to-background ratio of 1:8, 2700K sodium "
+               "vapor highlights pushing toward amber, 6500K LED fill drifting toward cyan, "
+               "visible pore structure, natural sebum reflection, anamorphic streaks, circular "
+               "bokeh with edge falloff",
 }
 
 
