@@ -382,3 +382,73 @@ def test_real_generated_prompts_invent_no_blur(shared_data):
         assert math.isnan(r.values["physics.blur_ratio"]), p.name
         assert r.reasons.get("physics.blur_ratio") or r.reasons.get("physics"), p.name
         assert r.values["physics.spec_coverage"] == pytest.approx(predict(prompt).coverage)
+
+
+# ---- the report's "prompt against render" panel ---------------------------------------------------
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """The demo's two variants, tiny, scored by every default family."""
+    from lenscore.cli import run_cli
+    from lenscore.datasets.demo import write_demo
+
+    root = tmp_path_factory.mktemp("physdemo")
+    manifest = write_demo(root, n=2, size=192)
+    assert run_cli(["score", "-m", str(manifest), "-o", str(root / "run"), "-j", "1",
+                    "--no-cache"]) == 0
+    return root / "run"
+
+
+def test_report_panel_per_variant_with_prediction_measurement_and_lint(demo_run):
+    from lenscore.reports.html import build_report, render_html, render_report_markdown
+
+    data = build_report(demo_run, baseline="blurred", gallery=True)
+    panels = {p["variant"]: p for p in data["prompt_panels"]}
+    assert set(panels) == {"blurred", "optical"}
+    opt, blur = panels["optical"], panels["blurred"]
+    disc = next(r for r in opt["rows"] if r["what"].startswith("background disc"))
+    assert "5.2 % of the frame" in disc["asked"] and "85mm f/1.4" in disc["asked"]
+    assert {r["what"] for r in opt["rows"]} >= {"key light", "background light", "warm-cool separation"}
+    assert opt["coverage"] == "6 of 6" and opt["src"].startswith("data:image/jpeg;base64,")
+    assert "85mm f/1.4 lens" in opt["sentence"] or "no measurable background blur" in opt["sentence"]
+    # the "blurred crowd" prompt is linted with the article's advice
+    rewrites = {f["phrase"]: f["rewrite"] for f in blur["effects"]}
+    assert rewrites["dense, blurred crowd"] == "dense crowd 20 m behind, rendered as bokeh orbs"
+    assert rewrites["realistic skin"] == "visible pore structure, natural sebum reflection"
+    assert blur["coverage"] == "0 of 6" and "nothing to hold the renders against" in blur["sentence"]
+    html = render_html(data)
+    assert 'id="prompt-physics"' in html and "Prompt against render" in html
+    assert "dense crowd 20 m behind, rendered as bokeh orbs" in html
+    md = render_report_markdown(data)
+    assert "### Prompt against render" in md and "dense, blurred crowd" in md
+
+
+def test_report_panel_escapes_the_prompt(tmp_path):
+    import pandas as pd
+
+    from lenscore.reports.html import prompt_panels
+
+    evil = "<script>alert(1)</script> 85mm f/1.4 at 2.5 m, crowd at 20 m"
+    ok = pd.DataFrame([{"path": "x.png", "variant": "v", "prompt": evil, "status": "ok",
+                        "width": 512, "height": 512, "focus.background_blur_px": 13.0,
+                        "physics.blur_ratio": 0.49, "physics.blur_error": 2.06}])
+    panels = prompt_panels(tmp_path, {}, ok, ["v"], {"v": "#123456"}, draw=False)
+    (p,) = panels
+    assert p["sentence"].startswith("the render's background discs are 2.0x smaller")
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("lenscore.reports", "templates"),
+                             autoescape=True)
+    html = env.get_template("prompt_panel.html.j2").render(prompt_panels=panels)
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+def test_a_light_named_only_by_its_source_is_not_held_against_a_measured_one():
+    """'candles on the cake ... lit by candlelight with a bright window': no Kelvin, no role,
+    so which light it means is ambiguous (a real ComfyUI prompt); a Kelvin or a role makes it
+    a statement."""
+    r = _run("a fancy cake with candles on top in a kitchen lit by candlelight", blur_px=10,
+             key_k=5400, bg_k=4100)
+    assert math.isnan(r.values["physics.key_kelvin_error_mired"])
+    assert "no Kelvin and no role" in r.reasons["physics.key_kelvin_error_mired"]
+    keyed = _run("a kitchen, candlelight key", blur_px=10, key_k=5400, bg_k=4100)
+    assert keyed.values["physics.key_kelvin_error_mired"] > 300

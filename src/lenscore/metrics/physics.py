@@ -259,6 +259,10 @@ class LightMatching:
     matches: dict[str, LightMatch] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     unmatched: list[str] = field(default_factory=list)
+    #: lights named by their source alone, with no Kelvin and no role ("candles on the cake",
+    #: "lit by candlelight with a bright window"): which measured light they mean is ambiguous;
+    #: never matched.
+    weak: list[str] = field(default_factory=list)
 
 
 def match_lights(lights: Sequence["LightPrediction"], measured_k: Mapping[str, float]) -> LightMatching:
@@ -267,7 +271,10 @@ def match_lights(lights: Sequence["LightPrediction"], measured_k: Mapping[str, f
     Lights with role ``key`` / ``background`` go to that slot (the first of each); the others
     (highlights, fill, rim, no role) are matched to the slots left free that have a measurement,
     by a minimum-cost assignment of |mired error| (Kuhn 1955, via SciPy). Lights without a
-    colour temperature (neon tints, a generic "LED") take no part.
+    colour temperature (neon tints, a generic "LED") take no part, nor does a light named only
+    by its source with no Kelvin and no role ("candles on a cake", "lit by candlelight with a
+    bright window"): which measured light it means is ambiguous (on a real generated image such a
+    light scored a confident 333 mired "error" against a face lit by the window).
 
     Examples
     --------
@@ -283,7 +290,10 @@ def match_lights(lights: Sequence["LightPrediction"], measured_k: Mapping[str, f
     for li in coloured:
         slot = DIRECT_ROLES.get(li.role or "")
         if slot is None:
-            pool.append(li)
+            if li.role is None and li.basis != "stated":
+                out.weak.append(li.text)
+            else:
+                pool.append(li)
             continue
         if slot in out.matches or slot in out.notes:
             out.unmatched.append(f"'{li.text}' ({li.role}): a second {li.role} light; the first "
@@ -424,7 +434,7 @@ def compare_prompt(pr: "Predictions", measured: Mapping[str, float], *, long_sid
                 why[f"{F}.blur_ratio"] = (f"the {bg.label} disc asked for ({plo:.1f} px) and the "
                                           f"one seen ({blur:.1f} px) are both below the "
                                           f"{floor_px:.1f} px a render resolves: both sharp")
-            sentences.append(_blur_sentence(ratio, lens, bg.label, pred, blur, params))
+            sentences.append(blur_sentence(ratio, lens, bg.label, pred, blur, params))
 
     # ---- lights -----------------------------------------------------------------------------
     measured_k = {s: m(SLOTS[s][0]) for s in SLOTS}
@@ -449,11 +459,18 @@ def compare_prompt(pr: "Predictions", measured: Mapping[str, float], *, long_sid
                                                if not _fin(measured_k[slot]) else "")
         elif not _fin(measured_k[slot]):
             why[out] = upstream_reason(SLOTS[slot][0])
+        elif matching.weak and not any(m_.how == "assignment" for m_ in matching.matches.values()) \
+                and len(matching.matches) == sum(1 for li in coloured if DIRECT_ROLES.get(li.role or "")):
+            why[out] = (f"the prompt names {', '.join(repr(w) for w in matching.weak)} with no "
+                        f"Kelvin and no role: which measured light it means is ambiguous, so it is not "
+                        f"held against one (say e.g. '1900K candlelight key')")
         else:
             why[out] = (f"no stated light is left for {SLOTS[slot][1]} (the prompt's lights are "
                         f"held against the other measured light)")
     if matching.unmatched:
         art["unmatched"] = list(matching.unmatched)
+    if matching.weak:
+        art["weak_lights"] = list(matching.weak)
     art["kelvin_sentence"] = _kelvin_sentence(matching)
 
     # ---- warm-cool separation ---------------------------------------------------------------
@@ -510,8 +527,10 @@ def compare_prompt(pr: "Predictions", measured: Mapping[str, float], *, long_sid
     return MetricResult(vals, why, art)
 
 
-def _blur_sentence(ratio: float, lens: str, label: str, pred: Any, seen: float,
-                   params: PhysicsParams) -> str:
+def blur_sentence(ratio: float, lens: str, label: str, pred: Any, seen: float,
+                  params: PhysicsParams = PARAMS) -> str:
+    """'the render's background discs are 2.1x smaller than an 85mm f/1.4 lens would make them
+    (crowd at 20 m: 53 px asked, 25 px seen)' (``pred``: px, or a (lo, hi) range)."""
     lo, hi = params.obedient_ratio
     asked = (f"{pred:.0f} px" if not isinstance(pred, tuple)
              else f"{min(pred):.0f}-{max(pred):.0f} px")
@@ -671,7 +690,7 @@ def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndar
     th = int(round(22 * fs))
     cap = 0.16 * w
     discs = [("prompt", pred_px, dr.ORANGE, True), ("render", seen, dr.CYAN, False)]
-    discs = [d for d in discs if dr.finite(d[1])]
+    discs = [d for d in discs if dr.finite(d[1])] if dr.finite(pred_px) else []
     if discs:
         rad = [min(cap, max(3.0, float(v) * s / 2)) for _, v, _, _ in discs]
         labels = [f"{lab} {float(v):.0f} px" + ("*" if r >= cap else "")
@@ -713,10 +732,45 @@ def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndar
         (tw, _), _ = cv2.getTextSize(lab, cv2.FONT_HERSHEY_SIMPLEX, fs, max(1, int(round(w / 600))))
         dr.text(out, lab, (xr - tw - 8, yy + sw - 3), dr.WHITE, 0.42)
         yy += sw + 6
-    lines = [f"prompt vs render: {art.get('sentence') or explain(result)}"]
-    if art.get("sentence") and art.get("kelvin_sentence"):
-        lines.append(str(art["kelvin_sentence"]))
-    return dr.banner(out, lines)
+    return dr.banner(out, _caption(result))
+
+
+def _caption(result: MetricResult) -> list[str]:
+    """Two short caption lines for the overlay (the full sentence is :func:`explain`'s)."""
+    art = getattr(result, "artifacts", {}) or {}
+    vals = getattr(result, "values", {}) or {}
+    ratio = vals.get(f"{F}.blur_ratio")
+    pred, seen = art.get("predicted_disc_px"), art.get("measured_disc_px")
+    lines = []
+    if _fin(ratio) and pred is not None and _fin(seen):
+        asked = (f"{pred:.0f}" if not isinstance(pred, (tuple, list))
+                 else f"{min(pred):.0f}-{max(pred):.0f}")
+        lo, hi = PARAMS.obedient_ratio
+        how = (f"{1 / ratio:.1f}x smaller than" if ratio < lo else
+               f"{ratio:.1f}x larger than" if ratio > hi else "as large as")
+        lines.append(f"prompt vs render: discs {how} {art.get('lens') or 'the prompt'} predicts "
+                     f"({asked} px asked, {seen:.0f} px seen)")
+    elif pred is not None:
+        asked = (f"{pred:.0f}" if not isinstance(pred, (tuple, list))
+                 else f"{min(pred):.0f}-{max(pred):.0f}")
+        lines.append(f"prompt vs render: {asked} px discs predicted; the background blur was not "
+                     f"measured")
+    elif art.get("sentence"):
+        lines.append(f"prompt vs render: {art['sentence']}")
+    elif not art.get("lights"):
+        lines.append(f"prompt vs render: {explain(result)}")
+    else:
+        lines.append("prompt vs render: no blur-disc prediction (no lens, aperture or distances)")
+    ks = []
+    for li in art.get("lights") or []:
+        if _fin(li.get("asked_k")) and _fin(li.get("measured_k")):
+            e = li.get("error_mired")
+            ks.append(f"{li['slot']} {li['measured_k']:.0f} K (asked {li['asked_k']:.0f} K"
+                      + (f", {abs(e):.0f} mired {'warmer' if e > 0 else 'cooler'})" if _fin(e)
+                         and abs(e) >= 0.5 else ")"))
+    if ks:
+        lines.append("; ".join(ks))
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------
