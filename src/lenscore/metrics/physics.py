@@ -459,8 +459,7 @@ def compare_prompt(pr: "Predictions", measured: Mapping[str, float], *, long_sid
                                                if not _fin(measured_k[slot]) else "")
         elif not _fin(measured_k[slot]):
             why[out] = upstream_reason(SLOTS[slot][0])
-        elif matching.weak and not any(m_.how == "assignment" for m_ in matching.matches.values()) \
-                and len(matching.matches) == sum(1 for li in coloured if DIRECT_ROLES.get(li.role or "")):
+        elif matching.weak:
             why[out] = (f"the prompt names {', '.join(repr(w) for w in matching.weak)} with no "
                         f"Kelvin and no role: which measured light it means is ambiguous, so it is not "
                         f"held against one (say e.g. '1900K candlelight key')")
@@ -856,6 +855,17 @@ def _validate_scene(job: tuple) -> dict:
     return out
 
 
+def _tone(spec: Any) -> str:
+    """Skin-tone group of a scene's subject: 'tone 0' (deep) .. 'tone 5' (light), or the
+    astronaut photograph."""
+    from lenscore.datasets.scenes import SKIN_TONES
+
+    if spec.subject == "astronaut" or spec.skin_rgb is None:
+        return "astronaut"
+    rgb = tuple(spec.skin_rgb)
+    return f"tone {SKIN_TONES.index(rgb)}" if rgb in SKIN_TONES else "other"
+
+
 def _pct(x: Sequence[bool]) -> float:
     return 100.0 * float(np.mean(x)) if len(x) else math.nan
 
@@ -978,12 +988,14 @@ def validate(plan: "Plan", jobs: int) -> list["Check"]:
 
     # ---- Kelvin --------------------------------------------------------------------------------
     key_ok, key_roleless, key_lies, bg_ok, bg_roleless, cct_err = [], [], [], [], [], []
+    by_tone: dict[str, list[bool]] = {}
     for spec, kind, r in zip(specs, kinds, res):
         t = r["truth"]
         up = r["upstream"]
         if t["has_subject"]:
             e = r["prompts"]["truth"]["values"][f"{F}.key_kelvin_error_mired"]
             key_ok.append(_fin(e) and e <= tol)
+            by_tone.setdefault(_tone(spec), []).append(key_ok[-1])
             e2 = r["prompts"]["noroles"]["values"][f"{F}.key_kelvin_error_mired"]
             key_roleless.append(_fin(e2) and e2 <= tol)
             el = r["prompts"]["lie_k"]["values"][f"{F}.key_kelvin_error_mired"]
@@ -1011,6 +1023,15 @@ def validate(plan: "Plan", jobs: int) -> list["Check"]:
         judged(name, share, ">= 90 %", share >= 90.0,
                f"{len(xs)} scenes ({n_focus} focus + {n_color} colour scenes, {where})",
                color_ok, color_txt)
+    # fairness: the key light is read on the face, so its obedience must not depend on skin tone
+    groups = {g: _pct(v) for g, v in sorted(by_tone.items()) if len(v) >= 3}
+    if len(groups) >= 2:
+        gap = max(groups.values()) - min(groups.values())
+        judged("truthful prompts: key Kelvin obedience gap across skin tones", gap, "<= 15 points",
+               gap <= 15.0, "share within 15 mired by skin tone (deep 0 .. light 5; astronaut = "
+               "the photograph): " + ", ".join(f"{g} {v:.0f} % (n={len(by_tone[g])})"
+                                               for g, v in groups.items()), color_ok, color_txt,
+               unit="points")
     if n_no_evidence:
         checks.append(V.Check(F, "plain backgrounds without lights: blur_ratio NaN (no evidence)",
                               _pct([True] * nan_no_evidence + [False] * (n_no_evidence - nan_no_evidence)),
