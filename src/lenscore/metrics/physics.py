@@ -1033,12 +1033,10 @@ def validate(plan: "Plan", jobs: int) -> list["Check"]:
                                                for g, v in groups.items()), color_ok, color_txt,
                unit="points")
     if n_no_evidence:
-        checks.append(V.Check(F, "plain backgrounds without lights: blur_ratio NaN (no evidence)",
-                              _pct([True] * nan_no_evidence + [False] * (n_no_evidence - nan_no_evidence)),
-                              ">= 95 %", None if not focus_ok else bool(
-                                  nan_no_evidence >= 0.95 * n_no_evidence),
-                              (f"{n_no_evidence} scenes; " + ("not judged: " if not focus_ok else "")
-                               + focus_txt), unit="%"))
+        share = 100.0 * nan_no_evidence / n_no_evidence
+        judged("plain backgrounds without lights: blur_ratio NaN (no evidence)", share, ">= 95 %",
+               share >= 95.0, f"{n_no_evidence} plain or gradient walls without lights ({where})",
+               focus_ok, focus_txt)
     return checks
 
 
