@@ -66,9 +66,9 @@ def test_the_articles_prompts_exactly():
 
     good = parse_prompt_optics(DEMO_PROMPTS["optical"])
     assert good.values() == sorted([
-        "focal=85", "f=1.4", "subject=2.5", "bg=20", "effect=bokeh", "K=2700",
+        "focal=85", "f=1.4", "subject=2.5", "bg=20", "ratio=8", "effect=bokeh", "K=2700",
         "light=sodium_vapour", "role=2700:highlights", "hue=2700:warm", "K=6500", "light=led",
-        "role=6500:fill", "hue=6500:cool"])
+        "role=6500:fill", "hue=6500:cool", "char=circular"])
     (lens,), (ap,) = good.focal_lengths, good.apertures
     assert (lens.mm, lens.text, ap.value, ap.text) == (85.0, "85mm", 1.4, "f/1.4")
     subj, crowd = good.distances
@@ -79,7 +79,8 @@ def test_the_articles_prompts_exactly():
     assert (sodium.kelvin, sodium.source, sodium.role, sodium.text) == \
         (2700.0, "sodium_vapour", "highlights", "2700K sodium vapor")
     assert (led.kelvin, led.source, led.role, led.text) == (6500.0, "led", "fill", "6500K LED")
-    assert not good.unparsed and not good.formats and not good.character
+    assert [c.kind for c in good.character] == ["circular"]
+    assert not good.unparsed and not good.formats
 
     bad = parse_prompt_optics(DEMO_PROMPTS["blurred"])
     assert bad.values() == ["effect=blur", "effect=bokeh", "effect=cinematic", "effect=colour_words",

@@ -19,13 +19,19 @@ def checks():
 
 
 def test_every_family_is_validated(checks):
-    assert {c.family for c in checks.values()} == {"focus", "bokeh", "color", "skin"}
+    assert {c.family for c in checks.values()} == {"focus", "bokeh", "color", "skin", "physics"}
     assert len(checks) >= 14
+
+
+def _not_judged(c) -> bool:
+    """A physics check rests on the focus or colour family's accuracy: it is judged only when
+    that measurement meets its own family's target on the same scenes (else N/A, 'not judged')."""
+    return c.family == "physics" and c.passed is None and c.detail.startswith("not judged: ")
 
 
 def test_every_check_meets_its_target(checks):
     failed = {k: f"{c.measured:.3g} {c.unit} (target {c.target}; {c.detail})"
-              for k, c in checks.items() if c.passed is not True}
+              for k, c in checks.items() if c.passed is not True and not _not_judged(c)}
     assert not failed
 
 

@@ -14,18 +14,21 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-#: The prompt text each variant stands for, in the words of the article "Cinematic Bokeh
-#: Portrait Tips From Someone Who Failed First" (../shared/seed/cinematic-bokeh-portrait-tips.txt):
-#: its original prompt ("dense, blurred crowd", "intense chromatic bokeh", "realistic skin") and
-#: its improved one (lens and distances, "dense crowd rendered as abstract bokeh orbs", the two
-#: Kelvin values, "visible pore structure", "natural sebum reflection").
+#: The prompt text each variant stands for, in the article's words
+#: (../shared/seed/cinematic-bokeh-portrait-tips.txt): its original prompt ("dense, blurred
+#: crowd", "intense chromatic bokeh", "realistic skin"), which fails, and the improved one that
+#: "builds a complete optical system" (lens and distances, "dense crowd rendered as abstract
+#: bokeh orbs", the 1:8 ratio, the two Kelvin values, pores and sebum, circular bokeh; not its
+#: "anamorphic streaks", which the demo's round aperture does not render). It is each render's
+#: prompt in the manifest and the PNG metadata, so the physics family holds every render to it.
 DEMO_PROMPTS = {
     "blurred": "cinematic portrait of a woman in front of a dense, blurred crowd, intense "
                "chromatic bokeh, realistic skin",
-    "optical": "portrait of a woman, 85mm f/1.4 at 2.5 meters from subject with crowd "
-               "at 20 meters, dense crowd rendered as abstract bokeh orbs, 2700K sodium vapor "
-               "highlights pushing toward amber, 6500K LED fill drifting toward cyan, visible "
-               "pore structure, natural sebum reflection",
+    "optical": "portrait of a woman, 85mm f/1.4 at 2.5 meters from subject with crowd at 20 "
+               "meters, dense crowd rendered as abstract bokeh orbs, subject-to-background ratio "
+               "of 1:8, 2700K sodium vapor highlights pushing toward amber, 6500K LED fill "
+               "drifting toward cyan, visible pore structure, natural sebum reflection, circular "
+               "bokeh with edge falloff",
 }
 #: what the demo's PNG ``parameters`` name as the model (it is lenscore's renderer, not a network)
 DEMO_MODEL = "lenscore thin-lens renderer (lenscore.datasets.synthetic)"

@@ -289,6 +289,10 @@ def build_report(run_dir: str | os.PathLike, *, comparison: Comparison | None = 
                                                    n_gallery=n_gallery, thumb_px=thumb_px,
                                                    image_root=image_root)
 
+    # --- "prompt against render" (physics): one panel per variant
+    panels = prompt_panels(run_dir, summary, ok, variants, vcolor, draw=gallery,
+                           image_root=image_root, thumb_px=max(thumb_px, 520))
+
     # --- failures and missing-value reasons
     failed = df[df["status"].astype(str) != "ok"]
     failures = [{"path": str(r["path"]), "variant": str(r["variant"]), "error": str(r["error"])}
@@ -317,6 +321,7 @@ def build_report(run_dir: str | os.PathLike, *, comparison: Comparison | None = 
         "family_titles": family_titles(),
         "dist": dist, "not_measured": not_measured,
         "galleries": galleries, "gallery_errors": gallery_errors[:20],
+        "prompt_panels": panels,
         "failures": failures[:200], "n_failures_hidden": max(0, len(failures) - 200),
         "reasons": reasons[:15],
         "family_meta": fam_meta,
@@ -389,7 +394,8 @@ def _build_gallery(run_dir: Path, summary: Mapping[str, Any], ok: Any, cols: Seq
         draw = [f for f in fams_i if f in drawable]
         try:
             if draw:
-                rgb, results = overlays.measure_image(path, families=draw)
+                rgb, results = overlays.measure_image(
+                    path, families=draw, prompt=str(row.get("prompt", "") or "") or None)
             else:
                 from lenscore.datasets.decode import decode_image
 
@@ -435,6 +441,190 @@ def _build_gallery(run_dir: Path, summary: Mapping[str, Any], ok: Any, cols: Seq
 
 
 # ----------------------------------------------------------------------------------------------
+# "prompt against render" (issue 18): what each variant's prompt predicts beside what its renders
+# show, drawn on one of them, with the lint reading of the prompt
+_PANEL_READS = ("focus.background_blur_px", "physics.blur_ratio", "physics.blur_error",
+                "color.subject_cct_k", "color.background_cct_k", "color.delta_mired",
+                "physics.key_kelvin_error_mired", "physics.background_kelvin_error_mired",
+                "physics.delta_mired_error", "bokeh.orb_diameter_frac", "bokeh.aspect",
+                "physics.orb_aspect_error", "physics.spec_coverage")
+
+
+def _median(g: Any, col: str) -> tuple[float, int]:
+    if col not in g.columns:
+        return math.nan, 0
+    x = np.asarray(g[col], dtype=float)
+    x = x[np.isfinite(x)]
+    return (float(np.median(x)), int(x.size)) if x.size else (math.nan, 0)
+
+
+def _k(v: float) -> str:
+    return f"{v:.0f} K" if math.isfinite(v) else "not measured"
+
+
+def prompt_panel(prompt: str, g: Any, *, long_side_px: int, width_px: int) -> dict[str, Any]:
+    """One variant's panel data (no image): the prompt's predictions and lint reading against
+    the medians of what its renders measured (``g``: the variant's ok rows of scores.csv)."""
+    from lenscore.metrics.physics import PARAMS, blur_sentence, lens_words
+    from lenscore.reports.lint import lint
+
+    lr = lint(prompt, width_px=long_side_px)
+    pr = lr.predictions
+    med = {c: _median(g, c) for c in _PANEL_READS}
+    n = int(len(g))
+    rows: list[dict[str, str]] = []
+    sentences: list[str] = []
+    lens = lens_words(pr)
+    bg = pr.background
+    seen_px, n_seen = med["focus.background_blur_px"]
+    ratio = med["physics.blur_ratio"][0]
+    if bg is not None:
+        pred = bg.px(long_side_px) if bg.frac is not None else bg.px_range(long_side_px)
+        pred_txt = (f"{pred:.0f} px ({100 * bg.frac:.1f} % of the frame)" if bg.frac is not None
+                    else f"{pred[0]:.0f}-{pred[1]:.0f} px")
+        rows.append({"what": f"background disc ({bg.label})",
+                     "asked": f"{pred_txt}, {lens}",
+                     "seen": f"{seen_px:.0f} px" if math.isfinite(seen_px) else "not measured",
+                     "off": (f"x{ratio:.2f} ({med['physics.blur_error'][0]:.1f} stops)"
+                             if math.isfinite(ratio) else "n/a"),
+                     "n": str(n_seen)})
+        if math.isfinite(ratio) and math.isfinite(seen_px):
+            sentences.append(blur_sentence(ratio, lens, bg.label, pred, seen_px))
+        else:
+            sentences.append(f"the prompt predicts {pred_txt} background discs for the {bg.label}; "
+                             f"the renders show no measurable background blur")
+    else:
+        rows.append({"what": "background disc", "asked": "not predicted (no lens, aperture and "
+                     "distances)", "seen": f"{seen_px:.0f} px" if math.isfinite(seen_px) else
+                     "not measured", "off": "n/a", "n": str(n_seen)})
+    for role, slot, col, err in (("key", "key", "color.subject_cct_k", "physics.key_kelvin_error_mired"),
+                                 ("background", "background", "color.background_cct_k",
+                                  "physics.background_kelvin_error_mired")):
+        li = pr.light_for(role)
+        how = "" if li is not None else " (best fit)"
+        if li is None and pr.lights:  # the panel shows what the family matched, by Kelvin
+            ks = [x for x in pr.lights if x.kelvin is not None]
+            seen_k = med[col][0]
+            if ks and math.isfinite(seen_k):
+                li = min(ks, key=lambda x: abs(1e6 / x.kelvin - 1e6 / seen_k))
+        e = med[err][0]
+        rows.append({"what": f"{role} light",
+                     "asked": (f"{li.kelvin:.0f} K ('{li.text}'){how}" if li is not None and
+                               li.kelvin is not None else "not stated"),
+                     "seen": _k(med[col][0]),
+                     "off": f"{e:.0f} mired" if math.isfinite(e) else "n/a", "n": str(med[col][1])})
+    if pr.delta_mired is not None:
+        e = med["physics.delta_mired_error"][0]
+        dm = med["color.delta_mired"][0]
+        rows.append({"what": "warm-cool separation", "asked": f"{pr.delta_mired:.0f} mired",
+                     "seen": f"{dm:.0f} mired" if math.isfinite(dm) else "not measured",
+                     "off": f"{e:.0f} mired" if math.isfinite(e) else "n/a",
+                     "n": str(med["color.delta_mired"][1])})
+    if pr.orb_shape is not None:
+        a = med["bokeh.aspect"][0]
+        e = med["physics.orb_aspect_error"][0]
+        asked = pr.orb_shape.kind.replace("_", " ")
+        if pr.orb_shape.aspect is not None:
+            asked += f", aspect {pr.orb_shape.aspect:g}"
+        rows.append({"what": "orb shape", "asked": asked,
+                     "seen": (f"aspect {max(a, 1 / a):.2f}" if math.isfinite(a) and a > 0
+                              else "no orbs measured"),
+                     "off": f"{100 * e:.0f} %" if math.isfinite(e) else "n/a",
+                     "n": str(med["bokeh.aspect"][1])})
+    ke = med["physics.key_kelvin_error_mired"][0]
+    be = med["physics.background_kelvin_error_mired"][0]
+    tol = PARAMS.obedient_mired
+    kparts = [f"the {name} light is {e:.0f} mired from the prompt's Kelvin "
+              f"({'obedient' if e <= tol else 'disobedient'}: the band is {tol:g} mired)"
+              for name, e in (("key", ke), ("background", be)) if math.isfinite(e)]
+    if kparts:
+        sentences.append("; ".join(kparts))
+    if pr.coverage == 0:
+        sentences = ["the prompt states no lens, aperture, distances or light colours: nothing to "
+                     "hold the renders against; the lint reading below says what to state"]
+    return {
+        "prompt": prompt, "n": n, "lens": lens or "not stated",
+        "coverage": f"{round(6 * pr.coverage)} of 6",
+        "missing": list(pr.missing), "rows": rows, "sentence": "; ".join(sentences),
+        "effects": [{"phrase": f.phrase or "", "message": f.message, "rewrite": f.rewrite or ""}
+                    for f in lr.effects],
+        "warnings": [{"phrase": f.phrase or "", "message": f.message, "rewrite": f.rewrite or ""}
+                     for f in lr.warnings],
+        "contradictions": [{"phrase": f.phrase or "", "message": f.message,
+                            "rewrite": f.rewrite or ""} for f in lr.contradictions],
+        "predictions": [x for x in _prediction_words(lr)],
+        "src": None, "image_name": "", "image_error": "", "image_pick": "",
+    }
+
+
+def _prediction_words(lr: Any) -> list[str]:
+    """The lint's predictions in words (the lines ``lenscore lint`` prints)."""
+    from lenscore.reports.lint import _prediction_lines
+
+    out = []
+    for ln in _prediction_lines(lr, 100):
+        t = ln.strip()
+        if t.startswith("- "):
+            out.append(t[2:])
+        elif out and t and not t.endswith(":"):
+            out[-1] += " " + t
+    return out
+
+
+def prompt_panels(run_dir: Path, summary: Mapping[str, Any], ok: Any, variants: Sequence[str],
+                  vcolor: Mapping[str, str], *, draw: bool = True, image_root: Any = None,
+                  thumb_px: int = 520) -> list[dict[str, Any]]:
+    """A "prompt against render" panel per variant that has a prompt (the most common prompt
+    of its renders), with the physics overlay drawn on its median render by ``physics.blur_error``
+    (re-measured with that prompt) when ``draw``."""
+    from collections import Counter as _Counter
+
+    if "prompt" not in ok.columns:
+        return []
+    out = []
+    for v in variants:
+        g = ok[ok["variant"].astype(str) == v]
+        prompts = [str(p) for p in g["prompt"] if isinstance(p, str) and p.strip()]
+        if not prompts:
+            continue
+        prompt, count = _Counter(prompts).most_common(1)[0]
+        gp = g[g["prompt"].astype(str) == prompt]
+        try:
+            w = int(np.nanmedian(np.asarray(gp["width"], dtype=float)))
+            h = int(np.nanmedian(np.asarray(gp["height"], dtype=float)))
+        except (KeyError, TypeError, ValueError):
+            w = h = 1024
+        panel = prompt_panel(prompt, gp, long_side_px=max(w, h), width_px=w)
+        panel.update(variant=v, color=vcolor.get(v, "#888"),
+                     other_prompts=len(set(prompts)) - 1, n_prompt=count)
+        if draw and len(gp):
+            err = np.asarray(gp["physics.blur_error"], float) if "physics.blur_error" in gp.columns \
+                else np.full(len(gp), np.nan)
+            fin = np.flatnonzero(np.isfinite(err))
+            pos = int(fin[np.argsort(err[fin])[len(fin) // 2]]) if fin.size else 0
+            row = gp.iloc[pos]
+            panel["image_pick"] = ("the variant's median by physics.blur_error" if fin.size
+                                   else "its first image")
+            src = str(row.get("_source", "") or "")
+            path = Path(src) if src and Path(src).is_file() else \
+                resolve_image(str(row["path"]), run_dir, summary, image_root)
+            panel["image_name"] = Path(str(row["path"])).name
+            if path is None:
+                panel["image_error"] = "image not found beside the run or its input"
+            else:
+                try:
+                    from lenscore.reports import overlays
+
+                    rgb, results = overlays.measure_image(path, families=["physics"], prompt=prompt)
+                    img = overlays.overlay("physics", rgb, results.get("physics"), long_side=thumb_px)
+                    panel["src"] = data_uri(overlays.encode_image(img, "jpeg", 86), "image/jpeg")
+                except Exception as e:  # noqa: BLE001 - one unreadable image must not lose the report
+                    panel["image_error"] = f"{type(e).__name__}: {e}"
+        out.append(panel)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
 # rendering
 def _env() -> Any:
     import jinja2
@@ -457,10 +647,14 @@ def render_report_markdown(data: Mapping[str, Any]) -> str:
     variants = [v["name"] for v in data["variants"]]
     run_line = (f"{data['n_ok']} of {data['n_total']} images scored in {len(variants)} "
                 f"variant(s): {', '.join(variants)}")
-    return render_markdown(title=("lenscore: " + " / ".join(
+    from lenscore.reports.markdown import prompt_panels_markdown
+
+    md = render_markdown(title=("lenscore: " + " / ".join(
         f"{p['variant']} vs {p['baseline']}" for p in data["pairs"])) if data["pairs"]
         else "lenscore report", run_line=run_line, comparison=data["comparison"],
         variant_stats=data["variant_stats"], meta=data["meta"], failures=data["n_failed"])
+    extra = prompt_panels_markdown(data.get("prompt_panels") or [])
+    return md + ("\n" + "\n".join(extra) + "\n" if extra else "")
 
 
 def write_report(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | None = None,

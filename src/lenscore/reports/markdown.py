@@ -169,3 +169,29 @@ def render_markdown(*, title: str, run_line: str, comparison: Comparison | None,
         out.append(f"Full report with plots and overlays: `{md_escape(report_html)}`")
         out.append("")
     return "\n".join(out)
+
+
+def prompt_panels_markdown(panels: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The report's "prompt against render" panels (issue 18) as a Markdown section: per
+    variant, the prompt, the sentence, predicted against measured, and the lint's rewrites."""
+    if not panels:
+        return []
+    out = ["### Prompt against render", ""]
+    for p in panels:
+        out.append(f"**{md_escape(p['variant'])}** ({p['n']} images, pins down "
+                   f"{md_escape(p['coverage'])}): \u201c{md_escape(p['prompt'])}\u201d")
+        out.append("")
+        out.append(md_escape(p["sentence"]))
+        out.append("")
+        out.append("| what | the prompt asks | the renders show | off by |")
+        out.append("|---|---|---|---|")
+        for r in p["rows"]:
+            out.append(f"| {md_escape(r['what'])} | {md_escape(r['asked'])} | "
+                       f"{md_escape(r['seen'])} | {md_escape(r['off'])} |")
+        out.append("")
+        for f in list(p.get("contradictions") or []) + list(p.get("effects") or []):
+            rw = f" \u2192 \u201c{md_escape(f['rewrite'])}\u201d" if f.get("rewrite") else ""
+            ph = f"\u201c{md_escape(f['phrase'])}\u201d: " if f.get("phrase") else ""
+            out.append(f"- {ph}{md_escape(f['message'])}{rw}")
+        out.append("")
+    return out
