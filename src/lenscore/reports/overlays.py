@@ -30,13 +30,18 @@ def measure_image(path: str | os.PathLike, *, families: Sequence[str] | None = N
     """Decode ``path`` and run the metric families on it.
 
     Returns ``(rgb, results)``: float32 sRGB H x W x 3 and {family: MetricResult}. ``families``
-    limits the run (what those families require is computed too, as in a scoring run).
+    limits the run (what those families require is computed too, as in a scoring run). Without
+    ``prompt``, the prompt written in the file (A1111 / ComfyUI / EXIF) is used.
     """
     from lenscore.context import ImageContext
     from lenscore.datasets.decode import decode_image
     from lenscore.evaluator.run import compute_families, select_families
 
+    from lenscore.datasets.prompts import prompt_from_text
+
     decoded = decode_image(path)
+    if prompt is None:  # as `lenscore score` does: the prompt in the file's metadata
+        prompt = prompt_from_text(decoded.text).prompt or None
     ctx = ImageContext(decoded.rgb, subject_box=subject_box, prompt=prompt)
     fams = select_families() if families is None else select_families(list(families))
     return decoded.rgb, compute_families(ctx, fams)
