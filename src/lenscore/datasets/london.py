@@ -186,10 +186,13 @@ def _backdrop_z(rgb: np.ndarray, back: np.ndarray, sigma: float) -> np.ndarray:
     return np.hypot(chroma, light) / max(sigma, 1e-3)
 
 
-def _fill_holes(mask: np.ndarray) -> np.ndarray:
+def _fill_holes(mask: np.ndarray, *, closed_bottom: bool = False) -> np.ndarray:
+    """Fill holes; with ``closed_bottom`` the frame's bottom edge counts as person (the body
+    continues below the frame), so backdrop pockets open only to the bottom edge are filled too."""
     m = mask.astype(np.uint8)
-    h, w = m.shape
     flood = np.pad(m, 1).copy()
+    if closed_bottom:
+        flood[-1, :] = 1
     cv2.floodFill(flood, None, (0, 0), 2)
     return (flood[1:-1, 1:-1] != 2)
 
@@ -309,7 +312,7 @@ def person_matte(rgb: np.ndarray, landmarks: np.ndarray, *, work_long_side: int 
     cv2.grabCut(flat8, gc, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
     small = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
     small = _largest_component_at(small, face)
-    small = _fill_holes(small)
+    small = _fill_holes(small, closed_bottom=True)
     thresh_small = _fill_holes(_largest_component_at(zs > 6, face))
     m = cv2.resize(small.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
     mask = m >= 0.5
@@ -473,10 +476,11 @@ def bokeh_background(frame: tuple[int, int], rng: np.random.Generator, *,
         k = float(rng.uniform(1800, 10000))
         col = blackbody_linear_rgb(k) * float(rng.uniform(0.3, 1.5))
         cx, cy = int(rng.integers(0, W)), int(rng.integers(0, H))
-        disc = np.zeros((H, W), np.float32)
-        cv2.circle(disc, (cx, cy), max(1, int(r)), 1.0, -1, lineType=cv2.LINE_AA)
-        edge = float(rng.uniform(0.6, 1.0))              # brighter rim or flat
-        img += disc[..., None] * col * edge
+        ri = max(1, int(r))
+        x0, y0, x1, y1 = max(0, cx - ri - 1), max(0, cy - ri - 1), min(W, cx + ri + 2), min(H, cy + ri + 2)
+        disc = np.zeros((y1 - y0, x1 - x0), np.float32)
+        cv2.circle(disc, (cx - x0, cy - y0), ri, 1.0, -1, lineType=cv2.LINE_AA)
+        img[y0:y1, x0:x1] += disc[..., None] * col
     return img.astype(np.float32), {"kind": "bokeh", "lights": n}
 
 
