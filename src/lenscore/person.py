@@ -11,7 +11,7 @@ With faces (:func:`lenscore.faces.detect_faces`, in the working copy's pixels):
    turned by the face's roll about its centre.
 2. **GrabCut** (Rother, Kolmogorov & Blake 2004) on the working copy, seeded with: sure subject
    on the face oval and neck core; probable subject on the prior; sure background on the frame
-   border strips farther than ``BGD_MARGIN`` face widths from the prior; probable background
+   border strips farther than ``BORDER_MARGIN`` face widths from the prior; probable background
    everywhere else. Colour models and the contrast-sensitive smoothness term then move the edge
    to the person's actual outline (hair, shoulders, arms that leave the template).
 3. **Focus evidence** (``refine="focus"``, default): when the face is clearly sharper than the
@@ -61,7 +61,10 @@ GROUP_FRAC = 0.5
 #: torso half-width at the shoulders and at the bottom of the frame, in face widths.
 SHOULDER_HALF_WIDTH = 1.45
 BOTTOM_HALF_WIDTH = 1.7
-#: sure-background border strips must be this many face widths away from the prior.
+#: the frame's border strips are sure background where they are this many face widths away
+#: from the prior (the prior is generous already: hair, ears, shoulders)...
+BORDER_MARGIN = 0.1
+#: ...and defocused pixels are sure background this many face widths away from it.
 BGD_MARGIN = 0.6
 #: the subject mask never covers more than this fraction of the frame.
 MAX_FRACTION = 0.9
@@ -280,20 +283,23 @@ def _person(img8, sharp, faces, refine, iterations, max_fraction) -> SubjectMask
     prior, sure, big = body_prior(faces, (h, w))
     labels = np.full((h, w), cv2.GC_PR_BGD, np.uint8)
     labels[prior] = cv2.GC_PR_FGD
-    margin = max(2, int(round(BGD_MARGIN * big)))
-    near = cv2.dilate(prior.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1,) * 2))
+    def grown(k: float) -> np.ndarray:
+        r = max(2, int(round(k * big)))
+        return cv2.dilate(prior.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)).astype(bool)
+
+    near, near_border = grown(BGD_MARGIN), grown(BORDER_MARGIN)
     border = np.zeros((h, w), bool)
     b = max(2, int(0.02 * max(h, w)))
     border[:b], border[:, :b], border[:, -b:] = True, True, True
     border[-b:] = True
-    labels[border & ~near.astype(bool)] = cv2.GC_BGD
+    labels[border & ~near_border] = cv2.GC_BGD
     notes = [f"{len(faces)} face(s) seed the person mask"]
     if refine == "focus":
         # defocused background outside the prior's margin is sure background (a sharp subject
         # part there, e.g. an arm, stays probable background and can still be won by colour)
         t = _focus_threshold(sharp, sure)
         if np.isfinite(t):
-            labels[(sharp < t) & ~near.astype(bool)] = cv2.GC_BGD
+            labels[(sharp < t) & ~near] = cv2.GC_BGD
             notes.append("sharpness: blurry pixels away from the body prior are sure background")
     labels[sure] = cv2.GC_FGD
     m = _grabcut(img8, labels, iterations)
@@ -304,7 +310,7 @@ def _person(img8, sharp, faces, refine, iterations, max_fraction) -> SubjectMask
     else:
         m = _fill_holes(_keep_seeded(m | sure, sure))
     if m.mean() > max_fraction:
-        m = prior & ~(border & ~near.astype(bool))
+        m = prior & ~(border & ~near_border)
         how = "prior (GrabCut took too much)"
         notes.append(f"GrabCut covered more than {max_fraction:.0%} of the frame; the body prior is used")
         if m.mean() > max_fraction:
