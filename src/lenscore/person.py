@@ -68,9 +68,11 @@ BORDER_MARGIN = 0.1
 BGD_MARGIN = 0.6
 #: the subject mask never covers more than this fraction of the frame.
 MAX_FRACTION = 0.9
-GRABCUT_ITERATIONS = 4
+#: (measured on 40 London composites: 256 px / 2 iterations gives median IoU 0.983, p10 0.971;
+#: 384 / 4: 0.985, 0.966; 512 / 4: 0.985, 0.964, at 4-5x the time)
+GRABCUT_ITERATIONS = 2
 #: GrabCut runs at this long side at most (px); the mask is resized back to the input size.
-GRABCUT_LONG_SIDE = 384
+GRABCUT_LONG_SIDE = 256
 
 
 @dataclass(frozen=True, eq=False)
