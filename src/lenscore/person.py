@@ -198,6 +198,7 @@ def _grabcut(img8: np.ndarray, labels: np.ndarray, iterations: int) -> np.ndarra
         return None
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     try:
+        cv2.setRNGSeed(0)                   # GrabCut seeds its colour models with OpenCV's global RNG
         cv2.grabCut(small, lab, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
     except cv2.error:
         return None

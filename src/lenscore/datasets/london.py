@@ -309,6 +309,7 @@ def person_matte(rgb: np.ndarray, landmarks: np.ndarray, *, work_long_side: int 
     y_chin = int(chin_y * scale)
     gc[y_chin:, max(0, int(ncx - nhw)):int(ncx + nhw) + 1] = cv2.GC_FGD
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0)                   # GrabCut seeds its colour models with OpenCV's global RNG
     cv2.grabCut(flat8, gc, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
     small = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
     small = _largest_component_at(small, face)
