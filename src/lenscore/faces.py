@@ -511,11 +511,23 @@ def _run_passes(img, passes, cache, min_score, verify, min_presence, max_faces) 
 
 
 def _dedupe(faces: list[Face]) -> list[Face]:
-    """Two candidates that the mesh put on the same face (eye centres within 0.3 IOD) are one."""
+    """Candidates that the mesh put on the same face are one: eye centres within 0.3 IOD, or
+    boxes overlapping by IoU > 0.4 (a candidate from a coarse pass and one from a tile can
+    blend apart and land on one face twice). The one with the higher mesh presence (then
+    detector score) is kept."""
     out: list[Face] = []
-    for f in sorted(faces, key=lambda q: -q.score):
+    key = lambda q: (-(q.presence if np.isfinite(q.presence) else 0.0), -q.score)
+    for f in sorted(faces, key=key):
         e = f.eyes.mean(0)
-        if all(np.hypot(*(e - g.eyes.mean(0))) > 0.3 * max(g.inter_ocular, 1.0) for g in out):
+        fb = np.array([f.box[0], f.box[1], f.box[0] + f.box[2], f.box[1] + f.box[3]])
+        same = False
+        for g in out:
+            gb = np.array([[g.box[0], g.box[1], g.box[0] + g.box[2], g.box[1] + g.box[3]]])
+            if (np.hypot(*(e - g.eyes.mean(0))) <= 0.3 * max(g.inter_ocular, 1.0)
+                    or _iou_xyxy(fb, gb)[0] > 0.4):
+                same = True
+                break
+        if not same:
             out.append(f)
     return out
 
