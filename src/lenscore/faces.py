@@ -36,6 +36,13 @@ forehead, both cheeks and the nose bridge, clipped to the mesh's face oval and m
 eyes, brows and lips (dilated by 0.08 IOD) and the base of the nose (nostrils). The same
 geometry works from the six detector keypoints when there is no mesh (``Face.mesh`` False).
 
+Measured (``scripts/measure_faces.py``, 32 London faces x 7 widths x 3 rolls = 672 frames of
+1024 px, keys 2000-9000 K, textured / plain / bokeh backgrounds, 1 in 7 gray; one thread):
+recall 99.0 % at 4 % face width and 100 % at 6-40 % with ``small_faces="auto"`` (45.8 % and
+99.0 % with ``False``), 100 % in every ethnicity group at >= 6 %; no false face on 145 frames
+without a person; eye centres within 1.6 % of the face width (median), roll within 1.4 degrees;
+17.7 ms median per image (auto), 14.7 ms (False), 56 ms (True).
+
 References
 ----------
 Bazarevsky, V., Kartynnik, Y., Vakunov, A., Raveendran, K., Grundmann, M. (2019). BlazeFace:

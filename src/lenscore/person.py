@@ -30,6 +30,11 @@ centre rectangle, and a uniform or tiny image to a centred ellipse (``how`` says
 The mask never covers more than ``MAX_FRACTION`` of the frame (beyond that it is replaced by the
 prior, and ``how`` says so). NaN and inf pixels are read as black.
 
+Measured (``scripts/measure_faces.py``, 672 London composites, 768 px working copy, seeded by
+the detected faces): IoU with the true person mask median 0.983, 10th percentile 0.929 (the
+template prior alone: 0.850 / 0.774; GrabCut without the focus rule: 0.984 / 0.934);
+~150 ms per image (GrabCut at ``GRABCUT_LONG_SIDE``).
+
 References
 ----------
 Rother, C., Kolmogorov, V., Blake, A. (2004). "GrabCut": interactive foreground extraction using
