@@ -349,11 +349,18 @@ def _detector(long_side: int):
 
 def _alternatives():
     out = {}
-    from lenscore import subject as S
+    import cv2
 
-    def haar(img):
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+
+    def haar(img):  # lenscore 0.1's detector: Haar at 256 px, faces >= 12 % of the short side
         g = img if img.ndim == 2 else img @ np.array([0.2126, 0.7152, 0.0722], np.float32)
-        return [f.box for f in S.detect_faces(g, None if img.ndim == 2 else img)]
+        small = resize_long_side(g, 256) if max(g.shape[:2]) > 256 else g
+        k = g.shape[1] / small.shape[1]
+        u8 = cv2.equalizeHist(np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8))
+        side = max(20, int(0.12 * min(u8.shape)))
+        rects = cascade.detectMultiScale(u8, scaleFactor=1.15, minNeighbors=5, minSize=(side, side))
+        return [tuple(float(v) * k for v in r) for r in np.asarray(rects).reshape(-1, 4)]
     out["OpenCV Haar (lenscore 0.1)"] = haar
     try:
         import dlib  # noqa: F401

@@ -236,7 +236,7 @@ def test_each_image_is_read_decoded_and_face_detected_once(tmp_path, monkeypatch
 
     import lenscore.evaluator.run as runmod
     import lenscore.evaluator.sources as sources
-    import lenscore.subject as subject
+    import lenscore.faces as faces
     from lenscore.datasets.discover import ImageRecord
     from lenscore.evaluator.run import score_record
 
@@ -252,7 +252,7 @@ def test_each_image_is_read_decoded_and_face_detected_once(tmp_path, monkeypatch
 
     counting(sources, "read_source")
     counting(runmod, "decode_image")
-    counting(subject, "detect_faces")
+    counting(faces, "detect_faces")
     p = write_png(tmp_path / "astronaut.png", data.astronaut())
     fams = select_families() + [FAMILY]
     row = score_record(ImageRecord(path="astronaut.png", source=str(p)), fams).row

@@ -202,11 +202,11 @@ def test_tiny_image_is_nan_with_reason():
     assert "too small" in res.reasons["focus"]
 
 
-def test_no_face_falls_back_to_the_centre_box():
+def test_no_face_measures_the_in_focus_region_as_the_subject():
     rgb, _ = scene(384, 8, seed=2, box_frac=(0.25, 0.15, 0.5, 0.7))
     ctx = ImageContext(rgb)
     res = focus.compute(ctx)
-    assert ctx.subject_source == "fallback"
+    assert not ctx.faces and ctx.subject_source in ("in-focus", "fallback")
     assert all(math.isfinite(res.values[n]) for n in OUT), res.reasons
     assert res.values["focus.separation"] > 0
 

@@ -19,7 +19,8 @@ def checks():
 
 
 def test_every_family_is_validated(checks):
-    assert {c.family for c in checks.values()} == {"focus", "bokeh", "color", "skin", "physics"}
+    assert {c.family for c in checks.values()} == {"subject", "focus", "bokeh", "color", "skin",
+                                                  "physics"}
     assert len(checks) >= 14
 
 

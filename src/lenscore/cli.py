@@ -139,7 +139,8 @@ def _load_clip_or_skip(model: str, pretrained: str | None, batch_size: int,
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("results"),
               show_default=True, help="Folder for scores.csv and summary.json.")
 @click.option("--manifest", "-m", type=click.Path(path_type=Path),
-              help="CSV or JSONL listing path, variant[, prompt, seed, subject_box] per image.")
+              help="CSV or JSONL listing path, variant[, prompt, seed, subject_box, "
+                   "subject_mask] per image.")
 @click.option("--extra-columns", metavar="LIST",
               help="Comma-separated columns of your own in the --manifest (e.g. sampler,cfg), "
                    "copied into scores.csv; any other unknown column is an error.")

@@ -15,15 +15,20 @@ measured alike). Boxes are (x, y, w, h); ``subject_box`` is in full-resolution p
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+import cv2
+
 if TYPE_CHECKING:  # pragma: no cover
+    from lenscore.faces import Face
     from lenscore.metrics.base import MetricFamily, MetricResult
+    from lenscore.person import SubjectMask
 
 import numpy as np
 
-from lenscore import imaging, subject
+from lenscore import imaging
 from lenscore.errors import InputError
 
 #: longer side of the working copy, in pixels.
@@ -38,7 +43,9 @@ class ImageContext:
     rgb : array
         H x W x 3 float in [0, 1], sRGB-encoded.
     subject_box : (x, y, w, h), optional
-        The subject given by the user (full-resolution pixels); wins over face detection.
+        The subject given by the user (full-resolution pixels); wins over the subject model.
+    subject_mask : bool array, optional
+        The subject given by the user as a mask of the image's size; wins over everything.
     skin_mask : bool array, optional
         A skin mask given by the user (full resolution); wins over the skin model.
     prompt : str, optional
@@ -46,6 +53,7 @@ class ImageContext:
     """
 
     def __init__(self, rgb: np.ndarray, *, subject_box: tuple[int, int, int, int] | None = None,
+                 subject_mask: np.ndarray | None = None,
                  skin_mask: np.ndarray | None = None, prompt: str | None = None,
                  work_long_side: int = WORK_LONG_SIDE):
         rgb = np.asarray(rgb)
@@ -58,6 +66,16 @@ class ImageContext:
         self.height, self.width = self.rgb.shape[:2]
         self.user_subject_box = (tuple(int(v) for v in subject_box)
                                  if subject_box is not None else None)
+        if subject_mask is not None:
+            subject_mask = np.asarray(subject_mask).astype(bool)
+            if subject_mask.shape != (self.height, self.width):
+                raise InputError(f"the subject mask is {subject_mask.shape[1]}x"
+                                 f"{subject_mask.shape[0]} px but the image is {self.width}x"
+                                 f"{self.height}; give a mask of the image's size")
+            if not subject_mask.any() or subject_mask.all():
+                raise InputError("the subject mask is empty or covers the whole image; mark the "
+                                 "subject white and the background black")
+        self.user_subject_mask = subject_mask
         self.user_skin_mask = skin_mask
         self.prompt = prompt
         self.work_long_side = work_long_side
@@ -109,50 +127,83 @@ class ImageContext:
 
     # ---- subject ---------------------------------------------------------------------------
     @cached_property
-    def faces(self) -> list[subject.Face]:
-        """Detected faces, largest first, full-resolution pixels."""
-        faces = subject.detect_faces(self.work_gray, self.work_rgb)
+    def work_faces(self) -> list[Face]:
+        """Faces on the working copy, largest first, working pixels (:mod:`lenscore.faces`:
+        BlazeFace candidates verified by Face Mesh, with 468 landmarks each)."""
+        from lenscore.faces import detect_faces
+
+        return detect_faces(self.work_rgb)
+
+    @cached_property
+    def faces(self) -> list[Face]:
+        """The same faces in full-resolution pixels (``box``, ``landmarks``, ``eyes``,
+        ``inter_ocular``, ``roll_deg``; see :class:`lenscore.faces.Face`)."""
         s = 1.0 / self.work_scale
-        return [subject.Face(imaging.scale_box(f.box, s), f.neighbors) for f in faces]
+        return [f.scaled(s) for f in self.work_faces]
 
     @cached_property
     def face_box(self) -> tuple[int, int, int, int] | None:
-        """The main face (largest detected), or None."""
-        return self.faces[0].box if self.faces else None
+        """The main face (largest detected), whole full-resolution pixels, or None."""
+        return imaging.scale_box(self.faces[0].box, 1.0) if self.faces else None
+
+    @cached_property
+    def subject(self) -> SubjectMask:
+        """The subject at working resolution and how it was found: the user's mask or box when
+        given, else :func:`lenscore.person.subject_mask` (a person seeded by the faces and refined
+        by colour and sharpness; without a face, the in-focus region)."""
+        from lenscore.person import SubjectMask, subject_mask
+
+        shape = self.work_gray.shape
+        if self.user_subject_mask is not None:
+            m = cv2.resize(self.user_subject_mask.astype(np.uint8), (shape[1], shape[0]),
+                           interpolation=cv2.INTER_NEAREST).astype(bool)
+            return SubjectMask(m, "user mask", len(self.faces), ["subject mask from the manifest"])
+        if self.user_subject_box is not None:
+            m = imaging.box_to_mask(imaging.scale_box(self.user_subject_box, self.work_scale), shape)
+            return SubjectMask(m, "user box", len(self.faces), ["subject box from the manifest"])
+        return subject_mask(self.work_rgb, self.work_faces)
 
     @cached_property
     def subject_source(self) -> str:
-        """Where ``subject_box`` came from: 'user', 'face' or 'fallback'."""
-        if self.user_subject_box is not None:
+        """Where the subject came from: 'user_mask', 'user' (a box), 'face' (a person around the
+        detected faces), 'in-focus' (no face: the in-focus region) or 'fallback' (no evidence:
+        a centred region)."""
+        how = self.subject.how
+        if how == "user mask":
+            return "user_mask"
+        if how == "user box":
             return "user"
-        return "face" if self.face_box is not None else "fallback"
-
-    @cached_property
-    def subject_box(self) -> tuple[int, int, int, int]:
-        """The subject (head and shoulders), full-resolution pixels."""
-        if self.user_subject_box is not None:
-            return self.user_subject_box
-        if self.face_box is not None:
-            return subject.head_and_shoulders(self.face_box, (self.height, self.width))
-        return subject.fallback_box((self.height, self.width))
-
-    @cached_property
-    def work_subject_box(self) -> tuple[int, int, int, int]:
-        return imaging.scale_box(self.subject_box, self.work_scale)
+        if how.startswith("person") or how.startswith("prior"):
+            return "face"
+        return "in-focus" if how.startswith("in-focus") else "fallback"
 
     @cached_property
     def work_subject_mask(self) -> np.ndarray:
-        """True on the subject, working resolution: the person silhouette around a detected face
-        (:func:`lenscore.subject.person_mask`), else the user's or the fallback box."""
-        if self.subject_source == "face" and self.face_box is not None:
-            fb = tuple(v * self.work_scale for v in self.face_box)
-            return subject.person_mask(fb, self.work_gray.shape)  # type: ignore[arg-type]
-        return imaging.box_to_mask(self.work_subject_box, self.work_gray.shape)
+        """True on the subject, working resolution (:attr:`subject`)."""
+        return self.subject.mask
 
     @cached_property
     def work_background_mask(self) -> np.ndarray:
         """True outside the subject, working resolution."""
         return ~self.work_subject_mask
+
+    @cached_property
+    def work_subject_box(self) -> tuple[int, int, int, int]:
+        """Bounding box of the subject, working pixels (the whole frame when the mask is empty)."""
+        if self.user_subject_box is not None and self.user_subject_mask is None:
+            return imaging.scale_box(self.user_subject_box, self.work_scale)
+        return imaging.mask_box(self.work_subject_mask)
+
+    @cached_property
+    def subject_box(self) -> tuple[int, int, int, int]:
+        """Bounding box of the subject, full-resolution pixels."""
+        if self.user_subject_box is not None and self.user_subject_mask is None:
+            return self.user_subject_box
+        x, y, w, h = self.work_subject_box
+        s = 1.0 / self.work_scale
+        x0, y0 = int(math.floor(x * s)), int(math.floor(y * s))
+        x1, y1 = min(self.width, int(math.ceil((x + w) * s))), min(self.height, int(math.ceil((y + h) * s)))
+        return (x0, y0, max(1, x1 - x0), max(1, y1 - y0))
 
     # ---- family results ---------------------------------------------------------------------
     def result(self, family: "str | MetricFamily") -> "MetricResult":

@@ -126,6 +126,15 @@ def box_to_mask(box: tuple[int, int, int, int], shape: tuple[int, int]) -> np.nd
     return mask
 
 
+def mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """Bounding box (x, y, w, h) of the True pixels of a 2-D mask; the whole mask when empty."""
+    m = np.asarray(mask, dtype=bool)
+    ys, xs = np.nonzero(m)
+    if ys.size == 0:
+        return (0, 0, int(m.shape[1]), int(m.shape[0]))
+    return (int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1))
+
+
 def scale_box(box: tuple[float, float, float, float], s: float) -> tuple[int, int, int, int]:
     """Scale an (x, y, w, h) box by ``s`` and round to whole pixels."""
     return tuple(int(round(v * s)) for v in box)  # type: ignore[return-value]

@@ -108,7 +108,7 @@ def _display_name(source: Any) -> str:
 
 
 def _decode_opened(im: Any, *, max_pixels: int | None) -> DecodedImage:
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
     notes: list[str] = []
     w, h = im.size

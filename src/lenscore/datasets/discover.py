@@ -5,7 +5,8 @@ variant ``default``. Recursive, sorted by path, hidden folders skipped, symlinke
 followed (so a symlink loop cannot hang the walk).
 
 Manifest (CSV with a header, or JSONL): per image ``path`` (relative to the manifest's folder),
-``variant``, and optionally ``prompt``, ``seed``, ``subject_box`` (``x,y,w,h`` in pixels). A path
+``variant``, and optionally ``prompt``, ``seed``, ``subject_box`` (``x,y,w,h`` in pixels),
+``subject_mask`` (a PNG of the image's size, white on the subject, relative to the manifest). A path
 may not leave the manifest's folder. Faults are :class:`ConfigError` with the line and column.
 """
 
@@ -22,7 +23,7 @@ from lenscore.datasets.decode import SUPPORTED_SUFFIXES
 from lenscore.errors import ConfigError, UsageError
 
 DEFAULT_VARIANT = "default"
-MANIFEST_COLUMNS = ("path", "variant", "prompt", "seed", "subject_box")
+MANIFEST_COLUMNS = ("path", "variant", "prompt", "seed", "subject_box", "subject_mask")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class ImageRecord:
     prompt: str | None = None
     seed: str | None = None
     subject_box: tuple[int, int, int, int] | None = None
+    #: a PNG of the image's size, white on the subject (what to open), from the manifest.
+    subject_mask: str | None = None
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
 
@@ -170,23 +173,29 @@ def _record(row: dict, line: int, base: Path, src: str) -> ImageRecord:
     raw_path = row.get("path")
     if not isinstance(raw_path, str) or not raw_path.strip():
         raise ConfigError("missing 'path'", source=src, line=line, column="path")
-    rel = raw_path.strip()
-    if os.path.isabs(rel) or "\x00" in rel:
-        raise ConfigError(f"path '{rel}' must be relative to the manifest's folder",
-                          source=src, line=line, column="path")
-    target = (base / rel).resolve()
-    try:
-        target.relative_to(base)
-    except ValueError:
-        raise ConfigError(f"path '{rel}' points outside the manifest's folder ({base}); "
-                          f"manifests may only list files below themselves",
-                          source=src, line=line, column="path") from None
+    rel = _inside(raw_path.strip(), base, src, line, "path")
     variant = _opt_str(row.get("variant")) or DEFAULT_VARIANT
     box = _parse_box(row.get("subject_box"), src, line)
+    mask = _opt_str(row.get("subject_mask"))
+    mask_src = str(base / _inside(mask, base, src, line, "subject_mask")) if mask else None
     extra = {k: v for k, v in row.items() if k not in MANIFEST_COLUMNS and v not in (None, "")}
     return ImageRecord(path=Path(rel).as_posix(), source=str(base / rel), variant=variant,
                        prompt=_opt_str(row.get("prompt")), seed=_opt_str(row.get("seed")),
-                       subject_box=box, extra=extra)
+                       subject_box=box, subject_mask=mask_src, extra=extra)
+
+
+def _inside(rel: str, base: Path, src: str, line: int, column: str) -> str:
+    """``rel`` when it is a relative path that stays below ``base``, else a ConfigError."""
+    if os.path.isabs(rel) or "\x00" in rel:
+        raise ConfigError(f"{column} '{rel}' must be relative to the manifest's folder",
+                          source=src, line=line, column=column)
+    try:
+        (base / rel).resolve().relative_to(base)
+    except ValueError:
+        raise ConfigError(f"{column} '{rel}' points outside the manifest's folder ({base}); "
+                          f"manifests may only list files below themselves",
+                          source=src, line=line, column=column) from None
+    return rel
 
 
 def _opt_str(v: object) -> str | None:

@@ -6,7 +6,8 @@ Keys
   -> width, height, decode notes, the prompt/seed found in the file's metadata, or the error a
   bad file gave (only errors that follow from the bytes themselves are stored);
 * family entry: the same + the family's name, version and parameters + the working resolution +
-  the record's ``subject_box`` and ``prompt`` -> that family's values and NaN reasons.
+  the record's ``subject_box``, the SHA-256 of its ``subject_mask`` file and ``prompt`` -> that
+  family's values and NaN reasons.
 
 One entry per family, so adding a family to a run computes only the new family, and a family
 whose version or parameters changed is recomputed alone. Keys never depend on the file's path:
@@ -76,13 +77,15 @@ def family_identity(family: Any) -> dict[str, Any]:
 
 
 def family_key(h: str, family: Any, *, max_pixels: int | None,
-               subject_box: Sequence[int] | None, prompt: str | None) -> str:
+               subject_box: Sequence[int] | None, prompt: str | None,
+               subject_mask: str | None = None) -> str:
     from lenscore.context import WORK_LONG_SIDE
 
     return _digest({"kind": "family", "schema": CACHE_SCHEMA, "lenscore": __version__,
                     "file": h, "max_pixels": max_pixels, "work_long_side": WORK_LONG_SIDE,
                     **family_identity(family),
                     "subject_box": list(subject_box) if subject_box is not None else None,
+                    "subject_mask": subject_mask,
                     "prompt": prompt})
 
 

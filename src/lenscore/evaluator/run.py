@@ -195,15 +195,18 @@ class TaskResult:
     results: dict[str, MetricResult] = field(default_factory=dict)
     #: with a CLIP scorer: the image prepared for it in the worker (uint8, model input size).
     clip_image: Any = None
+    #: SHA-256 of the manifest's subject mask file (part of every family's cache key).
+    mask_hash: str | None = None
 
 
 def _lookup(get_many: Callable[[list[str]], dict], h: str, record: ImageRecord,
-            families: Sequence[MetricFamily], max_pixels: int | None
+            families: Sequence[MetricFamily], max_pixels: int | None, mask_hash: str | None = None
             ) -> tuple[DecodeInfo | None, dict[str, tuple[dict, dict]]]:
     from lenscore.evaluator.cache import decode_key, decode_values, family_key
 
     dk = decode_key(h, max_pixels=max_pixels)
     fkeys = {f.name: family_key(h, f, max_pixels=max_pixels, subject_box=record.subject_box,
+                                subject_mask=mask_hash,
                                 prompt=record.prompt) for f in families}
     got = get_many([dk, *fkeys.values()])
     decode = DecodeInfo.from_json(got[dk]) if isinstance(got.get(dk), dict) else None
@@ -239,9 +242,17 @@ def _score(record: ImageRecord, families: Sequence[MetricFamily], max_pixels: in
     except MemoryError:
         return TaskResult(DecodeInfo.failed("out of memory while reading: lower --jobs",
                                             cacheable=False))
+    mask_bytes = None
+    if record.subject_mask:
+        try:
+            mask_bytes, _ = read_source(record.subject_mask, max_bytes=max_bytes_for(max_pixels))
+        except InputError as e:
+            return TaskResult(DecodeInfo.failed(f"subject mask {record.subject_mask}: {e}",
+                                                cacheable=False))
     h = file_hash(data) if cache_db else None
     reader = reader_for(cache_db) if h else None
-    cached_decode, cached = (_lookup(reader.get_many, h, record, families, max_pixels)
+    mask_hash = file_hash(mask_bytes) if (h and mask_bytes is not None) else None
+    cached_decode, cached = (_lookup(reader.get_many, h, record, families, max_pixels, mask_hash)
                              if reader is not None and h else (None, {}))
     if not keep_results and clip_prep is None and _fully_cached(cached_decode, cached, families):
         return TaskResult(cached_decode, cached, [], False, h, stat_key, cached=True)  # type: ignore[arg-type]
@@ -262,13 +273,20 @@ def _score(record: ImageRecord, families: Sequence[MetricFamily], max_pixels: in
     decode = DecodeInfo(width=decoded.width, height=decoded.height, notes=list(decoded.notes),
                         prompt=info.prompt, seed=info.seed)
     try:
-        ctx = ImageContext(decoded.rgb, subject_box=record.subject_box,
+        user_mask = None
+        if mask_bytes is not None:
+            try:
+                m = decode_image(mask_bytes, max_pixels=max_pixels).rgb
+            except InputError as e:
+                raise InputError(f"subject mask {record.subject_mask}: {e}") from None
+            user_mask = m.mean(axis=2) > 0.5
+        ctx = ImageContext(decoded.rgb, subject_box=record.subject_box, subject_mask=user_mask,
                            prompt=record.prompt or info.prompt or None)
     except InputError as e:
         return TaskResult(DecodeInfo.failed(str(e), cacheable=True), decode_fresh=True,
                           file_hash=h, stat_key=stat_key)
     del decoded
-    out = TaskResult(decode, {}, [], True, h, stat_key)
+    out = TaskResult(decode, {}, [], True, h, stat_key, mask_hash=mask_hash)
     if clip_prep is not None:
         try:
             out.clip_image = clip_prep(ctx)
@@ -502,7 +520,7 @@ def _main_side_hit(store: Any, record: ImageRecord, families: Sequence[MetricFam
     """A fully cached image found from the stat memo alone (no reading, no hashing)."""
     from lenscore.evaluator.sources import is_url, local_stat_key
 
-    if is_url(record.source):
+    if is_url(record.source) or record.subject_mask:  # a mask's bytes are part of the key
         return None
     src = os.path.abspath(record.source)
     h = store.memo_hash(src, local_stat_key(src))
@@ -624,7 +642,8 @@ def _store_result(store: Any, rec: ImageRecord, tr: TaskResult, by_name: dict[st
     for name in tr.fresh:
         values, reasons = tr.families[name]
         store.put(family_key(h, by_name[name], max_pixels=max_pixels,
-                             subject_box=rec.subject_box, prompt=rec.prompt),
+                             subject_box=rec.subject_box, prompt=rec.prompt,
+                             subject_mask=tr.mask_hash),
                   {"values": encode_values(values), "reasons": dict(reasons)})
     if tr.stat_key and not is_url(rec.source) and tr.decode.cacheable:
         store.put_memo(os.path.abspath(rec.source), tr.stat_key, h)

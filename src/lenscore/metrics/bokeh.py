@@ -10,8 +10,8 @@ highlights, measures each one's outline and rim, and keeps only those that are o
 Method
 ------
 1. **Where to look.** Background only: ``ctx.work_background_mask``, outside the subject
-   (:mod:`lenscore.subject`: the person silhouette prior around a detected face, the user's
-   subject box when one is given, the fallback centre box when no face is found).
+   (:attr:`lenscore.context.ImageContext.subject`: the person around the detected faces, the
+   user's subject box or mask when given, the in-focus region when there is no face).
 2. **Candidates** (linear luminance ``ctx.work_luminance``, searched on a half-size copy):
    white top-hat against a coarse morphological opening (the local background without anything
    smaller than the largest orb), thresholded at a ladder of levels ``PARAMS.seed_levels`` (an

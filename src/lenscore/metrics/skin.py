@@ -18,7 +18,7 @@ Method
    125-150 px 0.64-0.92, to 100-120 px 0.29-0.73).
    Without a detected face, a skin mask from the manifest (``ctx.user_skin_mask``) is used as
    it is, its bounding-box width standing in for the face width; else a subject box from the
-   manifest gives a face *estimate* (the inverse of :data:`lenscore.subject.HEAD_SHOULDERS`:
+   manifest gives a face *estimate* (the inverse of :data:`HEAD_SHOULDERS`:
    the box is taken to be head and shoulders, as lenscore's own subject box is; the face is its
    upper-central part). ``face_found`` stays 0 then, and a note says so. Otherwise the texture is
    NaN, "no face found".
@@ -513,11 +513,14 @@ def masked_noise_sigma(noise_abs: np.ndarray, mask: np.ndarray) -> float:
 # ---------------------------------------------------------------------------------------------
 # One face, end to end
 # ---------------------------------------------------------------------------------------------
-def face_from_subject_box(box, shape) -> tuple[int, int, int, int]:
-    """Face estimate inside a head-and-shoulders box: the inverse of ``subject.HEAD_SHOULDERS``
-    (face box = box width / 3.4 wide, centred, 0.6 face heights below the box top)."""
-    from lenscore.subject import HEAD_SHOULDERS
+#: a head-and-shoulders box around a face (x, y, w, h), in face widths/heights: left, top,
+#: right, bottom (how a manifest's subject box is read when no face is found inside it).
+HEAD_SHOULDERS = (1.2, 0.6, 1.2, 2.2)
 
+
+def face_from_subject_box(box, shape) -> tuple[int, int, int, int]:
+    """Face estimate inside a head-and-shoulders box: the inverse of :data:`HEAD_SHOULDERS`
+    (face box = box width / 3.4 wide, centred, 0.6 face heights below the box top)."""
     x, y, w, h = (float(v) for v in box)
     left, top, right, bottom = HEAD_SHOULDERS
     side = min(w / (1 + left + right), h / (1 + top + bottom))
@@ -529,7 +532,7 @@ def face_from_subject_box(box, shape) -> tuple[int, int, int, int]:
 
 
 def measure_skin(rgb: np.ndarray, face_box, *, user_mask: np.ndarray | None = None,
-                 params: dict | None = None) -> dict:
+                 regions: np.ndarray | None = None, params: dict | None = None) -> dict:
     """Everything the skin family reports for one face (pure; no context needed).
 
     Parameters
@@ -537,6 +540,9 @@ def measure_skin(rgb: np.ndarray, face_box, *, user_mask: np.ndarray | None = No
     rgb : full-resolution sRGB float image (H x W x 3, [0, 1]).
     face_box : (x, y, w, h) full-res px; its width sets the scale.
     user_mask : bool H x W, optional; replaces the skin model (the crop covers its bounding box).
+    regions : uint8 H x W, optional; the face's skin regions from its landmarks (1 forehead, 2
+        and 3 cheeks, 4 nose bridge; :func:`landmark_regions`), used instead of the geometric
+        template (the skin-colour model still applies inside them).
     params : overrides of :data:`PARAMS`.
 
     Returns
@@ -548,14 +554,19 @@ def measure_skin(rgb: np.ndarray, face_box, *, user_mask: np.ndarray | None = No
     """
     p = dataclasses.replace(PARAMS, **(params or {}))
     region = None
-    if user_mask is not None:
-        ys, xs = np.nonzero(user_mask)
+    area = user_mask if user_mask is not None else (regions > 0 if regions is not None else None)
+    if area is not None and area.any():
+        ys, xs = np.nonzero(area)
         pad = 2.0 * p.lum_sigma * float(face_box[2]) / p.face_width_px
         region = (xs.min() - pad, ys.min() - pad, xs.max() - xs.min() + 1 + 2 * pad,
                   ys.max() - ys.min() + 1 + 2 * pad)
     crop = face_crop(rgb, face_box, face_width_px=p.face_width_px, crop_u=p.crop_u,
                      crop_v=p.crop_v, prefilter_sigma=p.prefilter_sigma, region=region)
-    if user_mask is None:
+    if user_mask is None and regions is not None:
+        x0, y0, cw, chh = crop.crop_box
+        labels = cv2.resize(np.ascontiguousarray(regions[y0:y0 + chh, x0:x0 + cw]),
+                            crop.gray.shape[::-1], interpolation=cv2.INTER_NEAREST)
+    elif user_mask is None:
         labels = template_labels(crop.gray.shape, crop.face_box)
     else:
         x0, y0, cw, chh = crop.crop_box
@@ -595,22 +606,38 @@ def measure_skin(rgb: np.ndarray, face_box, *, user_mask: np.ndarray | None = No
     return out
 
 
+def landmark_regions(face, shape: tuple[int, int]) -> np.ndarray:
+    """uint8 label map of a face's skin regions from its landmarks (:func:`lenscore.faces.face_regions`:
+    eyes, brows, lips and nostrils left out): 1 forehead, 2 and 3 cheeks, 4 nose bridge."""
+    from lenscore.faces import face_regions
+
+    r = face_regions(face, shape)
+    out = np.zeros(shape[:2], np.uint8)
+    for i, k in enumerate(("forehead", "cheek_left", "cheek_right", "nose_bridge"), start=1):
+        out[r[k] & (out == 0)] = i
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Family adapter
 # ---------------------------------------------------------------------------------------------
-def _pick_face(ctx) -> tuple[tuple[int, int, int, int] | None, bool]:
-    """(face box, detected?) - the largest detected face, inside the manifest's subject box if
-    one was given; else an estimate from that box; else None."""
+def _pick_face(ctx):
+    """(face box, detected?, the Face) - the largest detected face, inside the manifest's subject
+    box if one was given; else an estimate from that box (no Face); else (None, False, None)."""
     faces = ctx.faces if min(ctx.height, ctx.width) >= 24 else []
     box = ctx.user_subject_box
+
+    def whole(b) -> tuple[int, int, int, int]:
+        return tuple(int(round(v)) for v in b)  # type: ignore[return-value]
+
     if box is None:
-        return (faces[0].box, True) if faces else (None, False)
+        return (whole(faces[0].box), True, faces[0]) if faces else (None, False, None)
     bx, by, bw, bh = box
     for f in faces:  # largest first
         x, y, w, h = f.box
         if bx <= x + w / 2 <= bx + bw and by <= y + h / 2 <= by + bh:
-            return f.box, True
-    return face_from_subject_box(box, (ctx.height, ctx.width)), False
+            return whole(f.box), True, f
+    return face_from_subject_box(box, (ctx.height, ctx.width)), False, None
 
 
 def compute(ctx) -> MetricResult:
@@ -635,7 +662,7 @@ def compute(ctx) -> MetricResult:
             reasons["skin"] = "the manifest's skin mask is empty; ignored"
             user_mask = None
 
-    face, detected = _pick_face(ctx)
+    face, detected, face_obj = _pick_face(ctx)
     source = "face" if detected else ("subject_box" if face is not None else None)
     if not detected and user_mask is not None:
         ys, xs = np.nonzero(user_mask)
@@ -659,7 +686,9 @@ def compute(ctx) -> MetricResult:
     elif source == "user_mask":
         reasons["skin"] = "no face detected; skin mask from the manifest"
 
-    res = measure_skin(ctx.rgb, face, user_mask=user_mask)
+    regions = (landmark_regions(face_obj, (H, W)) if face_obj is not None and user_mask is None
+               else None)
+    res = measure_skin(ctx.rgb, face, user_mask=user_mask, regions=regions)
     values["skin.mask_fraction"] = res["mask_fraction"]
     if user_mask is not None:
         reasons["skin.mask_fraction"] = "skin mask given by the manifest"
@@ -685,7 +714,10 @@ def validate(plan: "Plan", jobs: int) -> list["Check"]:
     from lenscore.evaluator import validate as V
 
     lv = list(plan.smoothing_levels)
-    specs = [SceneSpec(width=plan.size, height=plan.size, pore_amplitude=0.1, smoothing=l, seed=s,
+    # the renderer's face (cheek to cheek) is about a fifth of the frame: at 512 px it is
+    # narrower than min_face_px
+    size = max(plan.size, 5 * PARAMS.min_face_px)
+    specs = [SceneSpec(width=size, height=size, pore_amplitude=0.1, smoothing=l, seed=s,
                        key_kelvin=5000, background_kelvin=5000, n_lights=6)
              for s in plan.seeds for l in lv]
     res = V.score_specs(specs, jobs=jobs)
@@ -695,7 +727,7 @@ def validate(plan: "Plan", jobs: int) -> list["Check"]:
     for i in range(len(plan.seeds)):
         e = [v["skin.texture_energy"] for v, _, _ in res[i * len(lv):(i + 1) * len(lv)]]
         mono += bool(all(np.isfinite(e)) and all(a > b for a, b in zip(e, e[1:])))
-    amp = [SceneSpec(width=plan.size, height=plan.size, pore_amplitude=a, seed=s, key_kelvin=5000,
+    amp = [SceneSpec(width=size, height=size, pore_amplitude=a, seed=s, key_kelvin=5000,
                      background_kelvin=5000, n_lights=6) for s in plan.seeds for a in plan.pore_amplitudes]
     ares = V.score_specs(amp, jobs=jobs)
     k = len(plan.pore_amplitudes)

@@ -43,7 +43,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from lenscore.datasets.library import LibraryPrompt, line_of, load_library, load_structured
+from lenscore.datasets.library import LibraryPrompt, line_of, load_structured
 from lenscore.errors import ConfigError
 
 PASS, FAIL, INCONCLUSIVE, SKIPPED = "pass", "fail", "inconclusive", "skipped"

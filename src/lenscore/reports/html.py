@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import json
 import math
 import os
 from collections import Counter
@@ -31,7 +30,7 @@ from lenscore import __version__
 from lenscore.reports import stats
 from lenscore.reports.compare import (METHOD_TEXT, Comparison, OutputMeta, compare_scores,
                                       fmt_diff, fmt_num, fmt_p, metric_columns, output_meta,
-                                      power_notes, read_run, write_comparison_json)
+                                      read_run, write_comparison_json)
 
 def family_headline(family: str) -> tuple[str, ...]:
     """The outputs a family's report section leads with (``MetricFamily.headline``)."""

@@ -11,8 +11,7 @@ import math
 from typing import Any, Mapping, Sequence
 
 from lenscore.reports import stats
-from lenscore.reports.compare import (Comparison, OutputMeta, fmt_diff, fmt_num, fmt_p,
-                                      power_notes)
+from lenscore.reports.compare import (Comparison, OutputMeta, fmt_diff, fmt_num, fmt_p)
 
 VERDICT_MARK = {stats.BETTER: "\U0001F7E2 better", stats.WORSE: "\U0001F534 worse",
                 stats.DIFFERS: "\U0001F7E1 differs",
