@@ -291,9 +291,12 @@ def _person(img8, sharp, faces, refine, iterations, max_fraction) -> SubjectMask
     prior, sure, big = body_prior(faces, (h, w))
     labels = np.full((h, w), cv2.GC_PR_BGD, np.uint8)
     labels[prior] = cv2.GC_PR_FGD
+    # distance to the prior (exact Euclidean, linear time; a dilation by a disc of radius ~100 px
+    # cost ~140 ms): "within k face widths of the prior"
+    dist = cv2.distanceTransform((~prior).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
     def grown(k: float) -> np.ndarray:
-        r = max(2, int(round(k * big)))
-        return cv2.dilate(prior.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)).astype(bool)
+        return dist <= max(2, int(round(k * big)))
 
     near, near_border = grown(BGD_MARGIN), grown(BORDER_MARGIN)
     border = np.zeros((h, w), bool)
