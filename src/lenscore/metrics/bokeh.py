@@ -178,13 +178,44 @@ class BokehParams:
     max_partial_rim_rms: float = 0.015
     #: outlines whose 3rd/4th harmonic (triangle, square) dominates and exceeds this are rejected.
     max_low_harmonic: float = 0.07
-    min_edge_sharpness: float = 0.5
+    #: rim profile window: the rim +- (this x radius + 2 px), sampled at 2 x rim_samples + 1 points.
+    rim_window: float = 0.6
+    rim_samples: int = 32
+    #: brightest Gaussian glow (peak over white) the rim criterion must reject: the bound on an
+    #: optical disc's rim width is the rim width of such a glow (:func:`glow_rim_width`).
+    glow_max_peak: float = 8.0
     #: a soft highlight counts as a round Gaussian smear (lowering disc_fraction) only when whole
     #: and at least this round.
     min_soft_circularity: float = 0.9
 
 
 PARAMS = BokehParams()
+
+
+def glow_rim_width(peak: float) -> float:
+    """10-90 % rim width over the half-level radius of a Gaussian glow whose peak is ``peak``
+    times the clip level (values below 1: unclipped, the width of the whole dome).
+
+    A point light blurred by a Gaussian of sigma s and clipped at white is
+    ``min(P exp(-rho^2 / 2 s^2), 1)``; on its unclipped shoulder (below the clip level) it
+    reaches 90 %, 50 % and 10 % of white at ``rho_q = s sqrt(2 ln(P / q))``, so the rim width
+    over the radius is ``(rho_0.1 - rho_0.9) / rho_0.5``, independent of s: 1.433 unclipped,
+    0.369 at 8x white, falling only as ``1 / ln P``. An optical disc's rim is a step softened
+    by the lens's in-focus blur, a few pixels: a small fraction of its radius.
+
+    Examples
+    --------
+    >>> round(glow_rim_width(1.0), 3), round(glow_rim_width(8.0), 3)
+    (1.433, 0.369)
+    """
+    p = max(float(peak), 1.0)
+    return (math.sqrt(2 * math.log(p / 0.1)) - math.sqrt(2 * math.log(p / 0.9))) / math.sqrt(
+        2 * math.log(p / 0.5))
+
+
+#: an optical disc's rim (10-90 % width on the unclipped shoulder, over the radius) is narrower
+#: than that of the brightest glow to reject.
+MAX_RIM_WIDTH = glow_rim_width(PARAMS.glow_max_peak)
 #: the lowest seed level is also the least contrast a candidate needs.
 SEED_MIN_CONTRAST = PARAMS.seed_levels[0]
 #: rim 10-90 % width / half-level radius of a Gaussian spot.
@@ -273,6 +304,8 @@ class DiscMeasure:
     mismatch: float
     rim_rms: float = math.nan
     plateau_spread: float = math.nan
+    #: 10-90 % width of the rim on the unclipped shoulder, relative to the radius
+    rim_width: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -538,15 +571,20 @@ class RaySampler:
         self.u = (np.arange(int(2.6 * PARAMS.samples_per_radius) + 2, dtype=np.float32)
                   / np.float32(PARAMS.samples_per_radius))
 
-    def sample(self, cx: np.ndarray, cy: np.ndarray, r0: np.ndarray, *, full: bool = True
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def sample(self, cx: np.ndarray, cy: np.ndarray, r0: np.ndarray, *, full: bool = True,
+               rho: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Profiles (N, rays, samples) and whether each sample lies inside the image.
-        ``full=False``: everything on the working copy (a cheap first pass)."""
+        ``full=False``: everything on the working copy (a cheap first pass). ``rho``: explicit
+        distances from the centre (N, rays, samples; working px) instead of ``u * r0``."""
         h, w = self.lum.shape
-        n, nr, ns = len(cx), self.n_rays, len(self.u)
-        rho = r0.astype(np.float32)[:, None] * self.u[None, :]                 # (N, S)
-        mx = cx.astype(np.float32)[:, None, None] + self.cos[None, :, None] * rho[:, None, :]
-        my = cy.astype(np.float32)[:, None, None] + self.sin[None, :, None] * rho[:, None, :]
+        n, nr = len(cx), self.n_rays
+        if rho is None:
+            rr = r0.astype(np.float32)[:, None] * self.u[None, :]               # (N, S)
+            rho = np.broadcast_to(rr[:, None, :], (n, nr, rr.shape[1]))
+        rho = rho.astype(np.float32)
+        ns = rho.shape[2]
+        mx = cx.astype(np.float32)[:, None, None] + self.cos[None, :, None] * rho
+        my = cy.astype(np.float32)[:, None, None] + self.sin[None, :, None] * rho
         in_img = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
         prof = np.empty((n, nr, ns), np.float32)
         small = ((r0 < PARAMS.fullres_below_radius) if (full and self.full is not None)
@@ -749,6 +787,24 @@ def _rim_rms(radii: np.ndarray, inl: np.ndarray, sampler: RaySampler, r: np.ndar
     return np.sqrt(best) / np.maximum(r, 1e-6)
 
 
+def _outer_crossing(prof: np.ndarray, off: np.ndarray, level: float) -> np.ndarray:
+    """Outermost position where each row of ``prof`` (N, K; sampled at ``off`` (N, K),
+    increasing) comes down through ``level``: the last sample at or above it and the next one,
+    linearly interpolated. ``-inf``-like low end (all above: the window's far end; none above:
+    the near end) become NaN so the caller can tell a rim that never falls or never rises."""
+    above = prof >= level
+    k = prof.shape[1]
+    any_above = above.any(axis=1)
+    last = k - 1 - np.argmax(above[:, ::-1], axis=1)                     # last index above
+    nxt = np.minimum(last + 1, k - 1)
+    rows = np.arange(prof.shape[0])
+    a, b = prof[rows, last], prof[rows, nxt]
+    frac = np.clip((a - level) / np.where(a > b, a - b, 1.0), 0.0, 1.0)
+    pos = off[rows, last] + frac * (off[rows, nxt] - off[rows, last])
+    ok = any_above & (last < k - 1)
+    return np.where(ok, pos, np.nan)
+
+
 def _shape_and_rim(prof: np.ndarray, r0: np.ndarray, sx: np.ndarray, sy: np.ndarray,
                    x: np.ndarray, y: np.ndarray, radii: np.ndarray, inl: np.ndarray,
                    model: np.ndarray, hi: np.ndarray, lo: np.ndarray, r_fit: np.ndarray,
@@ -770,31 +826,33 @@ def _shape_and_rim(prof: np.ndarray, r0: np.ndarray, sx: np.ndarray, sy: np.ndar
     if whole.any():
         rr = np.where(inl, radii, model)[whole]
         circ[whole], r_eq[whole], order[whole], low[whole] = outline_shapes(rr)
-    # rim profile: align each ray at its rim, average over rays, find the 90 % and 10 % points;
-    # hidden rays and rays that run into a neighbour just outside the rim are left out
+    # rim profile on the unclipped shoulder: each clear ray resampled finely across its own rim
+    # (hidden rays and rays that run into a neighbour just outside the rim are left out),
+    # averaged over rays, normalised between the background lo and the plateau hi; the 90 % and
+    # 10 % points are the outermost crossings of those levels (a soap bubble's bright rim and an
+    # onion's rings are inside them), t = rho10 - rho90 in px, relative to the radius
     q_rim = radii / r0[:, None] * spr                                   # rim, in sample units
     beyond = np.clip(np.round(q_rim + 0.5 * spr * r_fit[:, None] / r0[:, None]).astype(np.int64),
                      0, ns - 1)
     clear = inl & (prof[idx, rows, beyond] < (lo + 0.25 * (hi - lo))[:, None])
     use = np.where((clear.sum(axis=1) >= 8)[:, None], clear, inl)
-    off = np.arange(-int(0.95 * spr), int(1.55 * spr) + 1, dtype=np.float64)  # sample units
-    q = q_rim[:, :, None] + off[None, None, :]                          # (M, rays, offsets)
-    valid = use[:, :, None] & (q >= 0) & (q <= ns - 1)
-    i0 = np.clip(np.floor(q).astype(np.int64), 0, ns - 2)
-    f = np.clip(q - i0, 0.0, 1.0)
-    ii, rr_ = idx[:, :, None], rows[:, :, None]
-    vals = prof[ii, rr_, i0] * (1 - f) + prof[ii, rr_, i0 + 1] * f
-    cnt = valid.sum(axis=1)
-    mean_prof = np.where(valid, vals, 0.0).sum(axis=1) / np.maximum(cnt, 1)
-    mean_prof = (mean_prof - lo[:, None]) / (hi - lo)[:, None]
-    zero = int(np.searchsorted(off, 0.0))
-    inside = (mean_prof[:, :zero][:, ::-1] >= 0.9) & (cnt[:, :zero][:, ::-1] > 0)
-    outside = (mean_prof[:, zero:] <= 0.1) & (cnt[:, zero:] > 0)
-    found = inside.any(axis=1) & outside.any(axis=1)
-    u90 = off[zero - 1 - np.argmax(inside, axis=1)]
-    u10 = off[zero + np.argmax(outside, axis=1)]
-    t = (u10 - u90) * (r0 / spr) / np.maximum(r_eq, 1e-6)
-    sharp = np.where(found, np.clip(1.0 - t / GAUSSIAN_EDGE_WIDTH, 0.0, 1.0), 0.0)
+    rim = np.where(inl, radii, model)
+    half_w = PARAMS.rim_window * r_fit + 2.0                             # working px
+    g = np.linspace(-1.0, 1.0, 2 * PARAMS.rim_samples + 1)
+    off = half_w[:, None] * g[None, :]                                   # (M, K)
+    rho = np.maximum(rim[:, :, None] + off[:, None, :], 0.0)
+    fine, fine_in = sampler.sample(sx, sy, r0, rho=rho)
+    w_ = (use[:, :, None] & fine_in).astype(np.float64)
+    cnt = w_.sum(axis=1)
+    mean_prof = (fine * w_).sum(axis=1) / np.maximum(cnt, 1)
+    mean_prof = (mean_prof - lo[:, None]) / np.maximum(hi - lo, 1e-9)[:, None]
+    mean_prof = np.where(cnt > 0, mean_prof, np.nan)
+    p90 = _outer_crossing(mean_prof, off, 0.9)
+    p10 = _outer_crossing(mean_prof, off, 0.1)
+    t_px = p10 - p90
+    width = t_px / np.maximum(r_eq, 1e-6)
+    sharp = np.clip(1.0 - width / GAUSSIAN_EDGE_WIDTH, 0.0, 1.0)
+    sharp = np.where(np.isfinite(width), sharp, 0.0)
     out = []
     for i in range(m):
         # ellipse (Fitzgibbon et al. 1999) through the rim points
@@ -809,7 +867,7 @@ def _shape_and_rim(prof: np.ndarray, r0: np.ndarray, sx: np.ndarray, sy: np.ndar
         out.append(DiscMeasure(float(x[i]), float(y[i]), float(r_eq[i]), float(coverage[i]),
                                float(circ[i]), aspect, angle, float(sharp[i]), float(hi[i]),
                                float(lo[i]), float(order[i]), float(low[i]),
-                               float(mismatch[i])))
+                               float(mismatch[i]), rim_width=float(width[i])))
     return out
 
 
@@ -839,7 +897,7 @@ def classify(m: DiscMeasure, *, min_level: float = 0.0) -> str:
         return "not round"
     if m.low_harmonic >= PARAMS.max_low_harmonic:
         return "square or triangular"
-    if m.edge_sharpness >= PARAMS.min_edge_sharpness:
+    if m.rim_width <= MAX_RIM_WIDTH:
         return "orb"
     # a Gaussian smear is only recognised as such when it is whole and round
     if partial or not m.circularity >= PARAMS.min_soft_circularity:
@@ -926,6 +984,7 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
 
     def reject(why: str) -> None:
         rejected[why] = rejected.get(why, 0) + 1
+    trace: list = out.setdefault("trace", [])
 
     ring = [(math.cos(a), math.sin(a)) for a in np.linspace(0, 2 * np.pi, 8, endpoint=False)]
 
@@ -942,9 +1001,13 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
     def record(hyps: list[tuple[float, float, float]]) -> list[str]:
         """Measure hypotheses (working px) together; keep the orbs and soft highlights."""
         verdicts = []
-        for m in measure_discs(sampler, np.array(hyps, dtype=np.float64).reshape(-1, 3),
-                               min_level=min_level):
+        for hyp, m in zip(hyps, measure_discs(sampler, np.array(hyps, dtype=np.float64).reshape(-1, 3),
+                                              min_level=min_level)):
             verdict = "no rim" if m is None else classify(m, min_level=min_level)
+            hx, hy, hr = (hyp if m is None else (m.cx, m.cy, m.r))
+            trace.append({"x": (hx + 0.5) / s - 0.5, "y": (hy + 0.5) / s - 0.5, "r": hr / s,
+                          "verdict": verdict,
+                          "rim_width": math.nan if m is None else m.rim_width})
             if m is not None and verdict in ("orb", "soft"):
                 wx, wy, wr = m.cx, m.cy, m.r
                 if not (min_d / 2 <= wr <= max_d / 2):
@@ -1211,6 +1274,9 @@ def compute(ctx: "ImageContext") -> MetricResult:
     if min(ctx.height, ctx.width) < 16:
         return FAMILY.nan_result(f"image too small for bokeh ({ctx.width}x{ctx.height} px)")
     bgm = ctx.work_background_mask
+    if getattr(ctx, "subject_source", None) == "fallback":
+        # no subject found: nothing is hidden (a centre box is a guess, not evidence)
+        bgm = np.ones_like(bgm, dtype=bool)
     if not bgm.any():
         res = FAMILY.nan_result("no background: the subject covers the whole frame")
         return res
@@ -1218,7 +1284,7 @@ def compute(ctx: "ImageContext") -> MetricResult:
     res = summarize(det["orbs"], det["soft"], width=ctx.width, height=ctx.height)
     res.artifacts.update({"orbs": [o.as_dict() for o in det["orbs"]],
                           "soft_highlights": [o.as_dict() for o in det["soft"]],
-                          "n_candidates": det["n_candidates"], "rejected": det["rejected"]})
+                          "n_candidates": det["n_candidates"], "rejected": det["rejected"], "trace": det.get("trace", [])})
     return res
 
 
@@ -1242,6 +1308,141 @@ def match_orbs(found: list[dict], truth: list[dict]) -> tuple[int, int, int, lis
             tp += 1
             derr.append(abs(2 * found[bi]["r"] - t["diameter_px"]) / t["diameter_px"])
     return tp, len(found) - len(used), len(truth) - tp, derr
+
+
+
+#: a true orb counts toward recall when at least this share of its light is visible (not hidden by
+#: the subject or cut by the frame) and it is at least the smallest diameter measured.
+FINDABLE_VISIBLE = 0.5
+
+
+def _score_one(spec: Any) -> dict[str, Any]:
+    """Render one scene and score it on the production path (the image alone, no truth mask):
+    a JSON-able record with the truth lights, the orbs and soft highlights found and the values."""
+    from lenscore.context import ImageContext
+    from lenscore.datasets.synthetic import render
+
+    r = render(spec)
+    ctx = ImageContext(r.rgb)
+    res = ctx.result(F)
+    t = r.truth
+    lights = [{k: L.get(k) for k in ("x", "y", "diameter_px", "major_px", "minor_px", "placement",
+                                     "visible_fraction", "frame_fraction", "occluded_fraction",
+                                     "clipped", "peak_level", "in_background", "visible", "angle",
+                                     "shape")}
+              | {"overlap": max([o["fraction"] for o in L.get("overlaps", [])], default=0.0)}
+              for L in t["lights"]]
+    return {"aperture": spec.aperture, "subject": spec.subject, "width": t["width"],
+            "height": t["height"], "clip": bool(spec.clip_highlights),
+            "jpeg": spec.jpeg_quality, "noise": spec.noise_sigma, "background": spec.background,
+            "anamorphic_aspect": spec.anamorphic_aspect, "anamorphic_angle": spec.anamorphic_angle,
+            "subject_source": ctx.subject_source, "faces": len(ctx.faces),
+            "truth_subject": t["subject"],
+            "lights": lights, "orbs": res.artifacts.get("orbs", []),
+            "soft": res.artifacts.get("soft_highlights", []),
+            "values": {k: (None if not math.isfinite(v) else v) for k, v in res.values.items()},
+            "reasons": dict(res.reasons)}
+
+
+def sweep(specs: list, *, jobs: int = 1) -> list[dict[str, Any]]:
+    """Records of :func:`_score_one` for every spec (worker processes when ``jobs`` > 1)."""
+    from lenscore.evaluator.executors import parallel_map
+
+    return parallel_map(_score_one, list(specs), jobs=jobs)
+
+
+def match_record(rec: dict[str, Any]) -> dict[str, Any]:
+    """Match one record's orbs to its true lights (nearest centre within a quarter of the true
+    diameter + 2 px, greedy by distance): per found orb the light it matched (or None), per light
+    whether it is findable and found, and the diameter errors of matched discs."""
+    lights = rec["lights"]
+    found = rec["orbs"]
+    pairs = []
+    for i, o in enumerate(found):
+        for j, L in enumerate(lights):
+            d = math.hypot(o["x"] - L["x"], o["y"] - L["y"])
+            size = max(L["diameter_px"], L.get("major_px") or 0.0)
+            if d <= 0.25 * size + 2.0:
+                pairs.append((d, i, j))
+    pairs.sort()
+    f2l: dict[int, int] = {}
+    l2f: dict[int, int] = {}
+    for d, i, j in pairs:
+        if i in f2l or j in l2f:
+            continue
+        f2l[i], l2f[j] = j, i
+    min_d = PARAMS.min_diameter_frac * max(rec["width"], rec["height"])
+    findable = [bool(L["in_background"] and L["visible"] and L["diameter_px"] >= min_d
+                     and (L["visible_fraction"] or 0.0) >= FINDABLE_VISIBLE) for L in lights]
+    return {"f2l": f2l, "l2f": l2f, "findable": findable}
+
+
+def summarize_sweep(recs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The issue's figures over a sweep, with breakdowns (misses by cause, false orbs by scene)."""
+    from collections import Counter
+
+    tp = fp = fn = 0
+    fp_glow = 0
+    glow_total = glow_kept = 0
+    clipped_glow_total = clipped_glow_kept = 0
+    derr: list[float] = []
+    found_by = Counter()
+    tot_by = Counter()
+    fp_by = Counter()
+    for rec in recs:
+        m = match_record(rec)
+        glow = rec["aperture"] == "gaussian"
+        for i, o in enumerate(rec["orbs"]):
+            if glow:
+                fp_glow += 1
+                continue
+            if i not in m["f2l"]:
+                fp += 1
+                fp_by[rec["aperture"]] += 1
+        for j, L in enumerate(rec["lights"]):
+            if glow:
+                if L["in_background"] and L["visible"] and (L["visible_fraction"] or 0) >= 0.5:
+                    glow_total += 1
+                    glow_kept += j in m["l2f"]
+                    if L["clipped"]:
+                        clipped_glow_total += 1
+                        clipped_glow_kept += j in m["l2f"]
+                continue
+            if not m["findable"][j]:
+                continue
+            keys = [f"ap={rec['aperture']}", f"place={L['placement']}",
+                    f"clip={bool(L['clipped'])}", f"subj={rec['subject_source']}",
+                    f"bg={rec['background']}",
+                    f"d={'<2%' if L['diameter_px'] < 0.02 * rec['width'] else '<4%' if L['diameter_px'] < 0.04 * rec['width'] else '>=4%'}",
+                    f"ovl={'y' if L['overlap'] > 0 else 'n'}", f"jpeg={'y' if rec['jpeg'] else 'n'}"]
+            for k in keys:
+                tot_by[k] += 1
+            if j in m["l2f"]:
+                tp += 1
+                for k in keys:
+                    found_by[k] += 1
+                o = rec["orbs"][m["l2f"][j]]
+                if rec["aperture"] not in ("cats_eye",):
+                    derr.append(abs(2 * o["r"] - L["diameter_px"]) / L["diameter_px"])
+            else:
+                fn += 1
+        # matched lights that are not findable are neither tp nor fp (a real disc, mostly hidden)
+    out: dict[str, Any] = {}
+    out["precision (disc scenes)"] = tp / max(1, tp + fp)
+    out["recall (findable discs)"] = tp / max(1, tp + fn)
+    out["tp fp fn"] = (tp, fp, fn)
+    out["false orbs on glow scenes"] = fp_glow
+    out["glows rejected"] = 1 - glow_kept / max(1, glow_total)
+    out["glows n"] = glow_total
+    out["clipped glows rejected"] = 1 - clipped_glow_kept / max(1, clipped_glow_total)
+    out["clipped glows n"] = clipped_glow_total
+    out["diameter error median"] = float(np.median(derr)) if derr else math.nan
+    out["diameter error p90"] = float(np.percentile(derr, 90)) if derr else math.nan
+    for k in sorted(tot_by):
+        out[f"recall {k}"] = f"{found_by[k] / tot_by[k]:.3f} ({found_by[k]}/{tot_by[k]})"
+    for k in sorted(fp_by):
+        out[f"false orbs {k}"] = fp_by[k]
+    return out
 
 
 def validate(plan: "Plan", jobs: int) -> list["Check"]:
