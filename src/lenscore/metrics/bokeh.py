@@ -155,7 +155,7 @@ class BokehParams:
     fullres_below_radius: float = 8.0
     #: rays whose rim lies within this fraction of the model radius are inliers.
     inlier_tolerance: float = 0.15
-    min_ray_coverage: float = 0.5
+    min_ray_coverage: float = 0.35
     #: a partly hidden orb needs this fraction of rays explained by its rim or by the union with
     #: the orbs overlapping it.
     min_union_fit: float = 0.85
@@ -174,7 +174,7 @@ class BokehParams:
     round_aspect: float = 0.85
     #: an orb whose rim is partly hidden must look round on what is visible, and its visible rim
     #: must fit a disc (or blade polygon) outline within this RMS fraction of the radius.
-    min_partial_aspect: float = 0.75
+    min_partial_aspect: float = 0.5
     max_partial_rim_rms: float = 0.015
     #: outlines whose 3rd/4th harmonic (triangle, square) dominates and exceeds this are rejected.
     max_low_harmonic: float = 0.07
@@ -306,6 +306,8 @@ class DiscMeasure:
     plateau_spread: float = math.nan
     #: 10-90 % width of the rim on the unclipped shoulder, relative to the radius
     rim_width: float = math.nan
+    #: trimmed RMS of the visible rim about the best circle, relative to the radius
+    circle_rms: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -561,8 +563,12 @@ class RaySampler:
     """
 
     def __init__(self, work_lum: np.ndarray, *, full_rgb: np.ndarray | None = None,
-                 work_scale: float = 1.0, n_rays: int = PARAMS.n_rays):
+                 work_scale: float = 1.0, n_rays: int = PARAMS.n_rays,
+                 occluder: np.ndarray | None = None):
         self.lum = np.asarray(work_lum, dtype=np.float32)
+        #: where the subject may hide an orb (working px): samples there count as hidden, like
+        #: samples off the frame
+        self.occ = None if occluder is None or not np.any(occluder) else np.asarray(occluder, bool)
         self.full = full_rgb if (full_rgb is not None and work_scale < 0.999) else None
         self.s = float(work_scale)
         self.cos, self.sin, self.design = _ray_basis(n_rays)
@@ -586,6 +592,15 @@ class RaySampler:
         mx = cx.astype(np.float32)[:, None, None] + self.cos[None, :, None] * rho
         my = cy.astype(np.float32)[:, None, None] + self.sin[None, :, None] * rho
         in_img = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+        if self.occ is not None:
+            # only for orbs centred off the subject: an orb the (template) mask covers whole is
+            # evidence that the mask is wrong there, not that the orb is hidden
+            ix = np.clip(np.rint(mx), 0, w - 1).astype(np.intp)
+            iy = np.clip(np.rint(my), 0, h - 1).astype(np.intp)
+            cxi = np.clip(np.rint(cx), 0, w - 1).astype(np.intp)
+            cyi = np.clip(np.rint(cy), 0, h - 1).astype(np.intp)
+            off_subject = ~self.occ[cyi, cxi]
+            in_img &= ~(self.occ[iy, ix] & off_subject[:, None, None])
         prof = np.empty((n, nr, ns), np.float32)
         small = ((r0 < PARAMS.fullres_below_radius) if (full and self.full is not None)
                  else np.zeros(n, bool))
@@ -630,9 +645,17 @@ def _rim_fit(prof: np.ndarray, in_img: np.ndarray, r0: np.ndarray, sampler: RayS
     rows = np.arange(nr)[None, :]
     idx = np.arange(n)[:, None]
     j0 = max(1, int(math.ceil(0.3 * spr)))
-    hi = np.partition(prof[:, :, u <= 0.8], nr // 4, axis=1)[:, nr // 4, :].max(axis=1)
+    # lower quartile over rays at each radius (a brighter neighbour covers a few rays)
+    pq = np.partition(prof[:, :, u <= 0.9], nr // 4, axis=1)[:, nr // 4, :]
+    hi = pq.max(axis=1)
     lo = np.partition(prof[:, :, u >= 1.0].min(axis=2), nr // 2, axis=1)[:, nr // 2]
-    level = lo + 0.5 * (hi - lo)
+    # the rim is where the profile falls through half the level of the disc's dimmest interior
+    # (a soap bubble is dim inside its bright rim, an onion disc has dark rings): the first
+    # crossing outward is then the outer edge
+    uq = u[u <= 0.9]
+    inner = pq[:, (uq >= 0.3) & (uq <= 0.8)].min(axis=1)
+    inner = np.clip(inner, lo + 0.3 * (hi - lo), hi)
+    level = lo + 0.5 * (inner - lo)
     below = prof[:, :, j0:] < level[:, None, None]
     j = np.argmax(below, axis=2) + j0
     ok = below.any(axis=2) & (j > j0) & in_img[idx, rows, j]
@@ -643,7 +666,7 @@ def _rim_fit(prof: np.ndarray, in_img: np.ndarray, r0: np.ndarray, sampler: RayS
     r_ref = _masked_median(radii, ok)
     r_ref = np.where(np.isfinite(r_ref), r_ref, r0)
     model = np.repeat(r_ref[:, None], nr, axis=1)
-    for tol in (0.3, PARAMS.inlier_tolerance):
+    for tol in (0.45, 0.3, PARAMS.inlier_tolerance):
         inl = ok & (np.abs(radii - model) <= tol * r_ref[:, None])
         coef = _weighted_lstsq(design, inl, radii)
         model = coef @ design.T
@@ -712,18 +735,23 @@ def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0
     x, y = sx + f["coef"][:, 1], sy + f["coef"][:, 2]                     # fitted centres
     spread = np.full(m, np.nan)
     rim_rms = np.full(m, np.nan)
+    circle_rms = np.full(m, np.nan)
     stage1 = f["alive"] & (coverage >= PARAMS.min_ray_coverage) & (hi >= min_level) \
         & (mismatch <= PARAMS.max_rim_mismatch) & (hi >= PARAMS.seed_min_ratio * np.maximum(lo, 0.0)) \
         & (hi - lo >= SEED_MIN_CONTRAST)
     if stage1.any():                 # flat inside? (visible rays, inside 0.6 r)
         p = np.nonzero(stage1)[0]
         inner = prof[p][:, :, sampler.u <= 0.6]
-        spread[p] = _masked_spread(inner, inl[p]) / np.maximum(hi[p] - lo[p], 1e-6)
+        # a light's image is radially structured (flat, a bubble, onion rings): what varies
+        # from ray to ray at one radius is texture
+        vis = inl[p][:, :, None]
+        med = np.nanmedian(np.where(vis, inner, np.nan), axis=1, keepdims=True)
+        spread[p] = _masked_spread(inner - med, inl[p]) / np.maximum(hi[p] - lo[p], 1e-6)
     stage2 = stage1 & (spread <= PARAMS.max_plateau_spread)
     partial = stage2 & (coverage < PARAMS.min_shape_coverage)
     if partial.any():                # the visible arc of a partly hidden orb
         p = np.nonzero(partial)[0]
-        rim_rms[p] = _rim_rms(f["radii"][p], inl[p], sampler, r_fit[p])
+        rim_rms[p], circle_rms[p] = _rim_rms(f["radii"][p], inl[p], sampler, r_fit[p])
     stage3 = stage2 & ~(partial & ~(rim_rms <= PARAMS.max_partial_rim_rms))
     for i in np.nonzero(f["alive"] & ~stage3)[0]:
         out[keep[i]] = DiscMeasure(float(x[i]), float(y[i]), float(r_fit[i]),
@@ -736,7 +764,8 @@ def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0
                                            f["radii"][p], inl[p], model[p], hi[p], lo[p],
                                            r_fit[p], coverage[p], mismatch[p], sampler)):
             out[keep[i]] = replace(mm, rim_rms=float(rim_rms[i]),
-                                   plateau_spread=float(spread[i]))
+                                   plateau_spread=float(spread[i]),
+                                   circle_rms=float(circle_rms[i]))
     return out
 
 
@@ -776,33 +805,55 @@ def _rim_rms(radii: np.ndarray, inl: np.ndarray, sampler: RaySampler, r: np.ndar
     reflection cut into pieces does not."""
     nr = sampler.n_rays
     best = np.full(radii.shape[0], np.inf)
-    for n in (0, 5, 6, 7, 8, 9):
-        d = sampler.design if n == 0 else _blade_design(nr, n)
-        coef = _weighted_lstsq(d, inl, radii, blades=n)
+    circle = best
+    for n in (-1, 0, 5, 6, 7, 8, 9):
+        d = (sampler.design[:, :3] if n == -1 else sampler.design if n == 0
+             else _blade_design(nr, n))
+        coef = _weighted_lstsq(d, inl, radii, blades=n) if n >= 0 else _circle_lstsq(d, inl, radii)
         sq = np.sort(np.where(inl, (radii - coef @ d.T) ** 2, np.inf), axis=1)
         keep = np.maximum((0.8 * inl.sum(axis=1)).astype(np.int64), 1)   # trim the worst 20 %
         csum = np.cumsum(np.where(np.isfinite(sq), sq, 0.0), axis=1)
         res = csum[np.arange(len(keep)), keep - 1] / keep
+        if n == -1:
+            circle = res
         best = np.minimum(best, res)
-    return np.sqrt(best) / np.maximum(r, 1e-6)
+    rr = np.maximum(r, 1e-6)
+    return np.sqrt(best) / rr, np.sqrt(circle) / rr
 
 
-def _outer_crossing(prof: np.ndarray, off: np.ndarray, level: float) -> np.ndarray:
-    """Outermost position where each row of ``prof`` (N, K; sampled at ``off`` (N, K),
-    increasing) comes down through ``level``: the last sample at or above it and the next one,
-    linearly interpolated. ``-inf``-like low end (all above: the window's far end; none above:
-    the near end) become NaN so the caller can tell a rim that never falls or never rises."""
-    above = prof >= level
-    k = prof.shape[1]
-    any_above = above.any(axis=1)
-    last = k - 1 - np.argmax(above[:, ::-1], axis=1)                     # last index above
-    nxt = np.minimum(last + 1, k - 1)
-    rows = np.arange(prof.shape[0])
-    a, b = prof[rows, last], prof[rows, nxt]
+def _circle_lstsq(design: np.ndarray, mask: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least squares of ``y`` on harmonics 0..1 (``design`` with 3 columns), row by row."""
+    w = mask.astype(np.float64)
+    a = np.einsum("nr,ri,rj->nij", w, design, design) + 1e-9 * np.eye(design.shape[1])
+    b = (w * np.where(mask, y, 0.0)) @ design
+    return np.linalg.solve(a, b[:, :, None])[:, :, 0]
+
+
+def _rim_crossing(prof: np.ndarray, off: np.ndarray, level: float, *, outward: bool) -> np.ndarray:
+    """Where each row of ``prof`` (N, K; sampled at ``off`` (N, K), increasing, the rim at the
+    middle sample) crosses ``level``, searched from the rim outward (first sample below it) or
+    inward (first sample at or above it), linearly interpolated; NaN when it never does within
+    the window (a highlight that never falls to its background, or never reaches its plateau).
+    Searching from the rim keeps a neighbour beyond the rim, a soap bubble's bright rim and an
+    onion disc's rings out of the measurement."""
+    n, k = prof.shape
+    mid = k // 2
+    rows = np.arange(n)
+    if outward:
+        seg = prof[:, mid:] < level
+        j = mid + np.argmax(seg, axis=1)
+        ok = seg.any(axis=1) & (j > 0)
+        a, b = prof[rows, np.maximum(j - 1, 0)], prof[rows, j]
+        oa, ob = off[rows, np.maximum(j - 1, 0)], off[rows, j]
+    else:
+        seg = prof[:, :mid + 1][:, ::-1] >= level
+        j = mid - np.argmax(seg, axis=1)
+        ok = seg.any(axis=1) & (j < k - 1)
+        a, b = prof[rows, j], prof[rows, np.minimum(j + 1, k - 1)]
+        oa, ob = off[rows, j], off[rows, np.minimum(j + 1, k - 1)]
     frac = np.clip((a - level) / np.where(a > b, a - b, 1.0), 0.0, 1.0)
-    pos = off[rows, last] + frac * (off[rows, nxt] - off[rows, last])
-    ok = any_above & (last < k - 1)
-    return np.where(ok, pos, np.nan)
+    pos = oa + frac * (ob - oa)
+    return np.where(ok & np.isfinite(a) & np.isfinite(b), pos, np.nan)
 
 
 def _shape_and_rim(prof: np.ndarray, r0: np.ndarray, sx: np.ndarray, sy: np.ndarray,
@@ -829,8 +880,8 @@ def _shape_and_rim(prof: np.ndarray, r0: np.ndarray, sx: np.ndarray, sy: np.ndar
     # rim profile on the unclipped shoulder: each clear ray resampled finely across its own rim
     # (hidden rays and rays that run into a neighbour just outside the rim are left out),
     # averaged over rays, normalised between the background lo and the plateau hi; the 90 % and
-    # 10 % points are the outermost crossings of those levels (a soap bubble's bright rim and an
-    # onion's rings are inside them), t = rho10 - rho90 in px, relative to the radius
+    # 10 % points are searched from the rim inward and outward (:func:`_rim_crossing`),
+    # t = rho10 - rho90 in px, relative to the radius
     q_rim = radii / r0[:, None] * spr                                   # rim, in sample units
     beyond = np.clip(np.round(q_rim + 0.5 * spr * r_fit[:, None] / r0[:, None]).astype(np.int64),
                      0, ns - 1)
@@ -847,8 +898,8 @@ def _shape_and_rim(prof: np.ndarray, r0: np.ndarray, sx: np.ndarray, sy: np.ndar
     mean_prof = (fine * w_).sum(axis=1) / np.maximum(cnt, 1)
     mean_prof = (mean_prof - lo[:, None]) / np.maximum(hi - lo, 1e-9)[:, None]
     mean_prof = np.where(cnt > 0, mean_prof, np.nan)
-    p90 = _outer_crossing(mean_prof, off, 0.9)
-    p10 = _outer_crossing(mean_prof, off, 0.1)
+    p90 = _rim_crossing(mean_prof, off, 0.9, outward=False)
+    p10 = _rim_crossing(mean_prof, off, 0.1, outward=True)
     t_px = p10 - p90
     width = t_px / np.maximum(r_eq, 1e-6)
     sharp = np.clip(1.0 - width / GAUSSIAN_EDGE_WIDTH, 0.0, 1.0)
@@ -891,7 +942,9 @@ def classify(m: DiscMeasure, *, min_level: float = 0.0) -> str:
     partial = m.coverage < PARAMS.min_shape_coverage
     if partial and not m.rim_rms <= PARAMS.max_partial_rim_rms:
         return "visible rim is not an arc of a disc"
-    if math.isfinite(m.aspect) and m.aspect < (PARAMS.min_partial_aspect if partial else PARAMS.min_aspect):
+    if partial and m.circle_rms <= PARAMS.max_partial_rim_rms:
+        pass                                 # the visible arc is an arc of a circle: round
+    elif math.isfinite(m.aspect) and m.aspect < (PARAMS.min_partial_aspect if partial else PARAMS.min_aspect):
         return "elongated"
     if math.isfinite(m.circularity) and m.circularity < PARAMS.min_circularity:
         return "not round"
@@ -921,7 +974,8 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
                 full_rgb: np.ndarray | None = None, work_scale: float = 1.0,
                 min_diameter_frac: float = PARAMS.min_diameter_frac,
                 max_diameter_frac: float = PARAMS.max_diameter_frac,
-                max_candidates: int = PARAMS.max_candidates) -> dict[str, Any]:
+                max_candidates: int = PARAMS.max_candidates,
+                occluder: np.ndarray | None = None) -> dict[str, Any]:
     """Find the background highlights and keep those that are optical discs.
 
     Parameters
@@ -974,7 +1028,10 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
 
     def to_blob(v: float) -> float:
         return (v + 0.5) / f - 0.5
-    sampler = RaySampler(lum, full_rgb=full_rgb, work_scale=s)
+    occ = None
+    if occluder is not None and np.any(occluder):
+        occ = cv2.dilate(np.asarray(occluder, np.uint8), np.ones((7, 7), np.uint8)) > 0
+    sampler = RaySampler(lum, full_rgb=full_rgb, work_scale=s, occluder=occ)
     rejected: dict[str, int] = out["rejected"]
     found: list[tuple[Orb, bool, float]] = []      # (orb, is a disc, rim level); full-res px
     found_work: list[tuple[float, float, float]] = []          # the same orbs in working px
@@ -1122,7 +1179,8 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
             wx, wy, wr = found_work[i]
             others = [p for j, p in enumerate(found_work)
                       if j != i and math.hypot(p[0] - wx, p[1] - wy) < 1.05 * (p[2] + wr)]
-            keep.append(union_explains(lum, wx, wy, wr, level, others) >= PARAMS.min_union_fit)
+            keep.append(union_explains(lum, wx, wy, wr, level, others, occluder=occ)
+                        >= PARAMS.min_union_fit)
         if all(keep):
             break
         for _ in range(keep.count(False)):
@@ -1172,7 +1230,8 @@ def optically_consistent(orbs: list[Orb], *, width: float, height: float) -> lis
 
 
 def union_explains(lum: np.ndarray, cx: float, cy: float, r: float, level: float,
-                   others: list[tuple[float, float, float]], *, n_rays: int = PARAMS.n_rays) -> float:
+                   others: list[tuple[float, float, float]], *, n_rays: int = PARAMS.n_rays,
+                   occluder: np.ndarray | None = None) -> float:
     """Fraction of rays from a partly hidden orb whose rim is where the orb and its overlapping
     neighbours predict it: at the orb's own rim, or where the ray leaves the union of the
     orb's disc and the neighbours' discs it runs into (overlapping orbs add up, or clip, into
@@ -1203,8 +1262,18 @@ def union_explains(lum: np.ndarray, cx: float, cy: float, r: float, level: float
     j = np.argmax(below, axis=1) + j0
     rows = np.arange(n_rays)
     cross = np.where(below.any(axis=1), rho[j], np.inf)
-    off_image = ~((mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1))[rows, np.minimum(
-        np.searchsorted(rho, exits), len(rho) - 1)]
+    vis = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+    if occluder is not None and occluder[int(np.clip(round(cy), 0, h - 1)),
+                                         int(np.clip(round(cx), 0, w - 1))]:
+        occluder = None
+    if occluder is not None:
+        vis &= ~occluder[np.clip(np.rint(my), 0, h - 1).astype(np.intp),
+                         np.clip(np.rint(mx), 0, w - 1).astype(np.intp)]
+    jx = np.minimum(np.searchsorted(rho, exits), len(rho) - 1)
+    off_image = ~vis[rows, jx]
+    if occluder is not None:                 # the ray is cut short by the subject
+        jc = np.minimum(np.searchsorted(rho, np.minimum(cross, rho[-1])), len(rho) - 1)
+        off_image |= ~vis[rows, jc]
     own = np.abs(cross - r) <= 0.2 * r + step
     union = np.abs(cross - exits) <= 0.2 * r + step + 1.0
     return float((own | union | off_image).mean())
@@ -1280,7 +1349,19 @@ def compute(ctx: "ImageContext") -> MetricResult:
     if not bgm.any():
         res = FAMILY.nan_result("no background: the subject covers the whole frame")
         return res
-    det = detect_orbs(ctx.work_luminance, bgm, full_rgb=ctx.rgb, work_scale=ctx.work_scale)
+    occluder = None
+    if getattr(ctx, "subject_source", None) == "face":
+        # the subject mask is where the subject may hide orbs (rays into it are hidden, not
+        # missing); the search covers everything but the faces themselves (catchlights), so an
+        # orb the person template covers by mistake is still found
+        occluder = ctx.work_subject_mask
+        bgm = np.ones_like(bgm, dtype=bool)
+        for f in ctx.faces:
+            x, y, w, h = (v * ctx.work_scale for v in f.box)
+            x0, y0 = int(max(0, x - 0.1 * w)), int(max(0, y - 0.1 * h))
+            bgm[y0:int(y + 1.1 * h) + 1, x0:int(x + 1.1 * w) + 1] = False
+    det = detect_orbs(ctx.work_luminance, bgm, full_rgb=ctx.rgb, work_scale=ctx.work_scale,
+                      occluder=occluder)
     res = summarize(det["orbs"], det["soft"], width=ctx.width, height=ctx.height)
     res.artifacts.update({"orbs": [o.as_dict() for o in det["orbs"]],
                           "soft_highlights": [o.as_dict() for o in det["soft"]],
