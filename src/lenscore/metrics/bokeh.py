@@ -108,7 +108,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import cv2
 import numpy as np
@@ -172,6 +172,13 @@ class BokehParams:
     #: orbs with a smaller aspect (minor/major) are "elongated": kept only as cat's-eyes or
     #: anamorphic ovals (see :func:`optically_consistent`).
     round_aspect: float = 0.85
+    #: with defocus evidence (the focus family's map): a disc is at least this share of the
+    #: background's blur where it sits, and a background sharper than this (working px) has none.
+    min_disc_over_blur: float = 0.8
+    sharp_background_px: float = 1.5
+    #: oval discs share one orientation (anamorphic) when the resultant length of their doubled
+    #: long-axis angles reaches this (cat's-eyes turn with the image radius).
+    min_oval_agreement: float = 0.8
     #: an orb whose rim is partly hidden must look round on what is visible, and its visible rim
     #: must fit a disc (or blade polygon) outline within this RMS fraction of the radius.
     min_partial_aspect: float = 0.5
@@ -225,34 +232,46 @@ GAUSSIAN_EDGE_WIDTH = (math.sqrt(2 * math.log(10)) - math.sqrt(2 * math.log(10 /
 
 F = "bokeh"
 OUTPUTS = (
-    Output(f"{F}.orb_count", "count", "neither", (0, math.inf),
-           "Background highlights verified as optical discs (flat top, hard rim, round or "
-           "polygonal outline)."),
-    Output(f"{F}.circularity", "ratio", "higher", (0, 1),
-           "Median isoperimetric quotient 4*pi*A/P^2 of the orb outlines (1 = circle; regular "
-           "9/6/5-gon = 0.959/0.907/0.865)."),
+    Output(f"{F}.orb_count", "optical discs per image", "higher", (0, math.inf),
+           "Background highlights that are optical bokeh discs (a flat light with a hard rim, "
+           "round, bladed, oval, bubble or onion outline). 0 is a measurement: no optical "
+           "discs among the highlights (a Gaussian blur makes glows, not discs)."),
+    Output(f"{F}.disc_fraction", "share of highlights (0-1)", "higher", (0, 1),
+           "Optical discs among all background highlights (discs + soft glows): 1 = every "
+           "light is a bokeh disc, 0 = every light is a blurred glow. NaN only when the "
+           "background has no highlights at all."),
+    Output(f"{F}.circularity", "roundness 0-1 (1 = circle)", "higher", (0, 1),
+           "Median roundness of the discs' outlines, 4 pi area / perimeter^2: 1 = circle; "
+           "regular 9 / 6 / 5 blades give 0.96 / 0.91 / 0.87. NaN when there are no optical "
+           "discs."),
     Output(f"{F}.orb_diameter_frac", "fraction of image width", "neither", (0, 1),
-           "Median orb diameter (equivalent-area) divided by the image width."),
-    Output(f"{F}.size_cv", "ratio", "higher", (0, math.inf),
-           "Coefficient of variation of orb diameters (std/mean): size variation by distance. "
-           "Needs at least 3 orbs."),
-    Output(f"{F}.edge_sharpness", "ratio", "higher", (0, 1),
-           "Median rim hardness: 1 - (10-90 % edge width / radius) / 1.433; 1 = hard rim, "
-           "0 = Gaussian falloff."),
-    Output(f"{F}.aspect", "ratio", "neither", (0, 1),
-           "Median minor/major axis ratio of the orbs (1 = round, < 1 = cat's-eye or anamorphic)."),
-    Output(f"{F}.polygon_order", "blades", "neither", (5, 12),
-           "Most common aperture blade count seen in the orb outlines; NaN when they are round."),
-    Output(f"{F}.disc_fraction", "fraction", "higher", (0, 1),
-           "Share of round background highlights that are hard-rimmed optical discs rather than "
-           "Gaussian smears."),
-    Output(f"{F}.cats_eye_alignment", "cosine", "higher", (-1, 1),
-           "Mean cos(2*delta), delta = angle between an elongated orb's major axis and the "
-           "tangential direction about the image centre: 1 = cat's-eyes as a lens makes them, "
-           "0 = random, -1 = radial. Needs 2 elongated off-centre orbs."),
+           "Median disc diameter over the image width (0.05 = discs 5 % of the frame wide); "
+           "the thin lens sets it from focal length, f-number and distances."),
+    Output(f"{F}.size_cv", "std/mean of diameters", "higher", (0, math.inf),
+           "Spread of disc sizes (standard deviation over mean diameter): 0 = all one size, "
+           "0.3 = sizes vary by about a third (lights at different distances). Needs 3 discs."),
+    Output(f"{F}.edge_sharpness", "rim hardness 0-1 (1 = hard)", "higher", (0, 1),
+           "Median rim hardness, 1 - (rim width / radius) / 1.433: 1 = a step (optical disc), "
+           "0 = a Gaussian's falloff; a glow clipped at 8x white reaches 0.74, optical discs "
+           "score above that."),
+    Output(f"{F}.aspect", "long/short axis (1 = round)", "neither", (1, math.inf),
+           "Median ratio of the discs' long to short axis: 1 = round, 1.3-2 = anamorphic ovals "
+           "(or cat's-eyes near the corners)."),
+    Output(f"{F}.oval_angle_deg", "degrees from horizontal (90 = vertical)", "neither",
+           (0, 180),
+           "Direction of the oval discs' long axis, degrees from the horizontal, clockwise on "
+           "screen: 90 = upright ovals (the usual anamorphic look), 0 = lying ovals. NaN when "
+           "the discs are round or their long axes disagree (cat's-eyes)."),
+    Output(f"{F}.polygon_order", "aperture blades", "neither", (5, 12),
+           "Most common aperture blade count seen in the disc outlines; NaN when they are "
+           "round."),
+    Output(f"{F}.cats_eye_alignment", "cosine -1..1 (1 = lens-like)", "higher", (-1, 1),
+           "Do squeezed discs near the edges lie along circles about the centre, as a lens "
+           "barrel makes them? 1 = cat's-eyes as a lens makes them, 0 = random, -1 = radial. "
+           "Needs 2 elongated off-centre discs."),
 )
 
-REASON_SMEAR = "highlights are Gaussian smears, not optical discs"
+REASON_SMEAR = "the highlights fade out like a Gaussian blur (glows), not discs with a rim"
 
 
 # ---- data -----------------------------------------------------------------------------------
@@ -270,9 +289,13 @@ class Orb:
     brightness: float
     polygon_order: float
     coverage: float
+    rim_width: float = math.nan
 
     def as_dict(self) -> dict[str, float]:
-        return {k: float(v) for k, v in asdict(self).items()}
+        """Full-resolution px; ``aspect`` as long/short axis (>= 1, like ``bokeh.aspect``)."""
+        d = {k: float(v) for k, v in asdict(self).items()}
+        d["aspect"] = 1.0 / d["aspect"] if d["aspect"] > 0 else math.nan
+        return d
 
 
 @dataclass(frozen=True)
@@ -975,7 +998,8 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
                 min_diameter_frac: float = PARAMS.min_diameter_frac,
                 max_diameter_frac: float = PARAMS.max_diameter_frac,
                 max_candidates: int = PARAMS.max_candidates,
-                occluder: np.ndarray | None = None) -> dict[str, Any]:
+                occluder: np.ndarray | None = None,
+                background_blur: "Callable[[float, float], float] | None" = None) -> dict[str, Any]:
     """Find the background highlights and keep those that are optical discs.
 
     Parameters
@@ -989,6 +1013,14 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
         measured on crops of it.
     work_scale : float
         Working pixels per full-resolution pixel.
+    occluder : bool array, same shape, optional
+        Where the subject may hide orbs (rays into it are hidden, not missing).
+    background_blur : callable ``(x, y) -> float``, optional
+        The background's blur-disc diameter near working pixel (x, y), in working px, NaN where
+        there is no edge evidence (the focus family's defocus map; see :func:`blur_lookup`).
+        With evidence, a disc must be at least ``PARAMS.min_disc_over_blur`` times that blur
+        (smaller specks are texture) and the background must not be sharp
+        (``PARAMS.sharp_background_px``): a sharp background has no defocus discs.
 
     Returns
     -------
@@ -1071,13 +1103,18 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
                     verdict = "size out of range"
                 elif on_subject(wx, wy, wr):
                     verdict = "centre on the subject"
+                elif (b := _blur_at(background_blur, wx, wy)) == b and (
+                        b < PARAMS.sharp_background_px or 2 * wr < PARAMS.min_disc_over_blur * b):
+                    verdict = ("background is sharp here: not a defocus disc"
+                               if b < PARAMS.sharp_background_px
+                               else "smaller than the background's blur: texture, not a disc")
                 elif any(math.hypot(wx - a, wy - b) < 0.6 * max(wr, c)
                          for a, b, c in found_work):
                     verdict = "duplicate"
                 else:
                     orb = Orb((wx + 0.5) / s - 0.5, (wy + 0.5) / s - 0.5, wr / s,
                               m.circularity, m.aspect, m.angle, m.edge_sharpness, m.hi,
-                              m.polygon_order, m.coverage)
+                              m.polygon_order, m.coverage, m.rim_width)
                     found.append((orb, verdict == "orb", m.lo + 0.5 * (m.hi - m.lo)))
                     found_work.append((wx, wy, wr))
                     cv2.circle(claimed, (round(to_blob(wx)), round(to_blob(wy))),
@@ -1199,6 +1236,59 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
     return out
 
 
+def _blur_at(blur: "Callable[[float, float], float] | None", x: float, y: float) -> float:
+    if blur is None:
+        return math.nan
+    try:
+        v = float(blur(x, y))
+    except (TypeError, ValueError, IndexError):
+        return math.nan
+    return v if math.isfinite(v) and v >= 0 else math.nan
+
+
+def blur_lookup(defocus: Any, shape: tuple[int, int]) -> "Callable[[float, float], float] | None":
+    """``(x, y) -> blur-disc diameter (working px) or NaN`` from what the focus family offers as
+    ``ctx.defocus``: a callable of that form, a float array over the frame on any grid holding
+    diameters in working px (NaN = no evidence), or an object carrying such an array as ``blur_px`` / ``diameter_px`` or a method
+    ``at(x, y)``. Anything else (or None) gives None: no size criterion.
+
+    Examples
+    --------
+    >>> f = blur_lookup(np.full((4, 4), 3.0), (4, 4))
+    >>> f(1.2, 2.7)
+    3.0
+    >>> blur_lookup(None, (4, 4)) is None
+    True
+    """
+    if defocus is None:
+        return None
+    arr = None
+    if isinstance(defocus, np.ndarray):
+        arr = defocus
+    else:
+        for name in ("blur_px", "diameter_px"):
+            a = getattr(defocus, name, None)
+            if isinstance(a, np.ndarray):
+                arr = a
+                break
+    if arr is not None:
+        if arr.ndim != 2:
+            return None
+        sy, sx = arr.shape[0] / shape[0], arr.shape[1] / shape[1]   # any grid over the frame
+        h, w = arr.shape
+
+        def at(x: float, y: float) -> float:
+            i = int(min(max(round((y + 0.5) * sy - 0.5), 0), h - 1))
+            j = int(min(max(round((x + 0.5) * sx - 0.5), 0), w - 1))
+            return float(arr[i, j])
+        return at
+    if callable(getattr(defocus, "at", None)):
+        return defocus.at
+    if callable(defocus):
+        return defocus
+    return None
+
+
 def _tangential_cos2(o: Orb, width: float, height: float) -> tuple[float, float]:
     """(cos 2 delta, distance from the centre / half diagonal); delta = angle between the orb's
     major axis and the tangential direction about the image centre."""
@@ -1280,8 +1370,26 @@ def union_explains(lum: np.ndarray, cx: float, cy: float, r: float, level: float
 
 
 # ---- image-level summary ----------------------------------------------------------------------
+def _axial_mean_deg(angles: list[float]) -> tuple[float, float]:
+    """Mean direction of axes (degrees, 0..180) and its resultant length 0..1."""
+    a = np.radians(2.0 * np.asarray(angles, dtype=np.float64))
+    c, s_ = float(np.mean(np.cos(a))), float(np.mean(np.sin(a)))
+    return float((math.degrees(math.atan2(s_, c)) / 2.0) % 180.0), math.hypot(c, s_)
+
+
 def summarize(orbs: list[Orb], soft: list[Orb], *, width: int, height: int) -> MetricResult:
-    """Image-level outputs (and NaN reasons) from the verified orbs and the soft highlights."""
+    """Image-level outputs (and NaN reasons) from the verified orbs and the soft highlights.
+
+    ``orb_count`` is always a measurement (0 = no optical discs); ``disc_fraction`` is one
+    whenever the background has a highlight; the shape outputs are NaN "no optical discs" when
+    there are none.
+
+    Examples
+    --------
+    >>> r = summarize([], [], width=100, height=100)
+    >>> r.values["bokeh.orb_count"], r.reasons["bokeh.disc_fraction"]
+    (0.0, 'no background highlights found')
+    """
     nan = math.nan
     vals = {o.name: nan for o in OUTPUTS}
     why: dict[str, str] = {}
@@ -1289,10 +1397,11 @@ def summarize(orbs: list[Orb], soft: list[Orb], *, width: int, height: int) -> M
     vals[f"{F}.orb_count"] = float(n)
     vals[f"{F}.disc_fraction"] = n / (n + n_soft) if (n + n_soft) else nan
     if not n + n_soft:
-        why[f"{F}.disc_fraction"] = "no round background highlights found"
+        why[f"{F}.disc_fraction"] = "no background highlights found"
     if n == 0:
-        reason = (f"{REASON_SMEAR} ({n_soft} soft round highlight{'s' if n_soft != 1 else ''})"
-                  if n_soft else "no background highlights found")
+        reason = (f"no optical discs: {REASON_SMEAR} ({n_soft} soft "
+                  f"highlight{'s' if n_soft != 1 else ''})" if n_soft
+                  else "no optical discs: no background highlights found")
         for name in vals:
             if name not in (f"{F}.orb_count", f"{F}.disc_fraction"):
                 why[name] = reason
@@ -1303,27 +1412,38 @@ def summarize(orbs: list[Orb], soft: list[Orb], *, width: int, height: int) -> M
     if circ.size:
         vals[f"{F}.circularity"] = float(np.median(circ))
     else:
-        why[f"{F}.circularity"] = "every orb overlaps another: no complete outline to measure"
+        why[f"{F}.circularity"] = "every disc is partly hidden: no complete outline to measure"
     vals[f"{F}.orb_diameter_frac"] = float(np.median(d) / width)
     if n >= 3:
         vals[f"{F}.size_cv"] = float(np.std(d) / np.mean(d))
     else:
-        why[f"{F}.size_cv"] = f"size variation needs at least 3 orbs, found {n}"
+        why[f"{F}.size_cv"] = f"size variation needs at least 3 discs, found {n}"
     vals[f"{F}.edge_sharpness"] = float(np.median([o.edge_sharpness for o in orbs]))
-    asp = np.array([o.aspect for o in orbs])
-    asp = asp[np.isfinite(asp)]
+    asp = np.array([o.aspect for o in orbs if o.coverage >= PARAMS.min_shape_coverage])
+    asp = asp[np.isfinite(asp) & (asp > 0)]
     if asp.size:
-        vals[f"{F}.aspect"] = float(np.median(asp))
+        vals[f"{F}.aspect"] = float(np.median(1.0 / asp))
     else:
-        why[f"{F}.aspect"] = "no orb outline to fit an ellipse to"
+        why[f"{F}.aspect"] = "every disc is partly hidden: no complete outline to fit"
+    ovals = [o.angle for o in orbs if o.coverage >= PARAMS.min_shape_coverage
+             and np.isfinite(o.aspect) and o.aspect < PARAMS.round_aspect and np.isfinite(o.angle)]
+    if len(ovals) * 2 > len(asp) and ovals:
+        mean, res = _axial_mean_deg(ovals)
+        if res >= PARAMS.min_oval_agreement:
+            vals[f"{F}.oval_angle_deg"] = mean
+        else:
+            why[f"{F}.oval_angle_deg"] = ("the oval discs' long axes point different ways "
+                                          "(cat's-eyes, not anamorphic ovals)")
+    else:
+        why[f"{F}.oval_angle_deg"] = "the discs are round"
     shaped = [o for o in orbs if np.isfinite(o.circularity)]
     orders = [int(o.polygon_order) for o in shaped if np.isfinite(o.polygon_order)]
     if shaped and len(orders) * 2 > len(shaped):
         vals_, counts = np.unique(orders, return_counts=True)
         vals[f"{F}.polygon_order"] = float(vals_[np.argmax(counts)])
     else:
-        why[f"{F}.polygon_order"] = ("orbs are round (no blade harmonic)" if shaped
-                                     else "no complete orb outline")
+        why[f"{F}.polygon_order"] = ("discs are round (no blade harmonic)" if shaped
+                                     else "no complete disc outline")
     # cat's-eye orientation: elongated orbs away from the centre
     cosines = []
     for o in orbs:
@@ -1334,8 +1454,47 @@ def summarize(orbs: list[Orb], soft: list[Orb], *, width: int, height: int) -> M
     if len(cosines) >= 2:
         vals[f"{F}.cats_eye_alignment"] = float(np.mean(cosines))
     else:
-        why[f"{F}.cats_eye_alignment"] = "fewer than 2 elongated off-centre orbs"
+        why[f"{F}.cats_eye_alignment"] = "fewer than 2 elongated off-centre discs"
     return MetricResult(vals, why)
+
+
+def explain(result: MetricResult) -> str:
+    """One sentence on why an image scored as it did.
+
+    Examples
+    --------
+    >>> explain(summarize([], [], width=100, height=100))
+    'no optical discs: the background has no highlights (no point lights to make bokeh)'
+    """
+    v = result.values
+    n = v.get(f"{F}.orb_count", math.nan)
+    if not math.isfinite(n):
+        return f"bokeh not measured: {result.reasons.get(F) or result.reasons.get(f'{F}.orb_count', 'no reason given')}"
+    soft = result.artifacts.get("soft_highlights") if result.artifacts else None
+    n_soft = len(soft) if soft is not None else None
+    if n == 0:
+        if n_soft:
+            return (f"no optical discs among {n_soft} background highlight"
+                    f"{'s' if n_soft != 1 else ''}: they fade out like a Gaussian blur (glows), "
+                    "not the hard-rimmed discs of a lens")
+        return "no optical discs: the background has no highlights (no point lights to make bokeh)"
+    frac = v.get(f"{F}.orb_diameter_frac", math.nan)
+    shape = "round"
+    if math.isfinite(v.get(f"{F}.polygon_order", math.nan)):
+        shape = f"{int(v[f'{F}.polygon_order'])}-bladed"
+    asp = v.get(f"{F}.aspect", math.nan)
+    if math.isfinite(asp) and asp >= 1.15:
+        ang = v.get(f"{F}.oval_angle_deg", math.nan)
+        shape = (f"oval ({asp:.1f}:1, " + ("upright" if math.isfinite(ang) and 60 <= ang <= 120
+                                           else "lying" if math.isfinite(ang) and (ang < 30 or ang > 150)
+                                           else "mixed directions") + ")")
+    extra = f"; {n_soft} soft glow{'s' if n_soft != 1 else ''} beside them" if n_soft else ""
+    size = (f" {100 * frac:.1f} % of the frame wide" if math.isfinite(frac) else "")
+    depth = ""
+    if math.isfinite(frac):
+        depth = (": shallow focus" if frac >= 0.03 else ": moderate defocus" if frac >= 0.015
+                 else ": small discs, lights near the focus plane or a slow aperture")
+    return (f"{int(n)} optical bokeh disc{'s' if n != 1 else ''}, {shape},{size}{depth}{extra}")
 
 
 def compute(ctx: "ImageContext") -> MetricResult:
@@ -1360,8 +1519,15 @@ def compute(ctx: "ImageContext") -> MetricResult:
             x, y, w, h = (v * ctx.work_scale for v in f.box)
             x0, y0 = int(max(0, x - 0.1 * w)), int(max(0, y - 0.1 * h))
             bgm[y0:int(y + 1.1 * h) + 1, x0:int(x + 1.1 * w) + 1] = False
+    # the focus family's defocus map (issue 14), when it exists: read guarded, never required
+    # (it must not read this family's result, or the two would wait on each other)
+    try:
+        defocus = getattr(ctx, "defocus", None)
+    except Exception:                   # noqa: BLE001 - a map that fails is no evidence
+        defocus = None
     det = detect_orbs(ctx.work_luminance, bgm, full_rgb=ctx.rgb, work_scale=ctx.work_scale,
-                      occluder=occluder)
+                      occluder=occluder,
+                      background_blur=blur_lookup(defocus, ctx.work_luminance.shape))
     res = summarize(det["orbs"], det["soft"], width=ctx.width, height=ctx.height)
     res.artifacts.update({"orbs": [o.as_dict() for o in det["orbs"]],
                           "soft_highlights": [o.as_dict() for o in det["soft"]],
@@ -1633,6 +1799,6 @@ FAMILY = register(MetricFamily(
             "Fourier-smoothed outline, blade harmonic, Fitzgibbon ellipse, 10-90 % rim width; "
             "soft (Gaussian) highlights rejected"),
     outputs=OUTPUTS, compute=compute, params=PARAMS,
-    title="Bokeh", order=20,
+    title="Bokeh", order=20, explain=explain,
     headline=("bokeh.disc_fraction", "bokeh.circularity", "bokeh.orb_count"),
     draw=draw, validate=validate))
