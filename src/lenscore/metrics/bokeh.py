@@ -1538,26 +1538,6 @@ def compute(ctx: "ImageContext") -> MetricResult:
 # ---------------------------------------------------------------------------------------------
 # Validation against ground truth
 # ---------------------------------------------------------------------------------------------
-def match_orbs(found: list[dict], truth: list[dict]) -> tuple[int, int, int, list[float]]:
-    """Greedy match by centre distance (< half the true radius + 2 px): tp, fp, fn, diameter errors."""
-    used: set[int] = set()
-    tp, derr = 0, []
-    for t in truth:
-        best, bi = math.inf, -1
-        for i, f in enumerate(found):
-            if i in used:
-                continue
-            d = math.hypot(f["x"] - t["x"], f["y"] - t["y"])
-            if d < best:
-                best, bi = d, i
-        if bi >= 0 and best <= 0.5 * t["diameter_px"] / 2 + 2:
-            used.add(bi)
-            tp += 1
-            derr.append(abs(2 * found[bi]["r"] - t["diameter_px"]) / t["diameter_px"])
-    return tp, len(found) - len(used), len(truth) - tp, derr
-
-
-
 #: a true orb counts toward recall when at least this share of its light is visible (not hidden by
 #: the subject or cut by the frame) and it is at least the smallest diameter measured.
 FINDABLE_VISIBLE = 0.5
@@ -1692,60 +1672,210 @@ def summarize_sweep(recs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def validate(plan: "Plan", jobs: int) -> list["Check"]:
-    """Checks against the renderer's ground truth (run by ``lenscore validate``)."""
-    from lenscore.datasets.synthetic import SceneSpec
-    from lenscore.evaluator import validate as V
+#: real photographs in ../shared/data that are in focus throughout (no defocus discs can exist):
+#: the London studio portraits, the generated ID portraits and the sharp shots of the defocus pairs.
+REAL_IN_FOCUS = (("portraits-london", "*.jpg"), ("ai-portraits", "*.jpg"), ("defocus-pairs", "*_S.*"))
+#: sharp textures from scikit-image (photographs and scans, in focus): no defocus discs either.
+SHARP_TEXTURES = ("astronaut", "brick", "camera", "cat", "chelsea", "coffee", "grass", "gravel",
+                  "immunohistochemistry", "moon", "page", "retina", "rocket", "text")
 
-    specs = [SceneSpec(width=plan.size, height=plan.size, aperture=a, seed=s, n_lights=10,
-                       light_depth_m=(8.0, 60.0), key_kelvin=5000, background_kelvin=5000)
-             for s in plan.seeds for a in plan.apertures]
-    res = V.score_specs(specs, jobs=jobs)
-    if not res or not V.has_output(res[0][0], "bokeh.circularity"):
-        return [V.missing("bokeh", "orb detection", ">= 0.9", "bokeh.circularity")]
-    tp = fp = fn = 0
-    derrs: list[float] = []
-    order_ok, gauss_ok, n_scenes = 0, 0, 0
-    k = len(plan.apertures)
-    for i in range(len(plan.seeds)):
-        chunk = dict(zip(plan.apertures, res[i * k:(i + 1) * k]))
-        for a in ("circle", "blades9", "blades6", "blades5"):
-            if a not in chunk:
-                continue
-            v, t, arts = chunk[a]
-            truth_orbs = [o for o in t["orbs"] if o.get("visible", True) and o.get("in_background", True)]
-            found = arts.get("bokeh", {}).get("orbs", [])
-            a_tp, a_fp, a_fn, a_err = match_orbs(found, truth_orbs)
-            tp, fp, fn = tp + a_tp, fp + a_fp, fn + a_fn
-            if a == "circle":
-                derrs += a_err
-        circ = [chunk[a][0]["bokeh.circularity"] for a in ("circle", "blades9", "blades6", "blades5")
-                if a in chunk]
-        if len(circ) == 4:
-            n_scenes += 1
-            order_ok += bool(all(np.isfinite(circ)) and circ[0] > circ[1] > circ[2] > circ[3])
-        if "gaussian" in chunk and "circle" in chunk:
-            g = chunk["gaussian"][0]
-            c = chunk["circle"][0]
-            gauss_ok += bool(g["bokeh.orb_count"] == 0 or not np.isfinite(g["bokeh.circularity"])
-                             or g["bokeh.circularity"] < c["bokeh.circularity"] - 0.1)
-    prec = tp / (tp + fp) if tp + fp else math.nan
-    rec = tp / (tp + fn) if tp + fn else math.nan
-    med = float(np.median(derrs)) if derrs else math.nan
-    n = len(plan.seeds)
-    return [
-        V.Check("bokeh", "orb detection precision (disc apertures)", prec, ">= 0.9", bool(prec >= 0.9),
-              f"tp={tp} fp={fp}"),
-        V.Check("bokeh", "orb detection recall (disc apertures)", rec, ">= 0.9", bool(rec >= 0.9),
-              f"tp={tp} fn={fn}"),
-        V.Check("bokeh", "orb diameter error, circle (median |rel err|)", 100 * med, "<= 5 %",
-              bool(med <= 0.05) if derrs else None, f"{len(derrs)} orbs", unit="%"),
-        V.Check("bokeh", "circularity circle > 9 > 6 > 5 blades (share of scenes)",
-              100 * order_ok / max(n_scenes, 1), ">= 95 %", bool(order_ok >= 0.95 * n_scenes) if n_scenes else None,
-              f"{order_ok}/{n_scenes} scenes", unit="%"),
-        V.Check("bokeh", "Gaussian smears rejected or clearly below discs (share of scenes)",
-              100 * gauss_ok / n, ">= 95 %", bool(gauss_ok >= 0.95 * n), f"{gauss_ok}/{n} scenes", unit="%"),
-    ]
+
+def _shared_data() -> "Any":
+    from pathlib import Path
+
+    here = Path(__file__).resolve()
+    for base in here.parents:
+        cand = base.parent / "shared" / "data"
+        if cand.is_dir():
+            return cand
+    return None
+
+
+def _real_in_focus(quick: bool) -> list[tuple[str, Any]]:
+    """(name, loader) of the real in-focus photographs and the sharp textures."""
+    from functools import partial
+
+    out: list[tuple[str, Any]] = []
+    data = _shared_data()
+    if data is not None:
+        for folder, pattern in REAL_IN_FOCUS:
+            files = sorted((data / folder).glob(pattern))
+            if quick:
+                files = files[:6]
+            out += [(f"{folder}/{f.name}", partial(_load_file, str(f))) for f in files]
+    for name in (SHARP_TEXTURES[:6] if quick else SHARP_TEXTURES):
+        out.append((f"skimage/{name}", partial(_load_texture, name)))
+    return out
+
+
+def _load_file(path: str) -> np.ndarray:
+    from lenscore.datasets.decode import decode_image
+
+    return decode_image(path).rgb
+
+
+def _load_texture(name: str) -> np.ndarray:
+    import skimage.data
+
+    img = np.asarray(getattr(skimage.data, name)(), dtype=np.float32)
+    img = img[..., :3] / (255.0 if img.max() > 1.5 else 1.0)
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    return np.ascontiguousarray(img, dtype=np.float32)
+
+
+def _count_real(item: tuple[str, Any]) -> tuple[str, int, int]:
+    from lenscore.context import ImageContext
+
+    name, load = item
+    res = ImageContext(load()).result(F)
+    n = res.values[f"{F}.orb_count"]
+    return name, int(n) if math.isfinite(n) else 0, len(res.artifacts.get("soft_highlights", []))
+
+
+def validation_sets(quick: bool) -> dict[str, list]:
+    """The scene sets of :func:`validate` (production path; randomised renderer):
+
+    * ``spread``: :func:`~lenscore.datasets.scenes.random_bokeh_scenes` as drawn (every
+      aperture, clipped glows, orbs behind the subject and at borders, overlaps, noise, JPEG);
+    * ``glow`` / ``disc``: the same scenes through a Gaussian "aperture" (glows, clipped on half
+      the scenes at 1-8x white) and through a circle (the A/B pair for ``compare``);
+    * ``shapes``: scenes through circle, 9, 6 and 5 blades (interleaved, 4 per scene);
+    * ``anamorphic``: scenes through the anamorphic oval (aspect 1.3-2);
+    * ``no_subject``: the spread's scenes with ``subject="none"``.
+    """
+    from dataclasses import replace as _r
+
+    from lenscore.datasets.scenes import random_bokeh_scenes
+
+    size = 768 if quick else 1024
+    n = {"spread": 24, "pair": 8, "shapes": 6, "anamorphic": 6, "no_subject": 8} if quick else \
+        {"spread": 200, "pair": 60, "shapes": 40, "anamorphic": 40, "no_subject": 60}
+    base = random_bokeh_scenes(max(n.values()) + n["spread"], seed=15, size=size)
+    spread = base[:n["spread"]]
+    rest = base[n["spread"]:]
+    return {
+        "spread": spread,
+        "glow": [_r(sp, aperture="gaussian") for sp in rest[:n["pair"]]],
+        "disc": [_r(sp, aperture="circle") for sp in rest[:n["pair"]]],
+        "shapes": [_r(sp, aperture=a) for sp in rest[:n["shapes"]]
+                   for a in ("circle", "blades9", "blades6", "blades5")],
+        "anamorphic": [_r(sp, aperture="anamorphic") for sp in rest[:n["anamorphic"]]],
+        "no_subject": [_r(sp, subject="none") for sp in spread[:n["no_subject"]]],
+    }
+
+
+def _share(ok: int, n: int) -> float:
+    return ok / n if n else math.nan
+
+
+def validate(plan: "Plan", jobs: int) -> list["Check"]:
+    """Checks against the randomised renderer and real photographs, on the production path
+    (the image alone: face detection, subject mask, noise; never the renderer's true mask).
+    Run by ``lenscore validate``; the quick plan runs smaller sets at 768 px."""
+    import pandas as pd
+
+    from lenscore.evaluator import validate as V
+    from lenscore.evaluator.executors import parallel_map
+    from lenscore.reports.compare import compare_scores
+
+    quick = plan.size < 768
+    sets = validation_sets(quick)
+    order = list(sets)
+    flat = [sp for k in order for sp in sets[k]]
+    recs = sweep(flat, jobs=jobs)
+    by: dict[str, list] = {}
+    i = 0
+    for k in order:
+        by[k] = recs[i:i + len(sets[k])]
+        i += len(sets[k])
+    sz = "768 px" if quick else "1024 px"
+    checks = []
+    # detection on the spread (glow scenes count toward precision: any orb there is false)
+    sp = summarize_sweep(by["spread"])
+    tp, fp, fn = sp["tp fp fn"]
+    fp_all = fp + sp["false orbs on glow scenes"]
+    prec = tp / (tp + fp_all) if tp + fp_all else math.nan
+    rec = sp["recall (findable discs)"]
+    n_sc = len(by["spread"])
+    checks.append(V.Check(F, "optical-disc precision (random spread)", prec, ">= 0.95",
+                          bool(prec >= 0.95), f"tp={tp} fp={fp_all}; {n_sc} scenes at {sz}"))
+    checks.append(V.Check(F, "optical-disc recall (random spread)", rec, ">= 0.9", bool(rec >= 0.9),
+                          f"tp={tp} fn={fn}; discs >= {FINDABLE_VISIBLE:.0%} visible"))
+    # with and without a detected subject
+    for label, recs_ in (("with a detected subject",
+                          [r for r in by["spread"] if r["subject_source"] == "face"]),
+                         ("subject='none' scenes", by["no_subject"])):
+        s_ = summarize_sweep(recs_) if recs_ else None
+        r_ = s_["recall (findable discs)"] if s_ else math.nan
+        p_ = s_["precision (disc scenes)"] if s_ else math.nan
+        checks.append(V.Check(F, f"recall {label}", r_, ">= 0.9",
+                              bool(r_ >= 0.9) if recs_ else None,
+                              f"{len(recs_)} scenes; precision {p_:.3f}"))
+    d = sp["diameter error median"]
+    checks.append(V.Check(F, "disc diameter error (median |rel err|)", 100 * d, "<= 5 %",
+                          bool(d <= 0.05) if math.isfinite(d) else None,
+                          f"90th pct {100 * sp['diameter error p90']:.1f} %", unit="%"))
+    # clipped glows
+    g = summarize_sweep(by["glow"])
+    checks.append(V.Check(F, "clipped Gaussian glows rejected (1-8x white)",
+                          100 * g["clipped glows rejected"], ">= 95 %",
+                          bool(g["clipped glows rejected"] >= 0.95) if g["clipped glows n"] else None,
+                          f"{g['clipped glows n']} clipped glows; all glows "
+                          f"{100 * g['glows rejected']:.1f} % of {g['glows n']}", unit="%"))
+    # compare: disc variant against the glow baseline
+    rows = []
+    for variant in ("glow", "disc"):
+        for j, r in enumerate(by[variant]):
+            rows.append({"variant": variant, "prompt": "p", "seed": j, "status": "ok",
+                         **{k: (math.nan if v is None else v) for k, v in r["values"].items()}})
+    cmp = compare_scores(pd.DataFrame(rows), baseline="glow",
+                         outputs=[f"{F}.disc_fraction", f"{F}.orb_count", f"{F}.circularity"],
+                         n_resamples=500, n_permutations=1000)
+    verdicts = {r.output: r.verdict for r in cmp.pairs[0].results}
+    ok_cmp = (verdicts.get(f"{F}.disc_fraction") == "better" and verdicts.get(f"{F}.orb_count") == "better"
+              and verdicts.get(f"{F}.circularity") != "worse")
+    checks.append(V.Check(F, "compare disc renders vs glow renders", float(ok_cmp),
+                          "better on disc_fraction and orb_count, not worse on circularity",
+                          bool(ok_cmp), "; ".join(f"{k.split('.')[1]}: {v}" for k, v in verdicts.items()
+                                                  ), unit=""))
+    # circularity order over the four shapes of one scene
+    ok = n_s = 0
+    for j in range(0, len(by["shapes"]), 4):
+        c = [by["shapes"][j + q]["values"].get(f"{F}.circularity") for q in range(4)]
+        n_s += 1
+        ok += bool(all(v is not None for v in c) and c[0] > c[1] > c[2] > c[3])
+    checks.append(V.Check(F, "circularity circle > 9 > 6 > 5 blades (share of scenes)",
+                          100 * _share(ok, n_s), ">= 95 %", bool(ok >= 0.95 * n_s) if n_s else None,
+                          f"{ok}/{n_s} scenes", unit="%"))
+    # anamorphic aspect and orientation
+    errs, angs = [], []
+    for r in by["anamorphic"]:
+        a = r["values"].get(f"{F}.aspect")
+        if a is not None:
+            errs.append(abs(a - r["anamorphic_aspect"]) / r["anamorphic_aspect"])
+        ang = r["values"].get(f"{F}.oval_angle_deg")
+        if ang is not None:
+            t = math.degrees(r["anamorphic_angle"]) % 180.0
+            angs.append(abs((ang - t + 90.0) % 180.0 - 90.0))
+    within = sum(e <= 0.10 for e in errs)
+    na = len(by["anamorphic"])
+    checks.append(V.Check(F, "anamorphic aspect within 10 % (share of scenes)", 100 * _share(within, na),
+                          ">= 95 %", bool(within >= 0.95 * na) if na else None,
+                          f"{within}/{na}; median error {100 * float(np.median(errs)) if errs else math.nan:.1f} %, "
+                          f"orientation median error {float(np.median(angs)) if angs else math.nan:.1f} deg",
+                          unit="%"))
+    # real photographs in focus and sharp textures: no optical discs
+    items = _real_in_focus(quick)
+    counts = parallel_map(_count_real, items, jobs=jobs) if items else []
+    clean = sum(c[1] == 0 for c in counts)
+    worst = ", ".join(f"{c[0]} ({c[1]})" for c in counts if c[1] > 0)[:200]
+    checks.append(V.Check(F, "no discs on in-focus photographs and sharp textures",
+                          100 * _share(clean, len(counts)), ">= 95 %",
+                          bool(clean >= 0.95 * len(counts)) if counts else None,
+                          f"{clean}/{len(counts)} clean" + (f"; discs on {worst}" if worst else ""),
+                          unit="%"))
+    return checks
 
 
 # ---------------------------------------------------------------------------------------------
