@@ -1511,14 +1511,15 @@ def compute(ctx: "ImageContext") -> MetricResult:
     occluder = None
     if getattr(ctx, "subject_source", None) == "face":
         # the subject mask is where the subject may hide orbs (rays into it are hidden, not
-        # missing); the search covers everything but the faces themselves (catchlights), so an
-        # orb the person template covers by mistake is still found
+        # missing); the search covers everything but the eyes' band of each face (catchlights
+        # are small hard-rimmed discs), so an orb the person template covers by mistake is
+        # still found
         occluder = ctx.work_subject_mask
         bgm = np.ones_like(bgm, dtype=bool)
         for f in ctx.faces:
             x, y, w, h = (v * ctx.work_scale for v in f.box)
-            x0, y0 = int(max(0, x - 0.1 * w)), int(max(0, y - 0.1 * h))
-            bgm[y0:int(y + 1.1 * h) + 1, x0:int(x + 1.1 * w) + 1] = False
+            bgm[int(max(0, y + 0.2 * h)):int(y + 0.55 * h) + 1,
+                int(max(0, x + 0.1 * w)):int(x + 0.9 * w) + 1] = False
     # the focus family's defocus map (issue 14), when it exists: read guarded, never required
     # (it must not read this family's result, or the two would wait on each other)
     try:
