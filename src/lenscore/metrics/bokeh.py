@@ -182,7 +182,7 @@ class BokehParams:
     #: an orb whose rim is partly hidden must look round on what is visible, and its visible rim
     #: must fit a disc (or blade polygon) outline within this RMS fraction of the radius.
     min_partial_aspect: float = 0.5
-    max_partial_rim_rms: float = 0.015
+    max_partial_rim_rms: float = 0.03
     #: outlines whose 3rd/4th harmonic (triangle, square) dominates and exceeds this are rejected.
     max_low_harmonic: float = 0.07
     #: rim profile window: the rim +- (this x radius + 2 px), sampled at 2 x rim_samples + 1 points.
@@ -1311,8 +1311,8 @@ def optically_consistent(orbs: list[Orb], *, width: float, height: float) -> lis
             keep.append(True)
             continue
         c2, rel = _tangential_cos2(o, width, height)
-        if c2 >= 0.5 and rel >= 0.25:
-            keep.append(True)
+        if c2 >= 0.5 and rel >= 0.25 and o.coverage >= PARAMS.min_shape_coverage:
+            keep.append(True)               # a cat's-eye (its outline must be whole to say so)
             continue
         same = sum(abs((p.angle - o.angle + 90.0) % 180.0 - 90.0) <= 20.0 for p in elongated)
         keep.append(same >= 3)
@@ -1883,8 +1883,9 @@ def validate(plan: "Plan", jobs: int) -> list["Check"]:
 # Overlay
 # ---------------------------------------------------------------------------------------------
 def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndarray:
-    """The overlay: verified orbs circled in green with their circularity; soft highlights
-    dashed orange."""
+    """The overlay: optical discs outlined in green (their fitted ellipse) with roundness and
+    blade count on the largest, soft glows ringed dashed orange; a caption with
+    :func:`explain` and the legend."""
     import cv2
 
     from lenscore import drawing as dr
@@ -1892,34 +1893,32 @@ def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndar
     img, s = dr.thumbnail(rgb, long_side)
     out = img.copy()
     art = getattr(result, "artifacts", {}) or {}
-    vals = getattr(result, "values", {}) or {}
-    for o in art.get("soft_highlights") or []:
-        if not dr.finite(o.get("x"), o.get("y"), o.get("r")):
-            continue
+    thick = 2 if out.shape[1] >= 300 else 1
+    soft = [o for o in (art.get("soft_highlights") or []) if dr.finite(o.get("x"), o.get("y"), o.get("r"))]
+    for o in soft:
         c = (int(round(o["x"] * s)), int(round(o["y"] * s)))
         # a soft highlight's rim is where its glow fades: ring it just outside
-        dr.dashed_circle(out, c, max(6, int(round(o["r"] * s * 1.5)) + 2), dr.ORANGE,
-                       2 if out.shape[1] >= 300 else 1, segments=12)
+        dr.dashed_circle(out, c, max(6, int(round(o["r"] * s * 1.3)) + 2), dr.ORANGE, thick,
+                         segments=12)
     orbs = [o for o in (art.get("orbs") or []) if dr.finite(o.get("x"), o.get("y"), o.get("r"))]
     for o in orbs:
         c = (int(round(o["x"] * s)), int(round(o["y"] * s)))
-        r = max(2, int(round(o["r"] * s)))
-        cv2.circle(out, c, r + 1, dr.GREEN, 2 if r > 6 else 1, cv2.LINE_AA)
-    for o in orbs:
-        c = (o["x"] * s, o["y"] * s)
-        r = o["r"] * s
+        r = max(2.0, o["r"] * s)
+        asp = o.get("aspect") if dr.finite(o.get("aspect")) else 1.0
+        ang = o.get("angle") if dr.finite(o.get("angle")) else 0.0
+        q = math.sqrt(max(asp, 1.0))
+        cv2.ellipse(out, c, (max(2, int(round(r * q)) + 1), max(2, int(round(r / q)) + 1)),
+                    float(ang), 0, 360, dr.GREEN, thick if r > 6 else 1, cv2.LINE_AA)
+    for o in sorted(orbs, key=lambda o: -o["r"])[:12]:
+        if not dr.finite(o.get("circularity")):
+            continue
         label = dr.fmt(o.get("circularity"))
         if dr.finite(o.get("polygon_order")):
-            label += f" {int(o['polygon_order'])}-gon"
-        dr.text(out, label, (c[0] + r * 0.75 + 2, c[1] - r * 0.75), dr.GREEN, 0.38)
-    n_soft = len(art.get("soft_highlights") or [])
-    line1 = f"bokeh: {len(orbs)} orb(s), circularity {dr.fmt(vals.get('bokeh.circularity'))}"
-    line2 = (f"{n_soft} soft highlight(s) rejected as blur" if n_soft else
-             (f"edge sharpness {dr.fmt(vals.get('bokeh.edge_sharpness'))}"
-              if dr.finite(vals.get('bokeh.edge_sharpness')) else ""))
-    if not orbs and not n_soft:
-        line2 = dr.reason(result, "bokeh.orb_count") or "no background highlights found"
-    return dr.banner(out, [line1, line2])
+            label += f" {int(o['polygon_order'])} blades"
+        r = o["r"] * s
+        dr.text(out, label, (o["x"] * s + r * 0.75 + 2, o["y"] * s - r * 0.75), dr.GREEN, 0.45)
+    legend = "green: optical disc (hard rim); dashed orange: soft glow (blur, not bokeh)"
+    return dr.banner(out, [f"bokeh: {explain(result)}", legend])
 
 
 FAMILY = register(MetricFamily(
