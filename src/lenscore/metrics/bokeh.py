@@ -802,7 +802,9 @@ def _mismatch(prof: np.ndarray, in_img: np.ndarray, f: dict[str, np.ndarray],
     j1 = np.clip(np.round(1.15 * f["model"] / r0[:, None] * PARAMS.samples_per_radius).astype(np.int64),
                  0, prof.shape[2] - 1)
     hidden = prof[idx, rows, j1] >= f["level"][:, None]
-    left = ~in_img[idx, rows, j1]
+    # out of the frame, or into the subject, anywhere before the expected rim
+    blocked = np.logical_or.accumulate(~in_img, axis=2)
+    left = blocked[idx, rows, j1]
     return (~f["inl"] & ~hidden & ~left).mean(axis=1)
 
 
