@@ -187,7 +187,7 @@ class BokehParams:
     max_low_harmonic: float = 0.07
     #: rim profile window: the rim +- (this x radius + 2 px), sampled at 2 x rim_samples + 1 points.
     rim_window: float = 0.6
-    rim_samples: int = 32
+    rim_samples: int = 16
     #: brightest Gaussian glow (peak over white) the rim criterion must reject: the bound on an
     #: optical disc's rim width is the rim width of such a glow (:func:`glow_rim_width`).
     glow_max_peak: float = 8.0
@@ -592,6 +592,7 @@ class RaySampler:
         #: where the subject may hide an orb (working px): samples there count as hidden, like
         #: samples off the frame
         self.occ = None if occluder is None or not np.any(occluder) else np.asarray(occluder, bool)
+        self._occ_f = None if self.occ is None else self.occ.astype(np.float32)
         self.full = full_rgb if (full_rgb is not None and work_scale < 0.999) else None
         self.s = float(work_scale)
         self.cos, self.sin, self.design = _ray_basis(n_rays)
@@ -618,12 +619,15 @@ class RaySampler:
         if self.occ is not None:
             # only for orbs centred off the subject: an orb the (template) mask covers whole is
             # evidence that the mask is wrong there, not that the orb is hidden
-            ix = np.clip(np.rint(mx), 0, w - 1).astype(np.intp)
-            iy = np.clip(np.rint(my), 0, h - 1).astype(np.intp)
             cxi = np.clip(np.rint(cx), 0, w - 1).astype(np.intp)
             cyi = np.clip(np.rint(cy), 0, h - 1).astype(np.intp)
             off_subject = ~self.occ[cyi, cxi]
-            in_img &= ~(self.occ[iy, ix] & off_subject[:, None, None])
+            if off_subject.any():
+                sel = np.nonzero(off_subject)[0]
+                hit = cv2.remap(self._occ_f, mx[sel].reshape(-1, ns), my[sel].reshape(-1, ns),
+                                cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+                                borderValue=0.0).reshape(-1, nr, ns) > 0.5
+                in_img[sel] &= ~hit
         prof = np.empty((n, nr, ns), np.float32)
         small = ((r0 < PARAMS.fullres_below_radius) if (full and self.full is not None)
                  else np.zeros(n, bool))
@@ -768,8 +772,9 @@ def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0
         # a light's image is radially structured (flat, a bubble, onion rings): what varies
         # from ray to ray at one radius is texture
         vis = inl[p][:, :, None]
-        med = np.nanmedian(np.where(vis, inner, np.nan), axis=1, keepdims=True)
-        spread[p] = _masked_spread(inner - med, inl[p]) / np.maximum(hi[p] - lo[p], 1e-6)
+        ring = (np.where(vis, inner, 0.0).sum(axis=1, keepdims=True)
+                / np.maximum(vis.sum(axis=1, keepdims=True), 1))
+        spread[p] = _masked_spread(inner - ring, inl[p]) / np.maximum(hi[p] - lo[p], 1e-6)
     stage2 = stage1 & (spread <= PARAMS.max_plateau_spread)
     partial = stage2 & (coverage < PARAMS.min_shape_coverage)
     if partial.any():                # the visible arc of a partly hidden orb
@@ -803,8 +808,9 @@ def _mismatch(prof: np.ndarray, in_img: np.ndarray, f: dict[str, np.ndarray],
                  0, prof.shape[2] - 1)
     hidden = prof[idx, rows, j1] >= f["level"][:, None]
     # out of the frame, or into the subject, anywhere before the expected rim
-    blocked = np.logical_or.accumulate(~in_img, axis=2)
-    left = blocked[idx, rows, j1]
+    out_ = ~in_img
+    first_out = np.where(out_.any(axis=2), np.argmax(out_, axis=2), out_.shape[2])
+    left = first_out <= j1
     return (~f["inl"] & ~hidden & ~left).mean(axis=1)
 
 
