@@ -187,10 +187,13 @@ class BokehParams:
     max_low_harmonic: float = 0.07
     #: rim profile window: the rim +- (this x radius + 2 px), sampled at 2 x rim_samples + 1 points.
     rim_window: float = 0.6
-    rim_samples: int = 16
+    rim_samples: int = 32
     #: brightest Gaussian glow (peak over white) the rim criterion must reject: the bound on an
     #: optical disc's rim width is the rim width of such a glow (:func:`glow_rim_width`).
     glow_max_peak: float = 8.0
+    #: the bound is taken this many stops brighter still, for the measurement's spread (a glow
+    #: right at glow_max_peak measures within about 10 % of its theoretical width)
+    glow_margin_stops: float = 1.0
     #: a soft highlight counts as a round Gaussian smear (lowering disc_fraction) only when whole
     #: and at least this round.
     min_soft_circularity: float = 0.9
@@ -222,7 +225,7 @@ def glow_rim_width(peak: float) -> float:
 
 #: an optical disc's rim (10-90 % width on the unclipped shoulder, over the radius) is narrower
 #: than that of the brightest glow to reject.
-MAX_RIM_WIDTH = glow_rim_width(PARAMS.glow_max_peak)
+MAX_RIM_WIDTH = glow_rim_width(PARAMS.glow_max_peak * 2.0 ** PARAMS.glow_margin_stops)
 #: the lowest seed level is also the least contrast a candidate needs.
 SEED_MIN_CONTRAST = PARAMS.seed_levels[0]
 #: rim 10-90 % width / half-level radius of a Gaussian spot.
@@ -1517,7 +1520,9 @@ def compute(ctx: "ImageContext") -> MetricResult:
         res = FAMILY.nan_result("no background: the subject covers the whole frame")
         return res
     occluder = None
-    if getattr(ctx, "subject_source", None) == "face":
+    if getattr(ctx, "subject_source", None) == "user":
+        occluder = ctx.work_subject_mask        # the user's subject hides what is behind it
+    elif getattr(ctx, "subject_source", None) == "face":
         # the subject mask is where the subject may hide orbs (rays into it are hidden, not
         # missing); the search covers everything but the eyes' band of each face (catchlights
         # are small hard-rimmed discs), so an orb the person template covers by mistake is
@@ -1727,9 +1732,10 @@ def _load_texture(name: str) -> np.ndarray:
     import skimage.data
 
     img = np.asarray(getattr(skimage.data, name)(), dtype=np.float32)
-    img = img[..., :3] / (255.0 if img.max() > 1.5 else 1.0)
+    img = img / (255.0 if img.max() > 1.5 else 1.0)
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
+    img = img[..., :3]
     return np.ascontiguousarray(img, dtype=np.float32)
 
 
@@ -1930,7 +1936,7 @@ def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndar
 
 
 FAMILY = register(MetricFamily(
-    name=F, version="1",
+    name=F, version="2",
     method=("top-hat candidates on linear luminance (background only) -> disc hypotheses "
             "(blob geometry; Hough HOUGH_GRADIENT_ALT and distance-transform maxima split merged "
             "blobs) -> ray-cast rim at half level, robust harmonic fit -> 4piA/P^2 of the "
