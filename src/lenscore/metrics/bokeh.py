@@ -462,7 +462,7 @@ def hough_proposals(img: np.ndarray, *, min_r: float, max_r: float
     return [(float(c[0]) / k, float(c[1]) / k, float(c[2]) / k) for c in circles.reshape(-1, 3)]
 
 
-def distance_proposals(mask: np.ndarray, *, min_r: float, max_n: int = 4
+def distance_proposals(mask: np.ndarray, *, min_r: float, max_n: int = 16
                        ) -> list[tuple[float, float, float]]:
     """Centres of the discs making up a merged blob: maxima of its distance transform."""
     m = np.pad(mask.astype(np.uint8), 1)
@@ -777,7 +777,7 @@ def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0
         vis = inl[p][:, :, None]
         ring = (np.where(vis, inner, 0.0).sum(axis=1, keepdims=True)
                 / np.maximum(vis.sum(axis=1, keepdims=True), 1))
-        spread[p] = _masked_spread(inner - ring, inl[p]) / np.maximum(hi[p] - lo[p], 1e-6)
+        spread[p] = _masked_spread(inner - ring, inl[p], lower=True) / np.maximum(hi[p] - lo[p], 1e-6)
     stage2 = stage1 & (spread <= PARAMS.max_plateau_spread)
     partial = stage2 & (coverage < PARAMS.min_shape_coverage)
     if partial.any():                # the visible arc of a partly hidden orb
@@ -817,14 +817,19 @@ def _mismatch(prof: np.ndarray, in_img: np.ndarray, f: dict[str, np.ndarray],
     return (~f["inl"] & ~hidden & ~left).mean(axis=1)
 
 
-def _masked_spread(values: np.ndarray, rays: np.ndarray) -> np.ndarray:
-    """10-90 % spread of ``values`` (N, rays, k) over the selected rays of each row."""
+def _masked_spread(values: np.ndarray, rays: np.ndarray, *, lower: bool = False) -> np.ndarray:
+    """10-90 % spread of ``values`` (N, rays, k) over the selected rays of each row; with
+    ``lower``, twice the 10-50 % spread (the lower half only: light added by an overlapping
+    orb raises values, it never lowers them)."""
     n = values.shape[0]
     flat = np.where(rays[:, :, None], values, np.inf).reshape(n, -1)
     srt = np.sort(flat, axis=1)
     cnt = rays.sum(axis=1) * values.shape[2]
     r = np.arange(n)
     i10 = np.clip((0.1 * (cnt - 1)).astype(np.int64), 0, None)
+    if lower:
+        i50 = np.clip((0.5 * (cnt - 1)).astype(np.int64), 0, None)
+        return np.where(cnt > 0, 2.0 * (srt[r, i50] - srt[r, i10]), np.nan)
     i90 = np.clip((0.9 * (cnt - 1)).astype(np.int64), 0, None)
     return np.where(cnt > 0, srt[r, i90] - srt[r, i10], np.nan)
 
@@ -1231,15 +1236,21 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
                         >= PARAMS.min_union_fit)
         if all(keep):
             break
-        for _ in range(keep.count(False)):
-            reject("hidden rim not explained by neighbours")
+        for (o, _, _), ok in zip(found, keep):
+            if not ok:
+                reject("hidden rim not explained by neighbours")
+                trace.append({"x": o.x, "y": o.y, "r": o.r, "verdict": "hidden rim not explained",
+                              "rim_width": o.rim_width})
         found = [f for f, ok in zip(found, keep) if ok]
         found_work = [f for f, ok in zip(found_work, keep) if ok]
     # an elongated orb is optical only as a cat's-eye (tangential, off-centre) or as one of
     # several anamorphic ovals sharing one orientation
     keep = optically_consistent([o for o, _, _ in found], width=W / s, height=H / s)
-    for _ in range(keep.count(False)):
-        reject("elongated, neither cat's-eye nor anamorphic")
+    for (o, _, _), ok in zip(found, keep):
+        if not ok:
+            reject("elongated, neither cat's-eye nor anamorphic")
+            trace.append({"x": o.x, "y": o.y, "r": o.r, "verdict": "elongated, not optical",
+                          "rim_width": o.rim_width})
     found = [f for f, ok in zip(found, keep) if ok]
     found.sort(key=lambda t: (t[0].y, t[0].x))
     out["orbs"] = [o for o, disc, _ in found if disc]
