@@ -176,6 +176,9 @@ class BokehParams:
     #: background's blur where it sits, and a background sharper than this (working px) has none.
     min_disc_over_blur: float = 0.8
     sharp_background_px: float = 1.5
+    #: the subject mask hides part of an orb only while it covers less than this share of it
+    #: (more is evidence that the mask, a template, is wrong there)
+    max_occluded_share: float = 0.7
     #: oval discs share one orientation (anamorphic) when the resultant length of their doubled
     #: long-axis angles reaches this (cat's-eyes turn with the image radius).
     min_oval_agreement: float = 0.8
@@ -620,17 +623,15 @@ class RaySampler:
         my = cy.astype(np.float32)[:, None, None] + self.sin[None, :, None] * rho
         in_img = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
         if self.occ is not None:
-            # only for orbs centred off the subject: an orb the (template) mask covers whole is
-            # evidence that the mask is wrong there, not that the orb is hidden
-            cxi = np.clip(np.rint(cx), 0, w - 1).astype(np.intp)
-            cyi = np.clip(np.rint(cy), 0, h - 1).astype(np.intp)
-            off_subject = ~self.occ[cyi, cxi]
-            if off_subject.any():
-                sel = np.nonzero(off_subject)[0]
-                hit = cv2.remap(self._occ_f, mx[sel].reshape(-1, ns), my[sel].reshape(-1, ns),
-                                cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
-                                borderValue=0.0).reshape(-1, nr, ns) > 0.5
-                in_img[sel] &= ~hit
+            # not for an orb the subject mask covers (nearly) whole: that is evidence that the
+            # (template) mask is wrong there, not that the orb is hidden
+            hit = cv2.remap(self._occ_f, mx.reshape(-1, ns), my.reshape(-1, ns),
+                            cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+                            borderValue=0.0).reshape(n, nr, ns) > 0.5
+            inside = rho <= r0.astype(np.float32)[:, None, None]
+            covered = (hit & inside).sum(axis=(1, 2)) / np.maximum(inside.sum(axis=(1, 2)), 1)
+            use = covered < PARAMS.max_occluded_share
+            in_img[use] &= ~hit[use]
         prof = np.empty((n, nr, ns), np.float32)
         small = ((r0 < PARAMS.fullres_below_radius) if (full and self.full is not None)
                  else np.zeros(n, bool))
@@ -1375,9 +1376,13 @@ def union_explains(lum: np.ndarray, cx: float, cy: float, r: float, level: float
     rows = np.arange(n_rays)
     cross = np.where(below.any(axis=1), rho[j], np.inf)
     vis = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
-    if occluder is not None and occluder[int(np.clip(round(cy), 0, h - 1)),
-                                         int(np.clip(round(cx), 0, w - 1))]:
-        occluder = None
+    if occluder is not None:
+        yy, xx = np.ogrid[-int(r):int(r) + 1, -int(r):int(r) + 1]
+        disc = (xx * xx + yy * yy) <= r * r
+        iy = np.clip(np.rint(cy + yy).astype(int), 0, h - 1)
+        ix = np.clip(np.rint(cx + xx).astype(int), 0, w - 1)
+        if occluder[iy, ix][disc].mean() >= PARAMS.max_occluded_share:
+            occluder = None
     if occluder is not None:
         vis &= ~occluder[np.clip(np.rint(my), 0, h - 1).astype(np.intp),
                          np.clip(np.rint(mx), 0, w - 1).astype(np.intp)]
