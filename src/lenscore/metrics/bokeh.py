@@ -1,95 +1,83 @@
-"""bokeh: are the background highlights real optical discs, or a Gaussian smear?
+"""bokeh: are the background highlights optical discs, or a Gaussian glow?
 
-The seed article's claim is that real bokeh is "circular highlight orbs, smooth gradient
-falloff, size variation by distance", while a prompt that says "blurred" gets a Gaussian smear.
-A defocused point light is imaged as a copy of the aperture: a flat-topped disc (or 5-/6-/9-blade
-polygon, or a cat's-eye clipped by the lens barrel near the frame corners) with a hard rim. A
-Gaussian-blurred point has neither a flat top nor a rim. This family finds the background
-highlights, measures each one's outline and rim, and keeps only those that are optical discs.
+The seed article's central contrast is "bokeh orbs" against "blurred": a defocused point light
+is imaged as a copy of the aperture, a disc (or a 5-9 blade polygon, a cat's-eye toward the
+corners, an anamorphic oval, a soap bubble with a bright rim, an onion disc with rings) whose
+rim is a step; a Gaussian "blur" of a lamp is a glow that fades out over a large part of its
+radius, clipped centre or not. Only optical discs count here.
 
 Method
 ------
-1. **Where to look.** Background only: ``ctx.work_background_mask``, outside the subject
-   (:mod:`lenscore.subject`: the person silhouette prior around a detected face, the user's
-   subject box when one is given, the fallback centre box when no face is found).
-2. **Candidates** (linear luminance ``ctx.work_luminance``, searched on a half-size copy):
-   white top-hat against a coarse morphological opening (the local background without anything
-   smaller than the largest orb), thresholded at a ladder of levels ``PARAMS.seed_levels`` (an
-   MSER-like ladder, since no single threshold separates an orb from the lit window it sits on)
-   and at ``PARAMS.seed_min_ratio`` x the local background, outer contours (Lindeberg-style blob
-   detection reduced to its cheapest form). Blobs whose peak is below the highlight level
-   (``PARAMS.highlight_over_median`` x the median background luminance: an orb is the image of a
-   light) are dropped before any measurement.
-3. **Disc hypotheses**: a blob that overlaps the disc of its own area (IoU >=
-   ``PARAMS.min_single_iou``) is one hypothesis (centroid, equivalent radius). A blob that several
-   discs explain better (merged, overlapping orbs: the union of its distance-transform maxima
-   covers it, IoU >= ``PARAMS.min_merged_iou``) is split: the distance-transform maxima and, unless
-   those discs already explain the blob (IoU >= 0.85), the circles of ``cv2.HoughCircles``
-   (``HOUGH_GRADIENT_ALT`` on the blob's crop, resampled to ``PARAMS.hough_crop`` px) are the
-   hypotheses. Hough only *proposes*: its circle-perfectness gate
-   would reject 5-blade polygons and cat's-eyes, which are real bokeh, and it is not stable
-   under a horizontal flip, so it never decides (the measurement below is flip-equivariant).
-4. **Measurement** (:func:`measure_discs`, all hypotheses of a level at once): ``PARAMS.n_rays`` rays
-   from the centre sample linear luminance (small orbs on full-resolution crops of ``ctx.rgb``,
-   the others on the working copy); on each ray the rim is the half-level crossing between the
-   orb's plateau and its local background (sub-pixel). A robust fit of the rim radius r(theta)
-   to harmonics 0..2 re-centres the orb and drops rays that run into a neighbour. From the rim:
+1. **Where to look.** The whole frame but the subject: with no subject found nothing is
+   hidden (a centre box is a guess, not evidence); with a detected face, everything but the
+   eyes' band of each face (catchlights are small hard discs) is searched and the subject mask
+   (``ctx.work_subject_mask``) is an *occluder*: rays that run into it before the rim are hidden,
+   not missing (unless it covers 70 % of the orb: then the mask, a template, is wrong there);
+   a subject box given by the user is respected as given. A better subject mask can only help.
+2. **Candidates** (linear luminance ``ctx.work_luminance``, on a half-size copy): white top-hat
+   against a coarse morphological opening, thresholded at a ladder of levels
+   ``PARAMS.seed_levels`` (MSER-like) and at ``PARAMS.seed_min_ratio`` x the local background;
+   outer contours; blobs below the highlight level (``PARAMS.highlight_over_median`` x the median
+   background) are dropped. A blob that is one disc is one hypothesis; a blob of several
+   (overlapping, touching, clipped into one white region) is split into the maxima of its
+   distance transform (up to 16) and, when those do not explain it, the circles of
+   ``cv2.HoughCircles`` (HOUGH_GRADIENT_ALT), which only propose.
+3. **Rim** (:func:`measure_discs`): ``PARAMS.n_rays`` rays from the centre sample linear luminance
+   (full-resolution crops for small orbs); on each ray the rim is the first fall through half
+   the level of the disc's dimmest interior (a bubble is dim inside its bright rim, an onion has
+   dark rings); a robust harmonic 0..2 fit re-centres the orb and drops rays that run into a
+   neighbour, the frame or the subject. From the rim: roundness 4 pi A / P^2 of the
+   Fourier-smoothed outline, the blade harmonic, the Fitzgibbon ellipse (aspect, orientation),
+   the equivalent-area diameter.
+4. **The rim criterion, from optics** (:func:`glow_rim_width`). Each ray is resampled finely
+   across its own rim and the rays are averaged, so the profile is the rim's, not the outline's.
+   Its 10-90 % width t on the unclipped shoulder (between the background and the plateau, the
+   clip level when clipped), over the radius, is what separates the two: an optical disc's rim
+   is a step softened by the lens's in-focus blur, a few pixels, a small fraction of its radius
+   (measured on the randomised renderer: median 0.08, 99.5th percentile 0.25); a Gaussian glow
+   ``min(P exp(-rho^2/2 s^2), 1)`` has ``t / r = (sqrt(2 ln 10P) - sqrt(2 ln P/0.9)) /
+   sqrt(2 ln 2P)`` whatever its size: 1.433 unclipped, 0.369 at 8x white, falling only as
+   1 / ln P. The bound ``MAX_RIM_WIDTH`` is that of a glow one stop brighter than the brightest
+   glow to reject (``PARAMS.glow_max_peak`` = 8x white, ``PARAMS.glow_margin_stops`` = 1: 0.299);
+   glows at 1-8x white measure 0.41 and more. A closed, round highlight wider than the bound goes
+   to ``soft_highlights`` ("a glow, not a disc") and counts in ``disc_fraction``'s denominator.
+5. **Verification** (:func:`classify`): the rim closes on ``PARAMS.min_ray_coverage`` of the rays
+   and the rest are hidden (frame, subject, a brighter neighbour); the interior is the image of
+   a light: radially structured (flat, bubble, rings), what varies from ray to ray at one radius
+   is texture; a partly hidden rim is an arc of a disc, ellipse or blade polygon
+   (``PARAMS.max_partial_rim_rms``) hidden by the frame, the subject or overlapping orbs; the
+   outline is an aperture's (round enough, not square or triangular); an elongated disc is a
+   cat's-eye (whole, tangential, off-centre) or one of several anamorphic ovals sharing an
+   orientation.
+6. **A disc is a defocus disc** (issue 14's defocus map, when present): with edge evidence of
+   the background's blur b near the orb (``ctx.defocus``, read guarded: see
+   :func:`blur_lookup`), a disc must be at least ``PARAMS.min_disc_over_blur`` x b (smaller
+   specks are texture), and a sharp background (b < ``PARAMS.sharp_background_px``) has none.
+   Without evidence only the optical criteria above apply.
 
-   * ``circularity``: isoperimetric quotient 4 pi A / P^2 of the rim outline, computed from the
-     Fourier series of r(theta) truncated at ``PARAMS.max_harmonic`` (the truncation is the small-blob
-     correction: sub-pixel jitter of the rim would otherwise inflate P and pull small orbs
-     down). 1 = circle; regular 9-, 6-, 5-gons give 0.959, 0.907, 0.865 (anti-aliased renders
-     measure ~0.965, ~0.927, ~0.89). Only measured when at least ``PARAMS.min_shape_coverage`` of
-     the rim is visible (not hidden by overlapping orbs).
-   * ``polygon_order``: the dominant harmonic n in 5..12 of r(theta) (a regular n-gon's rim
-     has harmonics at n, 2n, ...), when its amplitude exceeds ``PARAMS.polygon_min_amplitude`` of the
-     mean radius and stands out from the other harmonics; else round.
-   * ``aspect`` and ``angle``: ellipse fitted to the rim points (Fitzgibbon et al. 1999,
-     ``cv2.fitEllipseDirect``), minor/major axis ratio and the major axis direction.
-   * ``edge_sharpness``: width t of the 10-90 % transition of the rim-aligned mean radial
-     profile, relative to the radius; a Gaussian spot has t = 1.433 (its 10 % and 90 % radii
-     are 2.146 and 0.459 sigma, its half-level radius 1.177 sigma), a hard disc t -> 0.
-     ``edge_sharpness = clip(1 - t / 1.433, 0, 1)``: 1 = hard rim, 0 = Gaussian falloff.
-   * diameter: equivalent-area diameter of the rim outline (the renderer's convention for
-     polygons too; circle fit when part of the rim is hidden), full-resolution pixels.
-5. **Verification** (:func:`classify`): a hypothesis is an orb only if its rim closes on at
-   least ``PARAMS.min_ray_coverage`` of the rays and the other rays are hidden by something brighter
-   (``PARAMS.max_rim_mismatch``), its plateau is a highlight and clearly above its surroundings, it
-   is flat inside (``PARAMS.max_plateau_spread``: a light is, a patch of texture is not), a partly
-   hidden rim is an arc of a disc or blade polygon (``PARAMS.max_partial_rim_rms``) hidden by
-   overlapping orbs (:func:`union_explains`), its aspect and circularity are those of an
-   aperture (``PARAMS.min_aspect``, ``PARAMS.min_circularity``; squares, windows, strips and edges fail),
-   an elongated orb is a cat's-eye or one of several anamorphic ovals
-   (:func:`optically_consistent`), and its centre is in the background. A whole, round
-   highlight whose rim is softer than ``PARAMS.min_edge_sharpness`` is **rejected as a Gaussian
-   smear**: it is not counted as an orb, it is reported in ``artifacts["soft_highlights"]`` and
-   lowers ``bokeh.disc_fraction``. Decision: the "blurred" variant of a prompt pair gets
-   orb_count 0 (reason "highlights are Gaussian smears, not optical discs") and disc_fraction
-   0, the "optical" variant orbs and a disc_fraction near 1. Known limit: a Gaussian highlight
-   overexposed several times over clips into a flat white blob whose glow is short; it can pass
-   as an orb, with a clearly lower edge_sharpness (~0.6 against ~0.9 for clipped discs).
-
-Outputs (image level, over verified orbs): ``orb_count``, ``circularity`` (median),
-``orb_diameter_frac`` (median diameter / image width), ``size_cv`` (std/mean of diameters, >= 3
-orbs), ``edge_sharpness`` (median), ``aspect`` (median), ``polygon_order`` (most common blade
-count, NaN when the orbs are round), ``disc_fraction`` (orbs / round highlights) and
-``cats_eye_alignment`` (do elongated orbs lie tangentially, as optical vignetting makes them?).
+Outputs (image level): ``orb_count`` and ``disc_fraction`` are measurements whenever the image
+is measurable (0 is a value: "no optical discs among N highlights"; ``disc_fraction`` is NaN
+only when there is no highlight at all); the shape outputs (``circularity``, ``aspect`` as long
+over short axis, ``oval_angle_deg``, ``polygon_order``, ``edge_sharpness``, ``orb_diameter_frac``,
+``size_cv``, ``cats_eye_alignment``) are NaN "no optical discs" without discs.
 
 Artifacts
 ---------
-``artifacts["orbs"]``: list of dicts, one per verified orb, in FULL-RESOLUTION pixels:
-``{x, y, r, circularity, aspect, angle, edge_sharpness, brightness, polygon_order, coverage}``
-(``r`` = equivalent-area radius; ``angle`` = direction of the major axis in degrees, image
-coordinates, x right and y down, 0..180; ``brightness`` = plateau linear luminance;
-``circularity``/``polygon_order`` may be NaN for partly hidden orbs).
-``artifacts["soft_highlights"]``: the same dicts for round highlights rejected as Gaussian
-smears. ``artifacts["n_candidates"]``: blobs examined; ``artifacts["rejected"]``: rejected
-hypotheses counted by reason. The color family requires this one and reads the verified orbs
-as light-carrying pixels (``ctx.result("bokeh").artifacts["orbs"]``).
+``artifacts["orbs"]``: one dict per optical disc, FULL-RESOLUTION pixels:
+``{x, y, r, circularity, aspect, angle, edge_sharpness, brightness, polygon_order, coverage,
+rim_width}`` (``r`` = equivalent-area radius; ``aspect`` = long / short axis (>= 1); ``angle``
+= direction of the long axis in degrees, image coordinates (x right, y down), 0..180;
+``brightness`` = plateau linear luminance; ``coverage`` = share of rays on the rim;
+``rim_width`` = 10-90 % rim width over the radius; ``circularity`` / ``polygon_order`` NaN for
+partly hidden discs). ``artifacts["soft_highlights"]``: the same for glows.
+``artifacts["n_candidates"]``, ``artifacts["rejected"]`` (hypotheses by reason) and
+``artifacts["trace"]`` (every measured hypothesis with its verdict). The focus and colour
+families read ``artifacts["orbs"]`` (``x``, ``y``, ``r``) through ``requires=("bokeh",)``; this
+family requires none (reading ``ctx.defocus`` must not read this family's result).
 
-Cost: ``benchmarks/bench_bokeh.py``. Flip: the measurement is exactly flip-equivariant for a
-given subject; the face detector (Haar) is not, so the person prior can move by a few pixels
-after a flip and an orb on its border can come or go.
+Validation (:func:`validate`, ``lenscore validate``): production path (the image alone) on
+:func:`lenscore.datasets.scenes.random_bokeh_scenes` and on real in-focus photographs; the sweep
+harness is ``scripts/bokeh_sweep.py``. Cost: ``benchmarks/bench_bokeh.py``.
 
 References
 ----------
@@ -101,6 +89,15 @@ References
 .. [3] J. Peng, Z. Cao, X. Luo, H. Lu, K. Xian, J. Zhang, "BokehMe: when neural rendering
    meets classical rendering", CVPR 2022 (the classical, scattering renderer whose discs the
    detector is validated on). https://arxiv.org/abs/2206.12614
+.. [4] M. Potmesil, I. Chakravarty, "A lens and aperture camera model for synthetic image
+   generation", SIGGRAPH 1981 (a defocused point is imaged as the scaled aperture: the disc
+   and its rim). https://doi.org/10.1145/965161.806818
+.. [5] J. Matas, O. Chum, M. Urban, T. Pajdla, "Robust wide baseline stereo from maximally
+   stable extremal regions", BMVC 2002 (the threshold ladder of the candidate search).
+   https://doi.org/10.5244/C.16.36
+.. [6] S. Zhuo, T. Sim, "Defocus map estimation from a single image", Pattern Recognition
+   44(9), 2011 (the edge-evidence blur the size criterion reads, issue 14).
+   https://doi.org/10.1016/j.patcog.2011.03.009
 """
 
 from __future__ import annotations
@@ -1953,11 +1950,11 @@ def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndar
 
 FAMILY = register(MetricFamily(
     name=F, version="2",
-    method=("top-hat candidates on linear luminance (background only) -> disc hypotheses "
-            "(blob geometry; Hough HOUGH_GRADIENT_ALT and distance-transform maxima split merged "
-            "blobs) -> ray-cast rim at half level, robust harmonic fit -> 4piA/P^2 of the "
-            "Fourier-smoothed outline, blade harmonic, Fitzgibbon ellipse, 10-90 % rim width; "
-            "soft (Gaussian) highlights rejected"),
+    method=("whole background (subject as occluder) -> top-hat candidates on linear luminance, "
+            "split by distance-transform maxima / Hough -> ray-cast rim, robust harmonic fit -> "
+            "rim width on the unclipped shoulder against the width of a Gaussian glow one stop "
+            "above 8x white (optical discs vs glows) -> 4piA/P^2, blades, Fitzgibbon ellipse; "
+            "disc >= background blur when a defocus map is given"),
     outputs=OUTPUTS, compute=compute, params=PARAMS,
     title="Bokeh", order=20, explain=explain,
     headline=("bokeh.disc_fraction", "bokeh.circularity", "bokeh.orb_count"),
