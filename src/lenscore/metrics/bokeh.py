@@ -1497,10 +1497,12 @@ def explain(result: MetricResult) -> str:
     soft = result.artifacts.get("soft_highlights") if result.artifacts else None
     n_soft = len(soft) if soft is not None else None
     if n == 0:
+        if n_soft == 1:
+            return ("no optical discs among 1 background highlight: it fades out like a "
+                    "Gaussian blur (a glow), not the hard-rimmed disc of a lens")
         if n_soft:
-            return (f"no optical discs among {n_soft} background highlight"
-                    f"{'s' if n_soft != 1 else ''}: they fade out like a Gaussian blur (glows), "
-                    "not the hard-rimmed discs of a lens")
+            return (f"no optical discs among {n_soft} background highlights: they fade out like "
+                    "a Gaussian blur (glows), not the hard-rimmed discs of a lens")
         return "no optical discs: the background has no highlights (no point lights to make bokeh)"
     frac = v.get(f"{F}.orb_diameter_frac", math.nan)
     shape = "round"
