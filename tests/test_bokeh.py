@@ -522,6 +522,36 @@ def test_soap_bubble_and_onion_discs_are_optical(aperture):
     assert np.median(errs) < 0.05
 
 
+def test_a_true_subject_mask_as_occluder_finds_orbs_behind_the_subject():
+    # the pure function's occluder input (what a better subject model gives compute): discs
+    # partly behind the renderer's subject are found when the mask says where the subject is
+    found = {}
+    for use_mask in (False, True):
+        tp = n = fp = 0
+        for seed in (3, 11):
+            spec = synthetic.SceneSpec(width=768, height=768, subject="procedural",
+                                       face_width_frac=0.12, n_lights=24, seed=seed,
+                                       light_diameter_frac=(0.05, 0.08), orbs_behind_subject=0.6,
+                                       background="wall", background_rgb=(0.2, 0.2, 0.25))
+            r = synthetic.render(spec)
+            ctx = ImageContext(r.rgb)
+            occ = cv2.resize(r.subject_mask.astype(np.uint8), ctx.work_luminance.shape[::-1],
+                             interpolation=cv2.INTER_NEAREST) > 0
+            det = bokeh.detect_orbs(ctx.work_luminance, np.ones_like(occ), full_rgb=ctx.rgb,
+                                    work_scale=ctx.work_scale, occluder=occ if use_mask else None)
+            rec = {"lights": r.truth["lights"], "orbs": [o.as_dict() for o in det["orbs"]],
+                   "width": 768, "height": 768}
+            m = bokeh.match_record(rec)
+            behind = [j for j, L in enumerate(r.truth["lights"])
+                      if m["findable"][j] and L["placement"] == "behind"]
+            tp += sum(j in m["l2f"] for j in behind)
+            n += len(behind)
+            fp += sum(i not in m["f2l"] for i in range(len(rec["orbs"])))
+        found[use_mask] = tp / max(n, 1)
+        assert fp == 0
+    assert n >= 8 and found[True] >= 0.5 and found[True] > found[False]
+
+
 # ---- the size criterion from the background's blur (issue 14's defocus map, when given) -------
 def test_background_blur_evidence_rejects_specks_and_sharp_backgrounds():
     rgb, truth, box = stamped_scene(0, "circle", d_range=(20, 30))
