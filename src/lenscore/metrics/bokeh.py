@@ -1557,6 +1557,12 @@ def compute(ctx: "ImageContext") -> MetricResult:
     det = detect_orbs(ctx.work_luminance, bgm, full_rgb=ctx.rgb, work_scale=ctx.work_scale,
                       occluder=occluder,
                       background_blur=blur_lookup(defocus, ctx.work_luminance.shape))
+    if getattr(ctx, "subject_source", None) == "face":
+        # a glow on a face is a specular highlight of the skin, not a background light
+        def on_face(o: Orb) -> bool:
+            return any(x <= o.x <= x + w and y <= o.y <= y + h for x, y, w, h in
+                       (f.box for f in ctx.faces))
+        det["soft"] = [o for o in det["soft"] if not on_face(o)]
     res = summarize(det["orbs"], det["soft"], width=ctx.width, height=ctx.height)
     res.artifacts.update({"orbs": [o.as_dict() for o in det["orbs"]],
                           "soft_highlights": [o.as_dict() for o in det["soft"]],
