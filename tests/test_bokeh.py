@@ -227,6 +227,9 @@ def test_clipped_glows_are_rejected_and_discs_kept_at_every_peak(peak):
     assert math.isnan(g.values["bokeh.circularity"])
     disc = _glow_scene(peak, "circle")
     d = score(disc.rgb)
+    # the colour family needs to know where a disc's colour is the clip's
+    clipped = [o["clipped"] for o in d.artifacts["orbs"]]
+    assert (min(clipped) > 0.9) if peak >= 1.5 else (max(clipped) == 0.0)
     tp, fp, fn, errs = _match_truth(d.artifacts["orbs"], disc.truth["orbs"])
     assert fp == 0 and tp >= len(disc.truth["orbs"]) - 1
     assert d.values["bokeh.disc_fraction"] == 1

@@ -65,7 +65,8 @@ Artifacts
 ---------
 ``artifacts["orbs"]``: one dict per optical disc, FULL-RESOLUTION pixels:
 ``{x, y, r, circularity, aspect, angle, edge_sharpness, brightness, polygon_order, coverage,
-rim_width}`` (``r`` = equivalent-area radius; ``aspect`` = long / short axis (>= 1); ``angle``
+rim_width, clipped}`` (``r`` = equivalent-area radius; ``clipped`` = share of the central
+pixels (inside 0.6 r) with a channel at white; ``aspect`` = long / short axis (>= 1); ``angle``
 = direction of the long axis in degrees, image coordinates (x right, y down), 0..180;
 ``brightness`` = plateau linear luminance; ``coverage`` = share of rays on the rim;
 ``rim_width`` = 10-90 % rim width over the radius; ``circularity`` / ``polygon_order`` NaN for
@@ -1523,6 +1524,26 @@ def explain(result: MetricResult) -> str:
     return (f"{int(n)} optical bokeh disc{'s' if n != 1 else ''}, {shape},{size}{depth}{extra}")
 
 
+def _with_clip(d: dict[str, float], rgb: np.ndarray) -> dict[str, float]:
+    """Add ``clipped``: the share of the disc's central pixels (inside 0.6 r, full resolution)
+    with a channel at white (>= 254.5/255): its colour there is the clip's, not the light's."""
+    h, w = rgb.shape[:2]
+    r = max(1.0, 0.6 * d["r"])
+    x0, x1 = int(max(0, math.floor(d["x"] - r))), int(min(w, math.ceil(d["x"] + r) + 1))
+    y0, y1 = int(max(0, math.floor(d["y"] - r))), int(min(h, math.ceil(d["y"] + r) + 1))
+    if x1 <= x0 or y1 <= y0:
+        d["clipped"] = math.nan
+        return d
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    inside = (xx - d["x"]) ** 2 + (yy - d["y"]) ** 2 <= r * r
+    if not inside.any():
+        d["clipped"] = math.nan
+        return d
+    white = rgb[y0:y1, x0:x1].max(axis=2) >= 254.5 / 255.0
+    d["clipped"] = float(white[inside].mean())
+    return d
+
+
 def compute(ctx: "ImageContext") -> MetricResult:
     """Adapter: detect orbs on the context's working copy and summarise them."""
     if min(ctx.height, ctx.width) < 16:
@@ -1564,8 +1585,8 @@ def compute(ctx: "ImageContext") -> MetricResult:
                        (f.box for f in ctx.faces))
         det["soft"] = [o for o in det["soft"] if not on_face(o)]
     res = summarize(det["orbs"], det["soft"], width=ctx.width, height=ctx.height)
-    res.artifacts.update({"orbs": [o.as_dict() for o in det["orbs"]],
-                          "soft_highlights": [o.as_dict() for o in det["soft"]],
+    res.artifacts.update({"orbs": [_with_clip(o.as_dict(), ctx.rgb) for o in det["orbs"]],
+                          "soft_highlights": [_with_clip(o.as_dict(), ctx.rgb) for o in det["soft"]],
                           "n_candidates": det["n_candidates"], "rejected": det["rejected"], "trace": det.get("trace", [])})
     return res
 
