@@ -257,7 +257,7 @@ OUTPUTS = (
     Output(f"{F}.edge_sharpness", "rim hardness 0-1 (1 = hard)", "higher", (0, 1),
            "Median rim hardness, 1 - (rim width / radius) / 1.433: 1 = a step (optical disc), "
            "0 = a Gaussian's falloff; a glow clipped at 8x white reaches 0.74, optical discs "
-           "score above that."),
+           "score 0.79 or more."),
     Output(f"{F}.aspect", "long/short axis (1 = round)", "neither", (1, math.inf),
            "Median ratio of the discs' long to short axis: 1 = round, 1.3-2 = anamorphic ovals "
            "(or cat's-eyes near the corners)."),
