@@ -1549,21 +1549,22 @@ def compute(ctx: "ImageContext") -> MetricResult:
     if min(ctx.height, ctx.width) < 16:
         return FAMILY.nan_result(f"image too small for bokeh ({ctx.width}x{ctx.height} px)")
     bgm = ctx.work_background_mask
-    if getattr(ctx, "subject_source", None) == "fallback":
+    source = getattr(ctx, "subject_source", None)
+    if source == "user":
+        if not bgm.any():
+            return FAMILY.nan_result("no background: the subject covers the whole frame")
+        occluder = ctx.work_subject_mask        # the user's subject hides what is behind it
+    elif source == "fallback" or not (~bgm).any():
         # no subject found: nothing is hidden (a centre box is a guess, not evidence)
         bgm = np.ones_like(bgm, dtype=bool)
-    if not bgm.any():
-        res = FAMILY.nan_result("no background: the subject covers the whole frame")
-        return res
-    occluder = None
-    if getattr(ctx, "subject_source", None) == "user":
-        occluder = ctx.work_subject_mask        # the user's subject hides what is behind it
-    elif getattr(ctx, "subject_source", None) == "face":
+        occluder = None
+    else:
+        # a detected subject ("face", or the evidence-based sources of the new subject model):
         # the subject mask is where the subject may hide orbs (rays into it are hidden, not
         # missing); the search covers everything but the eyes' band of each face (catchlights
-        # are small hard-rimmed discs), so an orb the person template covers by mistake is
-        # still found
-        occluder = ctx.work_subject_mask
+        # are small hard-rimmed discs), so an orb a (template) mask covers by mistake is still
+        # found
+        occluder = ~bgm
         bgm = np.ones_like(bgm, dtype=bool)
         for f in ctx.faces:
             x, y, w, h = (v * ctx.work_scale for v in f.box)
@@ -1578,7 +1579,7 @@ def compute(ctx: "ImageContext") -> MetricResult:
     det = detect_orbs(ctx.work_luminance, bgm, full_rgb=ctx.rgb, work_scale=ctx.work_scale,
                       occluder=occluder,
                       background_blur=blur_lookup(defocus, ctx.work_luminance.shape))
-    if getattr(ctx, "subject_source", None) == "face":
+    if source not in ("user", "fallback") and ctx.faces:
         # a glow on a face is a specular highlight of the skin, not a background light
         def on_face(o: Orb) -> bool:
             return any(x <= o.x <= x + w and y <= o.y <= y + h for x, y, w, h in
