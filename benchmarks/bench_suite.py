@@ -104,7 +104,8 @@ def _profile(args: argparse.Namespace) -> None:
     alone = {f.name: [] for f in fams}
     marginal = {f.name: [] for f in fams}
     shared: dict[str, list[float]] = {k: [] for k in ("read+decode", "work copy (rgb+gray)",
-                                                      "face detection", "working linear luminance")}
+                                                      "face detection", "subject mask",
+                                                      "working linear luminance")}
     for rec in records:
         t = clock()
         rgb = decode_image(rec.source).rgb
@@ -117,17 +118,20 @@ def _profile(args: argparse.Namespace) -> None:
         ctx.faces
         shared["face detection"].append(clock() - t)
         t = clock()
+        ctx.work_subject_mask
+        shared["subject mask"].append(clock() - t)
+        t = clock()
         ctx.work_luminance
         shared["working linear luminance"].append(clock() - t)
-        for f in fams:
+        for f in fams:  # each family alone pays for every derivation (and family) it needs
             c = ImageContext(rgb)
             t = clock()
-            f.compute(c)
+            c.result(f)
             alone[f.name].append(clock() - t)
         c = ImageContext(rgb)
-        for f in fams:
+        for f in fams:  # in suite order: what it adds after the families before it
             t = clock()
-            f.compute(c)
+            c.result(f)
             marginal[f.name].append(clock() - t)
     med = lambda v: 1000 * statistics.median(v) if v else float("nan")  # noqa: E731
     print(json.dumps({"shared": {k: med(v) for k, v in shared.items()},
@@ -143,7 +147,7 @@ def _profile(args: argparse.Namespace) -> None:
         for rec in records[: min(10, len(records))]:
             c = ImageContext(decode_image(rec.source).rgb)
             for f in fams:
-                f.compute(c)
+                c.result(f)
         pr.disable()
         st = pstats.Stats(pr, stream=sys.stderr)
         st.sort_stats("tottime").print_stats(25)
