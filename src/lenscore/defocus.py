@@ -47,8 +47,8 @@ Evidence, on the working copy (``ctx.work_gray``, long side 768 px)
 The map
 -------
 Cells of ``PARAMS.cell_px`` working px. Each cell takes, among the levels whose identifying
-windows cover it (their central half), the level with the most confident windows (median
-identification margin), and their median diameter; without spectral evidence, the median of its
+windows cover it (their central half), the level with the most confident windows (mean
+confidence), and their confidence-weighted geometric-mean diameter; without spectral evidence, the median of its
 consistent edges when that is a small blur (at most ``PARAMS.edge_max_px``). Windows never mix
 the subject and the background (``subject`` mask, with a margin), so each cell is background,
 subject or mixed. Confidence per cell: ``1 - exp(-margin / PARAMS.confidence_scale)`` for
@@ -96,7 +96,7 @@ class DefocusParams:
     cell_px: int = 32
     #: spectral windows per pyramid level: (level, window px of the level, stride, least share of
     #: the window that must be usable; the rest is filled by normalised convolution).
-    windows: tuple[tuple[int, int, int, float], ...] = ((0, 32, 32, 1.0), (1, 64, 32, 0.85),
+    windows: tuple[tuple[int, int, int, float], ...] = ((0, 32, 32, 0.9), (1, 64, 32, 0.85),
                                                         (2, 64, 16, 0.85))
     #: smallest diameter a level identifies, px of that level: its first zero at <= 0.35 cycles/px
     #: on the finest level; coarser levels alias near their Nyquist limit (cv2.pyrDown is no
@@ -140,9 +140,10 @@ class DefocusParams:
     edge_slack_px: float = 1.0
     edge_ratio_slack: float = 1.1
     edge_min_points: int = 8
+    edge_min_pooled: int = 20
     edge_max_px: float = 5.0
     edge_confidence: float = 0.3
-    max_edge_samples: int = 6000
+    max_edge_samples: int = 12000
     #: edge detector: Canny high threshold in gradient-noise stds, and at least this per px.
     edge_noise_factor: float = 6.0
     min_edge_gradient: float = 0.004
@@ -210,6 +211,40 @@ def robust_noise_sigma(gray: np.ndarray, *, tile: int = PARAMS.noise_tile_px,
     ok = (mean > 0.05) & (mean < 0.95)
     vals = sig[ok] if ok.any() else sig.ravel()
     return float(np.quantile(vals, quantile))
+
+
+@functools.lru_cache(maxsize=4)
+def _pyramid_noise_ratio(level: int) -> float:
+    """What :func:`robust_noise_sigma` reads on ``level`` pyrDowns of unit white noise (fixed
+    seed, 512 px; cached)."""
+    x = np.random.default_rng(12345).standard_normal((512, 512)).astype(np.float32) * 0.05 + 0.5
+    for _ in range(level):
+        x = cv2.pyrDown(x)
+    return robust_noise_sigma(x, tile=16, quantile=0.5) / 0.05
+
+
+def coloured_noise_sigma(gray: np.ndarray, *, params: DefocusParams = PARAMS) -> float:
+    """The white-noise std that explains the noise seen on the half- and quarter-resolution
+    copies of ``gray`` (robust Immerkaer there, over the ratio white noise gives): larger than
+    the fine-scale estimate when the noise is coloured (JPEG, denoising, resampling).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(3)
+    >>> white = (0.5 + 0.02 * rng.standard_normal((256, 256))).astype(np.float32)
+    >>> bool(0.015 < coloured_noise_sigma(white) < 0.025)
+    True
+    """
+    g = np.asarray(gray, dtype=np.float32)
+    out = 0.0
+    for level in (1, 2):
+        g = cv2.pyrDown(g)
+        if min(g.shape) < 48:
+            break
+        est = robust_noise_sigma(g, tile=16, quantile=params.noise_tile_quantile)
+        if np.isfinite(est):
+            out = max(out, est / _pyramid_noise_ratio(level))
+    return float(out)
 
 
 def quantisation_step(rgb: np.ndarray, *, samples: int = 4096) -> float | None:
@@ -359,11 +394,11 @@ class WindowFits:
 
 def window_fits(img: np.ndarray, ok: np.ndarray | None, *, level: int, noise_var: float,
                 n: int = 32, stride: int = 16, min_ok: float = 1.0, detrend: bool = True,
-                params: DefocusParams = PARAMS) -> WindowFits:
+                within: np.ndarray | None = None, params: DefocusParams = PARAMS) -> WindowFits:
     """Fit every ``n`` x ``n`` window (``stride`` apart) of one pyramid level ``img``.
 
     ``ok`` marks the usable pixels; a window is fitted when at least ``min_ok`` of it is usable
-    (below 1, the rest is filled by normalised convolution first). ``noise_var``: white-noise
+    (below 1, the rest is filled by normalised convolution first) and all of it is ``within``. ``noise_var``: white-noise
     variance in working-copy units (the pyramid's filtering of it is in the model). ``detrend``:
     remove a least-squares quadratic surface (a smooth gradient is not texture), else the mean.
     """
@@ -376,17 +411,23 @@ def window_fits(img: np.ndarray, ok: np.ndarray | None, *, level: int, noise_var
         return WindowFits.empty(level, n * s)
     img = np.asarray(img, dtype=np.float32)
     if ok is not None and min_ok < 1.0 and not ok.all():
+        # the fill is smooth: normalised convolution at a quarter of the resolution, enlarged
         okf = ok.astype(np.float32)
-        sg = max(1.0, n / 8.0)
-        num = cv2.GaussianBlur(img * okf, (0, 0), sg)
-        den = cv2.GaussianBlur(okf, (0, 0), sg)
-        img = np.where(ok, img, num / np.maximum(den, 1e-6)).astype(np.float32)
+        f = 4 if min(H, W) >= 64 else 1
+        hs, ws = max(1, H // f), max(1, W // f)
+        sg = max(0.5, n / 8.0 / f)
+        num = cv2.GaussianBlur(cv2.resize(img * okf, (ws, hs), interpolation=cv2.INTER_AREA), (0, 0), sg)
+        den = cv2.GaussianBlur(cv2.resize(okf, (ws, hs), interpolation=cv2.INTER_AREA), (0, 0), sg)
+        fill = cv2.resize(num / np.maximum(den, 1e-6), (W, H), interpolation=cv2.INTER_LINEAR)
+        img = np.where(ok, img, fill).astype(np.float32)
     v = sliding_window_view(img, (n, n))[::stride, ::stride]
     if ok is not None:
         share = sliding_window_view(ok.astype(np.float32), (n, n))[::stride, ::stride].mean(axis=(2, 3))
         okv = share >= min_ok - 1e-6
     else:
         okv = np.ones(v.shape[:2], bool)
+    if within is not None:
+        okv &= sliding_window_view(np.asarray(within, bool), (n, n))[::stride, ::stride].all(axis=(2, 3))
     if not okv.any():
         return WindowFits.empty(level, n * s)
     iy, ix = np.nonzero(okv)
@@ -417,9 +458,10 @@ def window_fits(img: np.ndarray, ok: np.ndarray | None, *, level: int, noise_var
     swx = (w * x).sum(1, keepdims=True)
     swxx = (w * x * x).sum(1, keepdims=True)
     wL = w * L
-    sy = wL.sum(1, keepdims=True) - w @ T.T
-    sxy = (wL * x).sum(1, keepdims=True) - (w * x) @ T.T
-    syy = (wL * L).sum(1, keepdims=True) - 2.0 * (wL @ T.T) + w @ (T * T).T
+    sy = wL.sum(1, keepdims=True) - np.einsum("wk,ck->wc", w, T)
+    sxy = (wL * x).sum(1, keepdims=True) - np.einsum("wk,ck->wc", w * x, T)
+    syy = (wL * L).sum(1, keepdims=True) - 2.0 * np.einsum("wk,ck->wc", wL, T) \
+        + np.einsum("wk,ck->wc", w, T * T)
     det = sw * swxx - swx ** 2
     good = det[:, 0] > 1e-9
     det = np.where(det > 1e-9, det, 1.0)
@@ -825,7 +867,7 @@ class DefocusMap:
     unknown. ``work_scale`` is working px per full-resolution px: multiply a working-px diameter
     by ``1 / work_scale`` for full-resolution px. ``windows`` holds the spectral windows that
     identified a diameter (rows x, y, size, diameter, confidence, level; working px) and
-    ``edges`` the consistent edge pixels (rows x, y, diameter; working px, subsampled);
+    ``edges`` the consistent edge pixels (rows x, y, diameter, region; working px, subsampled);
     ``highlights`` the half-resolution highlight mask.
 
     The question the bokeh family asks, "is this disc at least the blur where it sits?", is
@@ -841,9 +883,15 @@ class DefocusMap:
     source: np.ndarray
     region: np.ndarray
     windows: np.ndarray = field(default_factory=lambda: np.zeros((0, 6), np.float32))
-    edges: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.float32))
+    edges: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
     highlights: np.ndarray | None = field(default=None, repr=False)
     noise_sigma: float = 0.0
+    #: per region, (median diameter, count) of all its consistent edges, when there are at least
+    #: ``PARAMS.edge_min_pooled`` (a face has few edges per cell: eyes, brows, hair line).
+    pooled_edges: dict = field(default_factory=dict)
+    #: analysed px per px of this map (< 1 when an enlarged working copy was measured at the
+    #: original's size); the in-focus limit is a few analysed px.
+    analysis_scale: float = 1.0
 
     @property
     def has_evidence(self) -> np.ndarray:
@@ -883,7 +931,8 @@ class DefocusMap:
         """Blur over one region: ``diameter`` (working px; confidence-weighted median of its
         cells with evidence), ``coverage`` (share of its cells with evidence), ``cells``,
         ``evidence`` (cells with evidence), ``sources`` (cells per source name), ``spread``
-        (p90 / p10 of the cell diameters)."""
+        (p90 / p10 of the cell diameters), ``pooled_edges`` ((median, count) of all the
+        region's consistent edges, or None)."""
         reg = self.region == region
         ev = reg & self.has_evidence
         n_reg, n_ev = int(reg.sum()), int(ev.sum())
@@ -896,6 +945,7 @@ class DefocusMap:
             out["diameter"] = weighted_quantile(d, w, 0.5)
             lo, hi = weighted_quantile(d, w, 0.1), weighted_quantile(d, w, 0.9)
             out["spread"] = hi / max(lo, 1e-6)
+        out["pooled_edges"] = self.pooled_edges.get(region)
         return out
 
 
@@ -918,6 +968,26 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
     return float(v[o][min(int(np.searchsorted(cw, q * cw[-1])), v.size - 1)])
 
 
+def _lifted(m: DefocusMap, fx: float, fy: float, shape: tuple[int, int], work_scale: float) -> DefocusMap:
+    """A map measured on a smaller copy, in the px of a copy ``fx`` x ``fy`` times larger."""
+    f = 0.5 * (fx + fy)
+    win = m.windows.copy()
+    if win.size:
+        win[:, 0] = (win[:, 0] + 0.5) * fx - 0.5
+        win[:, 1] = (win[:, 1] + 0.5) * fy - 0.5
+        win[:, 2:4] *= f
+    ed = m.edges.copy()
+    if ed.size:
+        ed[:, 0] = (ed[:, 0] + 0.5) * fx - 0.5
+        ed[:, 1] = (ed[:, 1] + 0.5) * fy - 0.5
+        ed[:, 2] *= f
+    return DefocusMap(shape, work_scale, m.cell_edges_x * fx, m.cell_edges_y * fy,
+                      (m.diameter * f).astype(np.float32), m.confidence, m.source, m.region,
+                      windows=win, edges=ed, highlights=m.highlights, noise_sigma=m.noise_sigma,
+                      pooled_edges={k: (v[0] * f, v[1]) for k, v in m.pooled_edges.items()},
+                      analysis_scale=1.0 / f)
+
+
 def _region_masks(subject: np.ndarray | None, shape: tuple[int, int], margin: int):
     if subject is None or not np.asarray(subject).any():
         bg = np.ones(shape, bool)
@@ -934,6 +1004,10 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
                 quant_step: float | None = None, work_scale: float = 1.0,
                 params: DefocusParams = PARAMS) -> DefocusMap:
     """The defocus map of a working-copy gray image (see the module docstring).
+
+    A working copy that was enlarged from a smaller original (``work_scale`` > 1) is measured at
+    the original's size (an enlargement adds no detail, and its interpolation filter would read
+    as blur); the map is then expressed in working px like any other.
 
     Parameters
     ----------
@@ -962,6 +1036,16 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
 
     g = np.ascontiguousarray(gray, dtype=np.float32)
     H, W = g.shape
+    if work_scale > 1.0 + 1e-6 and min(H, W) / work_scale >= 32:
+        w_n, h_n = max(1, int(round(W / work_scale))), max(1, int(round(H / work_scale)))
+        lum_n = None if luminance is None else cv2.resize(np.asarray(luminance, np.float32), (w_n, h_n),
+                                                            interpolation=cv2.INTER_AREA)
+        subj_n = None if subject is None else cv2.resize(
+            np.asarray(subject, np.uint8), (w_n, h_n), interpolation=cv2.INTER_NEAREST).astype(bool)
+        m = defocus_map(cv2.resize(g, (w_n, h_n), interpolation=cv2.INTER_AREA), luminance=lum_n,
+                        subject=subj_n, noise_sigma=None, quant_step=quant_step, work_scale=1.0,
+                        params=params)
+        return _lifted(m, W / w_n, H / h_n, (H, W), float(work_scale))
     ye, xe = tile_edges(H, params.cell_px), tile_edges(W, params.cell_px)
     ny, nx = ye.size - 1, xe.size - 1
     diameter = np.full((ny, nx), np.nan, np.float32)
@@ -994,20 +1078,27 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
     # ---- spectral windows, per level -----------------------------------------------------
     pyr = [g]
     okp = [ok_bg.astype(np.float32)]
+    bgp = [bg.astype(np.float32)]
     for lv in range(1, max(w[0] for w in params.windows) + 1):
         pyr.append(cv2.pyrDown(pyr[-1]))
         p = pyr[-1]
         okp.append(cv2.resize(okp[-1], (p.shape[1], p.shape[0]), interpolation=cv2.INTER_AREA))
+        bgp.append(cv2.resize(bgp[-1], (p.shape[1], p.shape[0]), interpolation=cv2.INTER_AREA))
+    # where a window may lie: all of it in the region (its unusable share is then highlights,
+    # filled); on coarse levels a little of the subject may be filled too (min_ok)
+    bg_lv = [bgp[0] > 0.999] + [b > 0.5 for b in bgp[1:]]
     rows = []   # x, y, size, diameter, confidence, level, kind (2 spectrum / 3 sharp), region
     for level, n, stride, min_ok in params.windows:
         img = pyr[level]
         regions = [(REGION_BACKGROUND, okp[level] > 0.999)]
         if level == 0 and ok_subj.any():
             regions.append((REGION_SUBJECT, ok_subj))
+        # (a window must lie in one region: what is not usable inside it is filled only when it
+        # is a highlight, never the other region; hence the region test on the unfilled mask)
         for reg, ok in regions:
             f = window_fits(img, ok, level=level, noise_var=noise_var, n=n, stride=stride,
-                            min_ok=min_ok if reg == REGION_BACKGROUND else 1.0,
-                            detrend=True, params=params)
+                            min_ok=min_ok, detrend=True, params=params,
+                            within=(bg_lv[level] if reg == REGION_BACKGROUND else subj_core))
             if f.x.size == 0:
                 continue
             s = 2 ** level
@@ -1027,8 +1118,9 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
                                           f.diameter[mask], cf, np.full(mask.sum(), level),
                                           np.full(mask.sum(), kind), np.full(mask.sum(), reg)], 1))
     win = np.concatenate(rows) if rows else np.zeros((0, 8))
-    # ---- cells from windows: per level, the median diameter and confidence of the windows
-    # covering the cell (their central half); then the level whose windows are most confident
+    # ---- cells from windows: per level, the windows covering a cell (their central half) give
+    # it their mean confidence and their confidence-weighted geometric-mean diameter; the cell
+    # takes the level whose windows are most confident
     best_conf = np.zeros((ny, nx))
     if win.shape[0]:
         cxs = 0.5 * (xe[:-1] + xe[1:])
@@ -1040,24 +1132,34 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
             j1 = np.searchsorted(cxs, wl[:, 0] + half, side="left")
             i0_ = np.searchsorted(cys, wl[:, 1] - half, side="right")
             i1_ = np.searchsorted(cys, wl[:, 1] + half, side="left")
-            cells: dict[int, list[int]] = {}
-            for w_i in range(wl.shape[0]):
-                for ci in range(int(i0_[w_i]), int(i1_[w_i])):
-                    for cj in range(int(j0[w_i]), int(j1[w_i])):
-                        cells.setdefault(ci * nx + cj, []).append(w_i)
-            for key, members in cells.items():
-                ci, cj = divmod(key, nx)
-                sub = wl[members]
-                cm = float(np.median(sub[:, 4]))
-                if cm > best_conf[ci, cj]:
-                    best_conf[ci, cj] = cm
-                    conf[ci, cj] = cm
-                    diameter[ci, cj] = float(np.median(sub[:, 3]))
-                    source[ci, cj] = SOURCE_SHARP if (sub[:, 6] >= SOURCE_SHARP).all() else SOURCE_SPECTRUM
+            nj, ni = np.maximum(j1 - j0, 0), np.maximum(i1_ - i0_, 0)
+            count = ni * nj
+            if not count.any():
+                continue
+            widx = np.repeat(np.arange(wl.shape[0]), count)
+            k = np.arange(widx.size) - np.repeat(np.cumsum(count) - count, count)
+            ci = i0_[widx] + k // np.maximum(nj[widx], 1)
+            cj = j0[widx] + k % np.maximum(nj[widx], 1)
+            flat = ci * nx + cj
+            cf = wl[widx, 4]
+            nwin = np.bincount(flat, minlength=ny * nx)
+            csum = np.bincount(flat, cf, minlength=ny * nx)
+            lsum = np.bincount(flat, cf * np.log(np.maximum(wl[widx, 3], 1e-6)), minlength=ny * nx)
+            sharp_n = np.bincount(flat, (wl[widx, 6] >= SOURCE_SHARP).astype(float), minlength=ny * nx)
+            has = nwin > 0
+            cmean = np.where(has, csum / np.maximum(nwin, 1), 0.0).reshape(ny, nx)
+            dmean = np.exp(np.where(csum > 0, lsum / np.maximum(csum, 1e-12), 0.0)).reshape(ny, nx)
+            all_sharp = (sharp_n == nwin).reshape(ny, nx)
+            take = has.reshape(ny, nx) & (cmean > best_conf)
+            diameter[take] = dmean[take]
+            conf[take] = cmean[take]
+            source[take] = np.where(all_sharp[take], SOURCE_SHARP, SOURCE_SPECTRUM)
+            best_conf = np.where(take, cmean, best_conf)
     # ---- edges where the spectra said nothing ---------------------------------------------
     ok_edges = (bg | subj_core) & ~hl
     ef = edge_fits(g, ok_edges, noise_sigma=sig, params=params)
-    edges_out = np.zeros((0, 3), np.float32)
+    edges_out = np.zeros((0, 4), np.float32)
+    pooled: dict[int, tuple[float, int]] = {}
     if ef.x.size:
         k = ef.consistent
         ex, ey, ec = ef.x[k], ef.y[k], ef.diameter[k]
@@ -1080,8 +1182,15 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
                     diameter[i, j] = med
                     conf[i, j] = params.edge_confidence * min(1.0, (b - a) / (4.0 * params.edge_min_points))
                     source[i, j] = SOURCE_EDGES
+            xi = np.clip(np.round(ex).astype(np.int64), 0, W - 1)
+            yi = np.clip(np.round(ey).astype(np.int64), 0, H - 1)
+            ereg = np.where(subj_core[yi, xi], REGION_SUBJECT, REGION_BACKGROUND)
+            for reg in (REGION_BACKGROUND, REGION_SUBJECT):
+                k = ereg == reg
+                if k.sum() >= params.edge_min_pooled:
+                    pooled[reg] = (float(np.median(ec[k])), int(k.sum()))
             step = max(1, ex.size // 2000)
-            edges_out = np.stack([ex[::step], ey[::step], ec[::step]], 1).astype(np.float32)
+            edges_out = np.stack([ex[::step], ey[::step], ec[::step], ereg[::step]], 1).astype(np.float32)
     return DefocusMap((H, W), float(work_scale), xe, ye, diameter, conf, source, region,
                       windows=win[:, :6].astype(np.float32), edges=edges_out, highlights=hl_half,
-                      noise_sigma=sig)
+                      noise_sigma=sig, pooled_edges=pooled)

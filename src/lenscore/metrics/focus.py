@@ -103,8 +103,11 @@ class FocusParams:
     in_focus_frac: float = 3.0 / 768.0
     #: the background has evidence when its cells with evidence are at least this share of it
     #: and this many, or a bokeh disc was found.
-    min_background_coverage: float = 0.05
+    min_background_coverage: float = 0.03
     min_background_cells: int = 6
+    #: background cells next to the subject (within one cell) weigh this much (the subject's own
+    #: edges spill there when its mask is too small).
+    near_subject_weight: float = 0.25
     #: a bokeh disc counts as (its area / a cell's) cells of confidence orb_confidence, at most
     #: orb_weight_cap.
     orb_weight_cap: float = 4.0
@@ -112,7 +115,7 @@ class FocusParams:
     #: a bokeh disc wider than this times the confident texture blur around it contradicts it
     #: (a lit window or speck in a sharp background is no defocus disc) and is not used.
     orb_max_over_local: float = 2.0
-    orb_local_confidence: float = 0.5
+    orb_local_confidence: float = 0.2
     #: several depths: at least this many background cells with evidence, spread (p90/p10) above.
     depth_min_cells: int = 8
     depth_min_spread: float = 1.6
@@ -307,11 +310,17 @@ def blur_measures(dm: "dfc.DefocusMap", orbs: list[dict] | None = None) -> Metri
     nan = math.nan
     values: dict[str, float] = {}
     reasons: dict[str, str] = {}
+    # the in-focus limit: PARAMS.in_focus_frac of the long side (3 px of a 768 px copy), or 3 px
+    # of the image that was analysed when that was smaller (an enlarged original)
     long_side = float(max(dm.shape))
-    c0 = PARAMS.in_focus_frac * long_side
+    c0 = PARAMS.in_focus_frac * long_side / min(1.0, float(getattr(dm, "analysis_scale", 1.0)))
     bg = dm.region == dfc.REGION_BACKGROUND
     ev = bg & dm.has_evidence
-    n_bg, n_ev = int(bg.sum()), int(ev.sum())
+    # cells next to the subject count less: where the subject mask is too small, the subject's
+    # own (sharp) edges spill into them
+    near = cv2.dilate((dm.region != dfc.REGION_BACKGROUND).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    cw = np.where(near, PARAMS.near_subject_weight, 1.0)
+    n_bg, n_ev = float(cw[bg].sum()), float(cw[ev].sum())
     units = _orb_units(orbs or [], dm)
     coverage = n_ev / n_bg if n_bg else 0.0
     cell_area = float(np.diff(dm.cell_edges_x).mean() * np.diff(dm.cell_edges_y).mean()) \
@@ -330,13 +339,14 @@ def blur_measures(dm: "dfc.DefocusMap", orbs: list[dict] | None = None) -> Metri
             "no evidence in the background: it has no texture, edges or bokeh discs to measure "
             "blur on" if n_ev == 0 else
             f"too little evidence in the background: only {100 * coverage:.0f} % of it "
-            f"({n_ev} regions) shows texture or edges, and no bokeh discs")
+            f"({int(ev.sum())} regions) shows texture or edges, and no bokeh discs")
     else:
         # sharp detail is an upper bound at the imaging chain's own blur: "in focus", c0
-        d = list(np.where(dm.source[ev] == dfc.SOURCE_SHARP, c0, dm.diameter[ev]).astype(float))
-        w = list(dm.confidence[ev].astype(float))
+        src = dm.source[ev]
+        d = list(np.where(src == dfc.SOURCE_SHARP, c0, dm.diameter[ev]).astype(float))
+        w = list((dm.confidence[ev] * cw[ev]).astype(float))
         for k in (dfc.SOURCE_SPECTRUM, dfc.SOURCE_EDGES, dfc.SOURCE_SHARP):
-            c = int((dm.source[ev] == k).sum())
+            c = int((src == k).sum())
             if c:
                 used_sources[dfc.SOURCE_NAMES[k]] = c
         if units:
@@ -346,9 +356,12 @@ def blur_measures(dm: "dfc.DefocusMap", orbs: list[dict] | None = None) -> Metri
         values["background_blur_work_px"] = weighted_quantile(np.array(d), np.array(w), 0.5)
     # subject
     sj = (dm.region == dfc.REGION_SUBJECT) & dm.has_evidence
+    pooled = (getattr(dm, "pooled_edges", {}) or {}).get(dfc.REGION_SUBJECT)
     if sj.any():
         dsj = np.where(dm.source[sj] == dfc.SOURCE_SHARP, c0, dm.diameter[sj])
         values["subject_blur_work_px"] = weighted_quantile(dsj, dm.confidence[sj], 0.5)
+    elif pooled is not None:
+        values["subject_blur_work_px"] = float(pooled[0])  # its edges, pooled (faces are sparse)
     else:
         values["subject_blur_work_px"] = nan
         reasons["subject_blur_work_px"] = (
@@ -499,6 +512,9 @@ def explain(result: MetricResult) -> str:
 #: scene families of random_focus_scenes whose background carries texture.
 TEXTURED = ("street", "brick", "grass", "gravel")
 PLAIN = ("wall", "gradient")
+#: render size of the quick validation plan (the test suite's): the in-focus limit is then 3 px,
+#: 0.8 % of the frame, so discs below that read "in focus" (the full plan renders 1024 px).
+VALIDATE_QUICK_SIZE = 512
 #: f-numbers of the aperture sweeps, one stop apart.
 SWEEP_STOPS = (16.0, 11.0, 8.0, 5.6, 4.0, 2.8, 2.0, 1.4)
 
@@ -527,9 +543,24 @@ def _score_focus(spec) -> dict[str, Any]:
             "seed": int(t["seed"]), "subject_source": ctx.subject_source}
 
 
+def in_focus_px(long_side: int) -> float:
+    """The in-focus limit of the measurement, px of an image with this long side: a share
+    ``PARAMS.in_focus_frac`` of the working copy's long side, and 3 px of an image smaller than
+    the working copy (it is measured at its own size).
+
+    Examples
+    --------
+    >>> in_focus_px(1024), in_focus_px(512)
+    (4.0, 3.0)
+    """
+    from lenscore.context import WORK_LONG_SIDE
+
+    return PARAMS.in_focus_frac * max(float(WORK_LONG_SIDE), float(long_side))
+
+
 def blur_error(est: float, truth: float, floor: float) -> float:
-    """|est - truth| / max(truth, floor); 0 when both are below ``floor`` (both "in focus" at the
-    resolution limit), NaN when ``est`` is NaN.
+    """|est - truth| / max(truth, floor); 0 when both are at or below ``floor`` (both "in focus" at
+    the resolution limit), NaN when ``est`` is NaN.
 
     Examples
     --------
@@ -538,7 +569,7 @@ def blur_error(est: float, truth: float, floor: float) -> float:
     """
     if not math.isfinite(est):
         return math.nan
-    if truth < floor and est < floor:
+    if truth <= floor and est <= floor * (1.0 + 1e-6):
         return 0.0
     return abs(est - truth) / max(truth, floor)
 
@@ -550,12 +581,12 @@ def validate(plan: "Plan", jobs: int) -> list["Check"]:
     from lenscore.evaluator.executors import parallel_map
 
     quick = plan.size < 768
-    size = 512 if quick else 1024
+    size = VALIDATE_QUICK_SIZE if quick else 1024
     n = 200 if quick else 300
     checks: list[Check] = []
     specs = random_focus_scenes(n, seed=1, size=size)
     rows = parallel_map(_score_focus, specs, jobs=jobs)
-    floor = PARAMS.in_focus_frac * size
+    floor = in_focus_px(size)
     errs, fam_pairs, plain_nan, plain_n, lit_walls = [], {}, 0, 0, []
     for r in rows:
         est = r["values"].get("focus.background_blur_px", math.nan)
@@ -576,7 +607,7 @@ def validate(plan: "Plan", jobs: int) -> list["Check"]:
     n_nan = int((~np.isfinite(e)).sum())
     med, p90 = float(np.median(e_fail)), float(np.quantile(e_fail, 0.9))
     detail = (f"{e.size} textured scenes of random_focus_scenes(seed=1) at {size} px, disc <= 10 % "
-              f"of the frame; error vs max(c, {100 * PARAMS.in_focus_frac:.2f} % of the frame); "
+              f"of the frame; error vs max(c, the in-focus limit {floor:.1f} px); "
               f"NaN counted as failures ({n_nan})")
     checks.append(V.Check("focus", "background blur disc error (median |rel err|)", 100 * med,
                           "<= 15 %", bool(med <= 0.15), detail, unit="%"))
@@ -599,8 +630,8 @@ def validate(plan: "Plan", jobs: int) -> list["Check"]:
                           f"{100 * float(np.nanmedian(lit_walls)) if lit_walls and np.isfinite(lit_walls).any() else math.nan:.0f} %)",
                           unit="%"))
     # aperture sweeps: one textured scene, f/16 .. f/1.4
-    bases = [s for s in random_focus_scenes(80 if quick else 160, seed=2, size=size)
-             if s.background in TEXTURED][: (24 if quick else 60)]
+    bases = [s for s in random_focus_scenes(60 if quick else 160, seed=2, size=size)
+             if s.background in TEXTURED][: (12 if quick else 60)]
     import dataclasses
 
     sweep_specs = [dataclasses.replace(s, f_number=nn) for s in bases for nn in SWEEP_STOPS]
@@ -623,7 +654,7 @@ def validate(plan: "Plan", jobs: int) -> list["Check"]:
                           f"{ordered}/{used} sweeps of f/16..f/1.4 in whole stops (the stops whose "
                           f"true disc is 2x the in-focus limit .. 10 % of the frame, >= 3 of them)",
                           unit="%"))
-    checks += _validate_demo(jobs, size=512 if quick else 768)
+    checks += _validate_demo(jobs, size=768)
     return checks
 
 
@@ -680,8 +711,10 @@ def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndar
     lo_f, hi_f = 0.002, 0.12  # colour scale: 0.2 % .. 12 % of the frame width, log
 
     def colour_of(frac: np.ndarray) -> np.ndarray:
-        t = (np.log(np.clip(frac, lo_f, hi_f)) - math.log(lo_f)) / (math.log(hi_f) - math.log(lo_f))
-        return dr.colormap(0.15 + 0.85 * t).astype(np.float32)
+        frac = np.asarray(frac, np.float64)
+        f = np.where(np.isfinite(frac), frac, lo_f)
+        t = (np.log(np.clip(f, lo_f, hi_f)) - math.log(lo_f)) / (math.log(hi_f) - math.log(lo_f))
+        return dr.colormap(0.15 + 0.85 * t).reshape(frac.shape + (3,)).astype(np.float32)
 
     if bmap is not None and ex is not None and ey is not None and np.size(bmap) and \
             len(ex) == np.shape(bmap)[1] + 1 and len(ey) == np.shape(bmap)[0] + 1:
