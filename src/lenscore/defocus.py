@@ -48,11 +48,12 @@ The map
 -------
 Cells of ``PARAMS.cell_px`` working px. Each cell takes, among the levels whose identifying
 windows cover it (their central half), the level with the most confident windows (mean
-confidence), and their confidence-weighted geometric-mean diameter; without spectral evidence, the median of its
-consistent edges when that is a small blur (at most ``PARAMS.edge_max_px``). Windows never mix
-the subject and the background (``subject`` mask, with a margin), so each cell is background,
-subject or mixed. Confidence per cell: ``1 - exp(-margin / PARAMS.confidence_scale)`` for
-spectra, lower for edges. Validation against the thin-lens renderer, on the production path,
+confidence), and their confidence-weighted geometric-mean diameter; without spectral evidence,
+the median of its consistent edges when that is a small blur (at most ``PARAMS.edge_max_px``).
+Windows never mix the subject and the background (``subject`` mask, with a margin), so each cell
+is background, subject or mixed; the subject's edges are also pooled (a face has few per cell).
+An enlarged working copy (an original smaller than 768 px) is measured at the original's size.
+Confidence per cell: ``1 - exp(-margin / PARAMS.confidence_scale)`` for spectra, lower for edges. Validation against the thin-lens renderer, on the production path,
 is in :func:`lenscore.metrics.focus.validate`.
 
 References
@@ -213,40 +214,6 @@ def robust_noise_sigma(gray: np.ndarray, *, tile: int = PARAMS.noise_tile_px,
     return float(np.quantile(vals, quantile))
 
 
-@functools.lru_cache(maxsize=4)
-def _pyramid_noise_ratio(level: int) -> float:
-    """What :func:`robust_noise_sigma` reads on ``level`` pyrDowns of unit white noise (fixed
-    seed, 512 px; cached)."""
-    x = np.random.default_rng(12345).standard_normal((512, 512)).astype(np.float32) * 0.05 + 0.5
-    for _ in range(level):
-        x = cv2.pyrDown(x)
-    return robust_noise_sigma(x, tile=16, quantile=0.5) / 0.05
-
-
-def coloured_noise_sigma(gray: np.ndarray, *, params: DefocusParams = PARAMS) -> float:
-    """The white-noise std that explains the noise seen on the half- and quarter-resolution
-    copies of ``gray`` (robust Immerkaer there, over the ratio white noise gives): larger than
-    the fine-scale estimate when the noise is coloured (JPEG, denoising, resampling).
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(3)
-    >>> white = (0.5 + 0.02 * rng.standard_normal((256, 256))).astype(np.float32)
-    >>> bool(0.015 < coloured_noise_sigma(white) < 0.025)
-    True
-    """
-    g = np.asarray(gray, dtype=np.float32)
-    out = 0.0
-    for level in (1, 2):
-        g = cv2.pyrDown(g)
-        if min(g.shape) < 48:
-            break
-        est = robust_noise_sigma(g, tile=16, quantile=params.noise_tile_quantile)
-        if np.isfinite(est):
-            out = max(out, est / _pyramid_noise_ratio(level))
-    return float(out)
-
-
 def quantisation_step(rgb: np.ndarray, *, samples: int = 4096) -> float | None:
     """1/255 when an sRGB image in [0, 1] sits on the 8-bit grid (a PNG or JPEG), else None."""
     x = np.asarray(rgb, dtype=np.float32).reshape(-1)
@@ -398,9 +365,10 @@ def window_fits(img: np.ndarray, ok: np.ndarray | None, *, level: int, noise_var
     """Fit every ``n`` x ``n`` window (``stride`` apart) of one pyramid level ``img``.
 
     ``ok`` marks the usable pixels; a window is fitted when at least ``min_ok`` of it is usable
-    (below 1, the rest is filled by normalised convolution first) and all of it is ``within``. ``noise_var``: white-noise
-    variance in working-copy units (the pyramid's filtering of it is in the model). ``detrend``:
-    remove a least-squares quadratic surface (a smooth gradient is not texture), else the mean.
+    (below 1, the rest is filled by normalised convolution first) and all of it is ``within``.
+    ``noise_var``: white-noise variance in working-copy units (the pyramid's filtering of it is
+    in the model). ``detrend``: remove a least-squares quadratic surface (a smooth gradient is
+    not texture), else the mean.
     """
     from numpy.lib.stride_tricks import sliding_window_view
 
