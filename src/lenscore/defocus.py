@@ -53,8 +53,9 @@ the median of its consistent edges when that is a small blur (at most ``PARAMS.e
 Windows never mix the subject and the background (``subject`` mask, with a margin), so each cell
 is background, subject or mixed; the subject's edges are also pooled (a face has few per cell).
 An enlarged working copy (an original smaller than 768 px) is measured at the original's size.
-Confidence per cell: ``1 - exp(-margin / PARAMS.confidence_scale)`` for spectra, lower for edges. Validation against the thin-lens renderer, on the production path,
-is in :func:`lenscore.metrics.focus.validate`.
+Confidence per cell: ``1 - exp(-margin / PARAMS.confidence_scale)`` for spectra, lower for edges.
+Validation against the thin-lens renderer, on the production path, is in
+:func:`lenscore.metrics.focus.validate`.
 
 References
 ----------

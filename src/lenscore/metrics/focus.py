@@ -628,7 +628,8 @@ def _scene_checks(rows: list[dict], size: int, tag: str) -> list["Check"]:
     e = np.array(errs, float)
     e_fail = np.where(np.isfinite(e), e, np.inf)
     n_nan = int((~np.isfinite(e)).sum())
-    med, p90 = float(np.median(e_fail)), float(np.quantile(e_fail, 0.9))
+    med = float(np.quantile(e_fail, 0.5, method="higher"))
+    p90 = float(np.quantile(e_fail, 0.9, method="higher"))
     detail = (f"{e.size} textured scenes of random_focus_scenes(seed=1) at {size} px, disc <= 10 % "
               f"of the frame; error vs max(c, the in-focus limit {floor:.1f} px); "
               f"NaN counted as failures ({n_nan})")
@@ -762,20 +763,23 @@ def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndar
                     blk = out[ys[i]:ys[i + 1], xs[j]:xs[j + 1]]
                     blk[:] = (1 - a) * blk + a * cols[i, j]
     out = np.clip(out, 0, 255).astype(np.uint8)
+    thick = max(2, int(round(w / 300)))
     for o in art.get("orbs", []) or []:
         try:
-            cx, cy, d = float(o["x"]) * s, float(o["y"]) * s, float(o["d"]) * s
+            cx, cy, d = float(o["x"]), float(o["y"]), float(o["d"])
         except (KeyError, TypeError, ValueError):
             continue
         if dr.finite(cx, cy, d):
-            cv2.circle(out, (int(round(cx)), int(round(cy))), max(2, int(round(d / 2))), dr.GREEN,
-                       max(1, int(round(w / 400))), cv2.LINE_AA)
+            col = tuple(int(v) for v in colour_of(np.array([d / width_px]))[0])
+            c, r = (int(round(cx * s)), int(round(cy * s))), max(2, int(round(d * s / 2)))
+            cv2.circle(out, c, r, dr.WHITE, thick + 2, cv2.LINE_AA)
+            cv2.circle(out, c, r, col, thick, cv2.LINE_AA)
     sb = art.get("subject_box")
     if sb is not None:
         dr.box(out, sb, s, dr.CYAN, f"subject ({art.get('subject_source', '')})".replace(" ()", ""))
-    # legend: a colour bar along the bottom with ticks in % of the frame
+    # legend: a colour bar along the bottom right with ticks in % of the frame
     bar_h = max(8, h // 40)
-    x0, x1 = int(0.05 * w), int(0.60 * w)
+    x0, x1 = int(0.40 * w), int(0.96 * w)
     y1 = h - max(4, h // 60)
     y0 = y1 - bar_h
     ramp = np.exp(np.linspace(math.log(lo_f), math.log(hi_f), max(2, x1 - x0)))
@@ -784,18 +788,19 @@ def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndar
         tx = x0 + int((math.log(f) - math.log(lo_f)) / (math.log(hi_f) - math.log(lo_f)) * (x1 - x0))
         cv2.line(out, (tx, y0 - 3), (tx, y1), dr.WHITE, 1)
         dr.text(out, f"{100 * f:g}%", (tx - 8, y0 - 5), dr.WHITE, 0.45)
-    dr.text(out, "blur disc, share of frame width; grey: no evidence", (x1 + 6, y1), dr.WHITE, 0.4)
     sep, b, sub = vals.get("focus.separation"), vals.get("focus.background_blur_px"), \
         vals.get("focus.subject_blur_px")
     frac = vals.get("focus.background_blur_frac")
     line1 = f"focus: separation {dr.fmt(sep)} (log10 background / subject blur disc)"
+    subj = f"; subject {sub:.1f} px" if dr.finite(sub) else ""
     if dr.finite(b):
         srcs = art.get("sources", {}) or {}
-        how = ", ".join(f"{v} {k}" for k, v in srcs.items())
-        line2 = f"background discs {b:.1f} px ({100 * float(frac):.1f} % of width; {how})"
+        short = {"bokeh discs": "discs", "spectrum": "texture", "sharp detail": "sharp"}
+        how = ", ".join(f"{v} {short.get(k, k)}" for k, v in srcs.items())
+        line2 = f"background {b:.1f} px = {100 * float(frac):.1f} % of width ({how}){subj}"
     else:
         line2 = "background blur: " + (dr.reason(result, "focus.background_blur_px") or "not measured")
-    line3 = f"subject blur {sub:.1f} px" if dr.finite(sub) else ""
+    line3 = "colour: blur disc, % of width; grey: no evidence; circles: bokeh discs used"
     return dr.banner(out, [line1, line2, line3])
 
 
