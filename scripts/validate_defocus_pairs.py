@@ -4,10 +4,11 @@ Run: .venv/bin/python scripts/validate_defocus_pairs.py [DATA_DIR]
 
 DATA_DIR (default: ../shared/data/defocus-pairs beside the repository) holds scenes shot twice,
 ``<scene>_S.<ext>`` in focus and ``<scene>_F.<ext>`` with the whole frame defocused (Kwentar/
-blur_dataset, CC0). For each pair the whole-frame sharpness (``focus.sharpness``) of both is
-printed with their ratio; a pair passes when S > F. Also shown: the background blur-disc
-estimate of each shot (``focus.background_blur_px``, original px). Exit code 0 when every pair
-passes, 1 when one fails, 2 when the folder holds no pairs.
+blur_dataset, CC0). For each pair the whole-frame detail (``focus.sharpness``) of both is
+printed with their ratio; a pair passes when S > F. Also shown: the background blur disc of each
+shot (``focus.background_blur_px``, original px; NaN when the frame shows no evidence) and the
+reason when it is NaN. Exit code 0 when every pair passes, 1 when one fails, 2 when the folder
+holds no pairs.
 """
 
 from __future__ import annotations
@@ -58,13 +59,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     head = (f"{'scene':<24} {'sharpness S':>12} {'sharpness F':>12} {'ratio':>7}  "
             f"{'blur S px':>9} {'blur F px':>9}  verdict")
-    print(f"focus.sharpness ({focus.OUTPUTS[0].unit}), focus family v{focus.FAMILY.version}")
+    print(f"focus.sharpness ({focus.FAMILY.output('sharpness').unit}), focus family "
+          f"v{focus.FAMILY.version}")
     print(head)
     print("-" * len(head))
     failed = 0
     for scene, s_path, f_path in pairs:
-        rs = focus.compute(ImageContext(load_rgb(s_path))).values
-        rf = focus.compute(ImageContext(load_rgb(f_path))).values
+        cs, cf = ImageContext(load_rgb(s_path)), ImageContext(load_rgb(f_path))
+        rs, rf = cs.result("focus").values, cf.result("focus").values
         s, f = rs["focus.sharpness"], rf["focus.sharpness"]
         ok = bool(np.isfinite(s) and np.isfinite(f) and s > f)
         failed += not ok

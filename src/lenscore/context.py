@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import cv2
 
 if TYPE_CHECKING:  # pragma: no cover
+    from lenscore.defocus import DefocusMap
     from lenscore.faces import Face
     from lenscore.metrics.base import MetricFamily, MetricResult
     from lenscore.person import SubjectMask
@@ -243,3 +244,18 @@ class ImageContext:
     def result_ok(self, family: str) -> bool:
         """False when the family raised on this image (its result is NaN with the reason)."""
         return self._results[family][1] if family in self._results else True
+
+    # ---- blur evidence -------------------------------------------------------------------------
+    @cached_property
+    def defocus(self) -> "DefocusMap":
+        """Blur-disc diameter per cell of the working copy, from evidence (textured spectra,
+        edges; highlights left out), with a confidence per cell and NaN where there is none:
+        :func:`lenscore.defocus.defocus_map`. Fields, units and the point query
+        (:meth:`~lenscore.defocus.DefocusMap.blur_near`, full-resolution px) are documented on
+        :class:`~lenscore.defocus.DefocusMap`."""
+        from lenscore import defocus
+
+        return defocus.defocus_map(self.work_gray, luminance=self.work_luminance,
+                                   subject=self.work_subject_mask, noise_sigma=self.noise_sigma,
+                                   quant_step=defocus.quantisation_step(self.rgb),
+                                   work_scale=self.work_scale)
