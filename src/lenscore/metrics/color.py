@@ -54,8 +54,7 @@ class ColorParams:
     spot_ring: tuple[float, float] = (2.5, 4.5)
     #: ... and the spot on the disc inside this many sigmas
     spot_core: float = 2.0
-    #: the ring must be one surface: this share of it within spot_ring_uv of its median colour
-    spot_ring_share: float = 0.85
+    #: the ring must be one surface: each quarter's median colour within this of the ring's (uv)
     spot_ring_uv: float = 0.012
     #: the ring fit's luminance residual must be <= this share of the spot's increment
     spot_ring_resid: float = 0.5
@@ -72,7 +71,7 @@ class ColorParams:
     #: fewest kept spots for a key light
     min_spots: int = 1
     #: a spot is read where the skin under it is >= this x the face's median level (the key
-    #: light's side: on the fill side the skin is lit by another light)
+    #: light's side)
     key_side: float = 1.0
     #: the key is not read when more than this share of the face is clipped (the skin itself
     #: clips: its highlights have lost their colour and the skin under them is cut)
@@ -581,19 +580,25 @@ def face_spots(rgb: np.ndarray, face_box: Sequence[float], *, noise_sigma: float
     cand.sort(reverse=True)
     info["n_candidates"] = len(cand)
     # the key light's side of the face: where the skin is at least as bright as its median
+    # (with a fill from the other side, the skin there is lit by another light, and a spot's
+    # colour must be compared with skin lit by the spot's own light)
     key_side = p.key_side * float(np.median(yl[region]))
     kept: list[tuple[float, float, float]] = []
     spots: list[Source] = []
+    rejected: dict[str, int] = {}
+    info["rejected"] = rejected
     for r_, si, y, x in cand:
         sg = sigmas[si]
         if any(math.hypot(x - kx, y - ky) <= 1.5 * max(sg, ks) for kx, ky, ks in kept):
             continue
         kept.append((x, y, sg))
         src = _measure_spot(lin, use, x, y, sg, p=p, noise=sig_n)
-        if src is None:
+        if isinstance(src, str):
+            rejected[src] = rejected.get(src, 0) + 1
             continue
         rgb_s, n_px, sd, floor_y = src
-        if floor_y < key_side:  # on the fill side the skin is lit by another light
+        if floor_y < key_side:  # on the fill side
+            rejected["on the fill side"] = rejected.get("on the fill side", 0) + 1
             continue
         uv = xyz_to_uv(_M @ rgb_s)
         spots.append(Source("face", x0 + (x + 0.5) * sx, y0 + (y + 0.5) * sy, sg * 2 * sx,
@@ -604,8 +609,8 @@ def face_spots(rgb: np.ndarray, face_box: Sequence[float], *, noise_sigma: float
 
 
 def _measure_spot(lin: np.ndarray, use: np.ndarray, x: int, y: int, sg: float, *,
-                  p: ColorParams, noise: float) -> tuple[np.ndarray, int, np.ndarray] | None:
-    """The colour one spot adds over the surface under it: (colour, px, its noise) or None when
+                  p: ColorParams, noise: float) -> tuple[np.ndarray, int, np.ndarray, float] | str:
+    """The colour one spot adds over the surface under it: (colour, px, its noise) or why not when
     the surface around it is not one surface or the spot fails the dichromatic test.
 
     Per channel, the pixels within ``spot_ring[1]`` sigmas are fitted by a quadratic surface
@@ -623,12 +628,17 @@ def _measure_spot(lin: np.ndarray, use: np.ndarray, x: int, y: int, sg: float, *
     ring = ring_all & u
     fit = win & u
     if ring_all.sum() < 12 or ring.sum() < 0.7 * ring_all.sum() or (fit & (d <= 1.5)).sum() < 3:
-        return None
+        return "ring or core outside the usable face"
     L = lin[ya:yb, xa:xb].astype(np.float64)
+    # one surface around the spot: the median colour of each quarter of the ring agrees with
+    # the whole ring's (medians: pixel and JPEG chroma noise average out, an edge does not)
     ring_uv = xyz_to_uv(L[ring] @ _M.T)
     med = np.nanmedian(ring_uv, axis=0)
-    if not (np.hypot(*(ring_uv - med).T) <= p.spot_ring_uv).mean() >= p.spot_ring_share:
-        return None
+    quarter = ((np.arctan2(dy[ring], dx[ring]) + math.pi) / (0.5 * math.pi)).astype(int) % 4
+    for q in range(4):
+        mq = quarter == q
+        if mq.sum() >= 3 and np.hypot(*(np.nanmedian(ring_uv[mq], axis=0) - med)) > p.spot_ring_uv:
+            return "ring not one surface (colour)"
     a, b = dx[fit], dy[fit]
     g = np.exp(-0.5 * (a * a + b * b))
     A = np.stack([np.ones(a.size), a, b, a * a, a * b, b * b, g], axis=1)
@@ -637,14 +647,16 @@ def _measure_spot(lin: np.ndarray, use: np.ndarray, x: int, y: int, sg: float, *
     amp_rgb = coef[6]
     amp = float(amp_rgb @ _Y)
     if not amp > 0 or float(np.sqrt((res ** 2).mean())) > p.spot_ring_resid * amp:
-        return None
+        return "no spot over the fitted surface"
     floor = coef[0]
     uv, uv_f = xyz_to_uv(_M @ amp_rgb), xyz_to_uv(_M @ floor)
     (m, mf), (dv, _) = planckian_position(np.stack([uv, uv_f]))
     if not (math.isfinite(m) and math.isfinite(mf) and abs(dv) <= p.light_duv_max):
-        return None
-    if np.hypot(*(uv - uv_f)) < p.spot_distinct_uv or not m < mf - p.spot_cooler_mired:
-        return None
+        return "not a light's colour"
+    if np.hypot(*(uv - uv_f)) < p.spot_distinct_uv:
+        return "the skin's own colour"
+    if not m < mf - p.spot_cooler_mired:
+        return "warmer than the skin"
     n = int(fit.sum())
     area = 2.0 * math.pi * sg * sg
     # the Gaussian amplitude's noise: residual (and pixel noise) over the spot's effective px
