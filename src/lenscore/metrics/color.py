@@ -43,7 +43,7 @@ class ColorParams:
     clip_margin_px: int = 2
     # -- the key light: specular highlights on the face
     #: the face is read at this width (px; never upsampled)
-    face_px: int = 256
+    face_px: int = 192
     #: blob scales (Gaussian sigma) as fractions of the face width
     spot_sigmas: tuple[float, ...] = (0.008, 0.012, 0.018, 0.027, 0.04, 0.06)
     #: the face ellipse (inscribed in the face box) shrunk by this factor
@@ -70,6 +70,8 @@ class ColorParams:
     spot_reference_q: float = 0.25
     #: fewest kept spots for a key light
     min_spots: int = 1
+    #: most spot candidates measured per face (strongest responses first)
+    max_spots: int = 25
     #: a spot is read where the skin under it is >= this x the face's median level (the key
     #: light's side)
     key_side: float = 1.0
@@ -106,6 +108,8 @@ class ColorParams:
     #: floor of a cluster spread in the separation ratio (~15 mired)
     spread_floor_uv: float = 0.005
     # -- the scene illuminant
+    #: the scene illuminant's estimator (:data:`SCENE_METHODS`)
+    scene_method: str = "grey-edge + shades of grey"
     #: the frame is read on a copy of this long side
     scene_long_side: int = 256
     #: Minkowski norm of shades of grey / grey-edge
@@ -199,6 +203,7 @@ _LOCUS_UV = planckian_uv(1e6 / _LOCUS_MIRED)
 _LOCUS_TANGENT = np.gradient(_LOCUS_UV, axis=0)
 _LOCUS_TANGENT /= np.hypot(_LOCUS_TANGENT[:, 0], _LOCUS_TANGENT[:, 1])[:, None]
 _LOCUS_OFFSET = (_LOCUS_UV * _LOCUS_TANGENT).sum(axis=1)
+_LOCUS_STEP = np.hypot(*np.gradient(_LOCUS_UV, axis=0).T)  # uv per 5 mired
 
 
 def planckian_position(uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -558,6 +563,7 @@ def face_spots(rgb: np.ndarray, face_box: Sequence[float], *, noise_sigma: float
         info["why"] = "the face is clipped or dark"
         return [], info
     yl = np.ascontiguousarray(lin @ REC709)
+    uvmap = xyz_to_uv(lin @ SRGB_TO_XYZ.T).astype(np.float32)
     fpx = fw / sx
     sig_n = noise_sigma * math.sqrt(sx * sy) ** -1 if noise_sigma > 0 else 0.0  # area averaging
     sigmas = [max(0.8, f * fpx) for f in p.spot_sigmas]
@@ -592,7 +598,9 @@ def face_spots(rgb: np.ndarray, face_box: Sequence[float], *, noise_sigma: float
         if any(math.hypot(x - kx, y - ky) <= 1.5 * max(sg, ks) for kx, ky, ks in kept):
             continue
         kept.append((x, y, sg))
-        src = _measure_spot(lin, use, x, y, sg, p=p, noise=sig_n)
+        if len(kept) > p.max_spots:  # the strongest responses only
+            break
+        src = _measure_spot(lin, use, uvmap, x, y, sg, p=p, noise=sig_n)
         if isinstance(src, str):
             rejected[src] = rejected.get(src, 0) + 1
             continue
@@ -608,60 +616,93 @@ def face_spots(rgb: np.ndarray, face_box: Sequence[float], *, noise_sigma: float
     return spots, info
 
 
-def _measure_spot(lin: np.ndarray, use: np.ndarray, x: int, y: int, sg: float, *,
-                  p: ColorParams, noise: float) -> tuple[np.ndarray, int, np.ndarray, float] | str:
-    """The colour one spot adds over the surface under it: (colour, px, its noise) or why not when
-    the surface around it is not one surface or the spot fails the dichromatic test.
+def _dichromatic(spot_rgb: np.ndarray, floor_rgb: np.ndarray, p: ColorParams) -> str:
+    """"" when a spot's colour can be a specular of the light on the skin under it (a light's
+    colour, not the skin's, and less saturated than it: cooler), else why not."""
+    uv = xyz_to_uv(np.stack([_M @ spot_rgb, _M @ floor_rgb]))
+    if not np.isfinite(uv).all():
+        return "not a light's colour"
+    m, dv = _fast_position(uv)
+    if not (abs(dv[0]) <= p.light_duv_max and 60.0 < m[0] < 1000.0):
+        return "not a light's colour"
+    if np.hypot(*(uv[0] - uv[1])) < p.spot_distinct_uv:
+        return "the skin's own colour"
+    if not m[0] < m[1] - p.spot_cooler_mired:
+        return "warmer than the skin"
+    return ""
+
+
+def _fast_position(uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mired, Duv) of a few uv points by the nearest entry of the 5-mired locus table and its
+    normal (within ~1 mired of :func:`planckian_position`; for cheap tests)."""
+    d = (uv[:, None, 0] - _LOCUS_UV[None, :, 0]) ** 2 + (uv[:, None, 1] - _LOCUS_UV[None, :, 1]) ** 2
+    k = np.argmin(d, axis=1)
+    t = _LOCUS_TANGENT[k]
+    off = uv - _LOCUS_UV[k]
+    along = off[:, 0] * t[:, 0] + off[:, 1] * t[:, 1]
+    duv = off[:, 1] * t[:, 0] - off[:, 0] * t[:, 1]
+    mired = _LOCUS_MIRED[k] + 5.0 * along / _LOCUS_STEP[k]
+    return mired, duv
+
+
+def _measure_spot(lin: np.ndarray, use: np.ndarray, uvmap: np.ndarray, x: int, y: int,
+                  sg: float, *, p: ColorParams, noise: float
+                  ) -> tuple[np.ndarray, int, np.ndarray, float] | str:
+    """The colour one spot adds over the surface under it: (colour, px, its noise, the skin's
+    level under it), or why it is not a specular highlight.
 
     Per channel, the pixels within ``spot_ring[1]`` sigmas are fitted by a quadratic surface
     (the diffuse shading, a dome included) plus a Gaussian of the spot's scale; the spot's
-    colour is the Gaussian's amplitudes (times its area)."""
+    colour is the Gaussian's amplitudes (times its area). The surface around it must be one
+    surface: the median colour (``uvmap``) of each quarter of the ring ``spot_ring`` agrees
+    with the ring's within ``spot_ring_uv`` (medians: pixel and JPEG chroma noise average
+    out, an edge between skin and hair does not)."""
     hh, ww = use.shape
     r1 = p.spot_ring[1] * sg + 1.0
     xa, xb = max(0, int(x - r1 - 1)), min(ww, int(x + r1 + 2))
     ya, yb = max(0, int(y - r1 - 1)), min(hh, int(y + r1 + 2))
     dy, dx = np.mgrid[ya - y:yb - y, xa - x:xb - x].astype(np.float64) / sg
-    d = np.hypot(dx, dy)
+    d2 = dx * dx + dy * dy
     u = use[ya:yb, xa:xb]
-    win = d <= r1 / sg
-    ring_all = win & (d >= p.spot_ring[0])
+    win = d2 <= (r1 / sg) ** 2
+    ring_all = win & (d2 >= p.spot_ring[0] ** 2)
     ring = ring_all & u
     fit = win & u
-    if ring_all.sum() < 12 or ring.sum() < 0.7 * ring_all.sum() or (fit & (d <= 1.5)).sum() < 3:
+    if ring_all.sum() < 12 or ring.sum() < 0.7 * ring_all.sum() or (fit & (d2 <= 2.25)).sum() < 3:
         return "ring or core outside the usable face"
-    L = lin[ya:yb, xa:xb].astype(np.float64)
-    # one surface around the spot: the median colour of each quarter of the ring agrees with
-    # the whole ring's (medians: pixel and JPEG chroma noise average out, an edge does not)
-    ring_uv = xyz_to_uv(L[ring] @ _M.T)
-    med = np.nanmedian(ring_uv, axis=0)
-    quarter = ((np.arctan2(dy[ring], dx[ring]) + math.pi) / (0.5 * math.pi)).astype(int) % 4
-    for q in range(4):
-        mq = quarter == q
-        if mq.sum() >= 3 and np.hypot(*(np.nanmedian(ring_uv[mq], axis=0) - med)) > p.spot_ring_uv:
-            return "ring not one surface (colour)"
+    Lf = lin[ya:yb, xa:xb][fit].astype(np.float64)
     a, b = dx[fit], dy[fit]
     g = np.exp(-0.5 * (a * a + b * b))
     A = np.stack([np.ones(a.size), a, b, a * a, a * b, b * b, g], axis=1)
-    coef, *_ = np.linalg.lstsq(A, L[fit], rcond=None)
-    res = (L[fit] - A @ coef) @ _Y
+    try:  # normal equations: 7 x 7, well conditioned on a disc of >= 12 px (fast)
+        coef = np.linalg.solve(A.T @ A, A.T @ Lf)
+    except np.linalg.LinAlgError:
+        return "ring or core outside the usable face"
+    res = (Lf - A @ coef) @ _Y
     amp_rgb = coef[6]
     amp = float(amp_rgb @ _Y)
-    if not amp > 0 or float(np.sqrt((res ** 2).mean())) > p.spot_ring_resid * amp:
+    rms = float(np.sqrt((res ** 2).mean()))
+    if not amp > 0 or rms > p.spot_ring_resid * amp:
         return "no spot over the fitted surface"
     floor = coef[0]
-    uv, uv_f = xyz_to_uv(_M @ amp_rgb), xyz_to_uv(_M @ floor)
-    (m, mf), (dv, _) = planckian_position(np.stack([uv, uv_f]))
-    if not (math.isfinite(m) and math.isfinite(mf) and abs(dv) <= p.light_duv_max):
-        return "not a light's colour"
-    if np.hypot(*(uv - uv_f)) < p.spot_distinct_uv:
-        return "the skin's own colour"
-    if not m < mf - p.spot_cooler_mired:
-        return "warmer than the skin"
+    if not _dichromatic(amp_rgb, floor, p) == "":
+        return _dichromatic(amp_rgb, floor, p)
+    ring_uv = uvmap[ya:yb, xa:xb][ring]
+    okr = np.isfinite(ring_uv[:, 0])
+    if okr.sum() < 8:
+        return "ring or core outside the usable face"
+    ring_uv = ring_uv[okr]
+    med = np.median(ring_uv, axis=0)
+    quarter = (dx[ring][okr] >= 0).astype(int) + 2 * (dy[ring][okr] >= 0).astype(int)
+    for q in range(4):
+        mq = quarter == q
+        if mq.sum() >= 3 and np.hypot(*(np.median(ring_uv[mq], axis=0) - med)) > p.spot_ring_uv:
+            return "ring not one surface (colour)"
     n = int(fit.sum())
     area = 2.0 * math.pi * sg * sg
     # the Gaussian amplitude's noise: residual (and pixel noise) over the spot's effective px
     n_eff = max(1.0, float((g * g).sum()))
-    sd_amp = (float(np.sqrt((res ** 2).mean())) + float(linear_noise(max(float(floor @ _Y), 0.0), noise))) / math.sqrt(n_eff)
+    sd_amp = (rms + float(linear_noise(max(float(floor @ _Y), 0.0), noise))) / math.sqrt(n_eff)
     return amp_rgb * area, n, np.full(3, sd_amp * area), float(floor @ _Y)
 
 
@@ -804,13 +845,13 @@ def gray_edge(lin: np.ndarray, usable: np.ndarray, *, p: float = 6.0, sigma: flo
         img = cv2.GaussianBlur(img, (0, 0), sigma)
     gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3) / 8.0
     gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3) / 8.0
-    mag = np.sqrt(gx * gx + gy * gy)[usable].astype(np.float64)
+    mag = cv2.magnitude(gx.reshape(-1), gy.reshape(-1)).reshape(gx.shape)[usable]
     if mag.shape[0] < 16:
         return None
     scale = float(mag.max())
     if not scale > min_gradient:
         return None
-    e = np.mean((mag / scale) ** p, axis=0) ** (1.0 / p) * scale
+    e = np.mean(cv2.pow(mag / np.float32(scale), p), axis=0, dtype=np.float64) ** (1.0 / p) * scale
     return e if np.all(np.isfinite(e)) and e.sum() > 0 else None
 
 
@@ -826,25 +867,41 @@ def white_patch(lin: np.ndarray, usable: np.ndarray, *, top: float = 0.02) -> np
     return e if np.all(np.isfinite(e)) and e.sum() > 0 else None
 
 
-SCENE_METHODS = ("grey-edge", "shades of grey", "white patch", "grey world")
+SCENE_METHODS = ("grey-edge + shades of grey", "grey-edge", "shades of grey", "white patch",
+                 "grey world")
 
 
-def scene_illuminant(lin: np.ndarray, encoded: np.ndarray, *, method: str = "grey-edge",
-                     p: ColorParams = PARAMS) -> tuple[np.ndarray | None, float]:
-    """The whole frame's dominant illuminant (linear RGB) on a copy of ``scene_long_side`` px,
-    clipped pixels (and their margin) and dark pixels excluded. Returns (rgb or None, share of
-    the frame used)."""
-    h, w = lin.shape[:2]
+def scene_illuminant(encoded: np.ndarray, *, method: str = PARAMS.scene_method,
+                     p: ColorParams = PARAMS
+                     ) -> tuple[np.ndarray | None, float]:
+    """The whole frame's dominant illuminant (linear RGB), read on a copy of
+    ``scene_long_side`` px of the sRGB-encoded image (area-averaged, then linearised), clipped
+    pixels (a channel at ``clip_level``, on the full image) and dark ones excluded. Returns (rgb
+    or None, share of the frame used)."""
+    enc = np.ascontiguousarray(encoded, dtype=np.float32)
+    h, w = enc.shape[:2]
     s = min(1.0, p.scene_long_side / max(h, w))
-    clip = clipped_mask(encoded, level=p.clip_level, margin_px=1).astype(np.uint8) * 255
+    below = float(np.nextafter(np.float32(p.clip_level), np.float32(0)))
+    clip = 255 - cv2.inRange(enc, (-np.inf,) * 3, (below,) * 3)  # a channel at the clip level
     if s < 1.0:
         size = (max(4, int(round(w * s))), max(4, int(round(h * s))))
-        lin = cv2.resize(np.ascontiguousarray(lin, dtype=np.float32), size, interpolation=cv2.INTER_AREA)
-        encoded = cv2.resize(np.ascontiguousarray(encoded, dtype=np.float32), size, interpolation=cv2.INTER_AREA)
+        enc = cv2.resize(enc, size, interpolation=cv2.INTER_AREA)
         clip = cv2.resize(clip, size, interpolation=cv2.INTER_AREA)
-    usable = (clip == 0) & (encoded @ REC709 >= p.dark_level)
+    clip = cv2.dilate(clip, np.ones((3, 3), np.uint8))
+    lin = srgb_to_linear(enc)
+    usable = (clip == 0) & (enc @ REC709 >= p.dark_level)
     share = float(usable.mean())
-    if method == "grey-edge":
+    if method == "grey-edge + shades of grey":
+        ests = [gray_edge(lin, usable, p=p.scene_p, sigma=p.scene_sigma),
+                shades_of_grey(lin, usable, p=p.scene_p)]
+        ests = [x for x in ests if x is not None]
+        if not ests:
+            return None, share
+        uv = np.mean([xyz_to_uv(_M @ x) for x in ests], axis=0)  # the mean chromaticity
+        xyz = np.array([1.5 * uv[0] / uv[1], 1.0, 2.0 / uv[1] - 0.5 * uv[0] / uv[1] - 5.0]) \
+            if uv[1] > 0 else None
+        e = None if xyz is None else np.linalg.solve(_M, xyz)  # its linear RGB (luminance 1)
+    elif method == "grey-edge":
         e = gray_edge(lin, usable, p=p.scene_p, sigma=p.scene_sigma)
     elif method == "shades of grey":
         e = shades_of_grey(lin, usable, p=p.scene_p)
@@ -1012,7 +1069,7 @@ def _light_of(uv: np.ndarray, sig: np.ndarray, wgt: np.ndarray, method: str) -> 
 def measure_color(rgb: np.ndarray, *, face_box: Sequence[float] | None = None,
                   orbs: Sequence[Mapping[str, Any]] | None = None,
                   subject_mask: np.ndarray | None = None, noise_sigma: float = 0.0,
-                  linear: np.ndarray | None = None, face: Any = None,
+                  encoded_small: np.ndarray | None = None, face: Any = None,
                   face_reason: str = "no face found: the key light is read on the face",
                   **params: Any) -> MetricResult:
     """The lights of one image, on arrays.
@@ -1029,8 +1086,8 @@ def measure_color(rgb: np.ndarray, *, face_box: Sequence[float] | None = None,
         The subject at any resolution (orb floors are read off it).
     noise_sigma : float
         Noise std of the encoded luma at full resolution (Immerkaer 1996).
-    linear : array, optional
-        Linear light of ``rgb`` at any resolution, for the scene illuminant (default: computed).
+    encoded_small : array, optional
+        ``rgb`` at a smaller size (e.g. the working copy), for the scene illuminant.
     **params
         Overrides of :data:`PARAMS`.
 
@@ -1111,11 +1168,9 @@ def measure_color(rgb: np.ndarray, *, face_box: Sequence[float] | None = None,
                                   "+".join(sorted({a_kind[i] for i in np.nonzero(m)[0]}))))
 
     # ---- the scene illuminant ------------------------------------------------------------------
-    lin_s = srgb_to_linear(rgb) if linear is None else np.asarray(linear, np.float32)
-    enc_s = rgb if lin_s.shape == rgb.shape else cv2.resize(rgb, (lin_s.shape[1], lin_s.shape[0]),
-                                                            interpolation=cv2.INTER_AREA)
-    e, share = scene_illuminant(lin_s, enc_s, method="grey-edge", p=p)
-    scene = None if e is None else LightReading(xyz_to_uv(_M @ e), 0.003, 0.0, 1, "grey-edge")
+    e, share = scene_illuminant(rgb if encoded_small is None else encoded_small,
+                                method=p.scene_method, p=p)
+    scene = None if e is None else LightReading(xyz_to_uv(_M @ e), 0.003, 0.0, 1, p.scene_method)
 
     # ---- colour temperatures: one colour-science call --------------------------------------------
     named = [("key light", key), ("background light", bg), ("scene illuminant", scene)]
@@ -1264,7 +1319,7 @@ def compute(ctx: "ImageContext") -> MetricResult:
     sigma /= min(1.0, float(ctx.work_scale))  # the working copy averages the full-res noise down
     out = measure_color(ctx.rgb, face_box=None if face is None else face.box, face=face,
                         orbs=orbs, subject_mask=ctx.work_subject_mask, noise_sigma=sigma,
-                        linear=ctx.work_linear,
+                        encoded_small=ctx.work_rgb,
                         face_reason="no face found: the key light is read on the face's highlights")
     values = {f"{FAMILY_NAME}.{k}": float(v) for k, v in out.values.items()}
     reasons = {f"{FAMILY_NAME}.{k}": v for k, v in out.reasons.items()
