@@ -70,10 +70,12 @@ class ColorParams:
     spot_reference_q: float = 0.25
     #: fewest kept spots for a key light
     min_spots: int = 1
+    #: the spot's width is refined over these multiples of the detected scale
+    spot_scale_steps: tuple[float, ...] = (0.8, 1.0, 1.25)
     #: most spot candidates measured per face (strongest responses first)
     max_spots: int = 25
     #: a spot is read where the skin under it is >= this x the face's median level (the key
-    #: light's side)
+    #: light's side; on the fill side the skin is lit by another light)
     key_side: float = 1.0
     #: the key is not read when more than this share of the face is clipped (the skin itself
     #: clips: its highlights have lost their colour and the skin under them is cut)
@@ -83,10 +85,13 @@ class ColorParams:
     #: skip the eyes (their whites and catchlights)
     spot_skip_eyes: bool = True
     # -- orbs and other sources
-    #: an orb's disc out to r + this (px), its floor on a ring from 1.25 r + 2 to 1.6 r + 4
-    orb_rim_px: float = 1.0
+    #: an orb is read out to this x r + 1 px (its rim and glow), its floor on a ring from
+    #: 1.25 r + 2 to 1.6 r + 4 px
+    orb_rim: float = 1.15
     #: fewest unclipped pixels carrying an orb's colour
     min_orb_px: int = 6
+    #: an orb whose colour is this uncertain (uv, ~25 mired at 4000 K) is no evidence
+    max_orb_sigma_uv: float = 0.008
     #: an increment counts where its luminance is >= this x the pixel noise (linear)
     noise_k: float = 3.0
     # -- what a light can be
@@ -588,7 +593,9 @@ def face_spots(rgb: np.ndarray, face_box: Sequence[float], *, noise_sigma: float
     # the key light's side of the face: where the skin is at least as bright as its median
     # (with a fill from the other side, the skin there is lit by another light, and a spot's
     # colour must be compared with skin lit by the spot's own light)
-    key_side = p.key_side * float(np.median(yl[region]))
+    ksz = _odd(4.0 * max(1.0, p.spot_sigmas[2] * fpx))
+    diffuse = cv2.morphologyEx(yl, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (ksz, ksz)))
+    key_side = p.key_side * float(np.median(diffuse[region]))  # the skin's median diffuse level
     kept: list[tuple[float, float, float]] = []
     spots: list[Source] = []
     rejected: dict[str, int] = {}
@@ -652,7 +659,8 @@ def _measure_spot(lin: np.ndarray, use: np.ndarray, uvmap: np.ndarray, x: int, y
     level under it), or why it is not a specular highlight.
 
     Per channel, the pixels within ``spot_ring[1]`` sigmas are fitted by a quadratic surface
-    (the diffuse shading, a dome included) plus a Gaussian of the spot's scale; the spot's
+    (the diffuse shading, a dome included) plus a Gaussian of the spot's scale (refined over
+    ``spot_scale_steps``); the spot's
     colour is the Gaussian's amplitudes (times its area). The surface around it must be one
     surface: the median colour (``uvmap``) of each quarter of the ring ``spot_ring`` agrees
     with the ring's within ``spot_ring_uv`` (medians: pixel and JPEG chroma noise average
@@ -672,13 +680,24 @@ def _measure_spot(lin: np.ndarray, use: np.ndarray, uvmap: np.ndarray, x: int, y
         return "ring or core outside the usable face"
     Lf = lin[ya:yb, xa:xb][fit].astype(np.float64)
     a, b = dx[fit], dy[fit]
-    g = np.exp(-0.5 * (a * a + b * b))
-    A = np.stack([np.ones(a.size), a, b, a * a, a * b, b * b, g], axis=1)
-    try:  # normal equations: 7 x 7, well conditioned on a disc of >= 12 px (fast)
-        coef = np.linalg.solve(A.T @ A, A.T @ Lf)
-    except np.linalg.LinAlgError:
+    r2 = a * a + b * b
+    base = np.stack([np.ones(a.size), a, b, a * a, a * b, b * b], axis=1)
+    best = None
+    for k in p.spot_scale_steps:  # the spot's own width: the detector's scale steps are coarse
+        g = np.exp(-0.5 * r2 / (k * k))
+        A = np.column_stack([base, g])
+        try:  # normal equations: 7 x 7, well conditioned on a disc of >= 12 px (fast)
+            c = np.linalg.solve(A.T @ A, A.T @ Lf)
+        except np.linalg.LinAlgError:
+            continue
+        rr = (Lf - A @ c) @ _Y
+        sse = float(rr @ rr)
+        if best is None or sse < best[0]:
+            best = (sse, c, rr, g, k)
+    if best is None:
         return "ring or core outside the usable face"
-    res = (Lf - A @ coef) @ _Y
+    _, coef, res, g, kbest = best
+    sg = sg * kbest
     amp_rgb = coef[6]
     amp = float(amp_rgb @ _Y)
     rms = float(np.sqrt((res ** 2).mean()))
@@ -703,7 +722,15 @@ def _measure_spot(lin: np.ndarray, use: np.ndarray, uvmap: np.ndarray, x: int, y
     # the Gaussian amplitude's noise: residual (and pixel noise) over the spot's effective px
     n_eff = max(1.0, float((g * g).sum()))
     sd_amp = (rms + float(linear_noise(max(float(floor @ _Y), 0.0), noise))) / math.sqrt(n_eff)
-    return amp_rgb * area, n, np.full(3, sd_amp * area), float(floor @ _Y)
+    # the skin's level under the spot: the ring's quadratic extrapolated to its centre (blind
+    # to the spot itself, whose brightness would pull the joint fit's constant term around)
+    ra, rb = dx[ring], dy[ring]
+    R = np.stack([np.ones(ra.size), ra, rb, ra * ra, ra * rb, rb * rb], axis=1)
+    try:
+        level = float(np.linalg.solve(R.T @ R, R.T @ (lin[ya:yb, xa:xb][ring] @ REC709))[0])
+    except np.linalg.LinAlgError:
+        level = float(floor @ _Y)
+    return amp_rgb * area, n, np.full(3, sd_amp * area), level
 
 
 def combine_spots(spots: Sequence[Source], *, p: ColorParams = PARAMS) -> tuple[LightReading | None, np.ndarray]:
@@ -752,8 +779,9 @@ def orb_sources(rgb: np.ndarray, orbs: Sequence[Mapping[str, Any]], *, noise_sig
 
     For an orb (x, y, r) the floor is a plane fitted per channel on the ring 1.25 r + 2 ..
     1.6 r + 4 px (background only: ``subject`` is the subject mask at ``subject_scale`` of
-    full resolution); the orb's colour is the summed increment over its disc (r + ``orb_rim_px``)
-    of the pixels that are neither clipped nor within ``clip_margin_px`` of a clipped pixel, and
+    full resolution); the orb's colour is the summed increment over its disc
+    (``orb_rim`` r + 1 px) of the pixels that are neither clipped nor within ``clip_margin_px`` of
+    a clipped pixel, and
     whose increment is above ``noise_k`` x the pixel noise. A clipped orb is read on its
     unclipped rim, or not at all. Large orbs are read on every k-th pixel (point samples keep
     a rim pixel's own colour).
@@ -786,7 +814,7 @@ def orb_sources(rgb: np.ndarray, orbs: Sequence[Mapping[str, Any]], *, noise_sig
             sj = np.clip((xx * subject_scale).astype(int), 0, sw - 1)
             bg = ~subject[si, sj]
         ring = (d >= 1.25 * r + 2) & (d <= 1.6 * r + 4) & ~clip & bg
-        disc = (d <= r + p.orb_rim_px) & ~clip
+        disc = (d <= p.orb_rim * r + 1.0) & ~clip
         if ring.sum() < 8 or disc.sum() < 3:
             continue
         A = np.stack([np.ones(ring.sum()), (xx[ring] - x) / r, (yy[ring] - y) / r], axis=1)
@@ -803,15 +831,17 @@ def orb_sources(rgb: np.ndarray, orbs: Sequence[Mapping[str, Any]], *, noise_sig
         s_rgb = inc[good].sum(axis=0)
         if not float(s_rgb @ _Y) > 0:
             continue
-        # the floor's error is common to every pixel of the disc: the fit's own error, plus
-        # what a plane cannot follow (an edge or a prop behind the orb: the ring's scatter
-        # beyond the pixel noise)
+        # the floor's error: the fit's own (common to every pixel of the disc), plus what a
+        # plane cannot follow (texture, an edge or a prop behind the orb: the ring's scatter
+        # beyond the pixel noise, correlated over a few pixels)
         ring_noise = float(np.sqrt(np.mean(linear_noise(np.maximum(lin[ring] @ _Y, 0), noise_sigma) ** 2)))
         excess = np.sqrt(np.maximum(resid.var(axis=0) - ring_noise ** 2, 0.0))
-        fl_sd = (resid.std(axis=0) / math.sqrt(max(1, ring.sum())) + 0.5 * excess) * n
+        fl_sd = resid.std(axis=0) / math.sqrt(max(1, ring.sum())) * n + 2.0 * excess * math.sqrt(n)
         px_sd = math.sqrt(float((noise[good] ** 2).sum()))
         sd = np.sqrt(fl_sd ** 2 + px_sd ** 2)
         stat = _uv_sigma(s_rgb, sd)
+        if not stat <= p.max_orb_sigma_uv:  # too faint a rim to say its colour
+            continue
         clipped = bool(clip[d <= r].mean() > 0.3)
         out.append(Source("orb", x, y, r, s_rgb * k * k, xyz_to_uv(_M @ s_rgb),
                           math.sqrt(stat ** 2 + p.sys_uv_orb ** 2), float(s_rgb @ _Y) * k * k,
@@ -891,18 +921,21 @@ def scene_illuminant(encoded: np.ndarray, *, method: str = PARAMS.scene_method,
     lin = srgb_to_linear(enc)
     usable = (clip == 0) & (enc @ REC709 >= p.dark_level)
     share = float(usable.mean())
+    # grey-edge reads derivatives: keep its filters' reach away from clipped pixels too
+    reach = 2 * int(math.ceil(3.0 * p.scene_sigma)) + 3
+    usable_edge = usable & (cv2.dilate(clip, np.ones((reach, reach), np.uint8)) == 0)
     if method == "grey-edge + shades of grey":
-        ests = [gray_edge(lin, usable, p=p.scene_p, sigma=p.scene_sigma),
-                shades_of_grey(lin, usable, p=p.scene_p)]
-        ests = [x for x in ests if x is not None]
-        if not ests:
+        ge = gray_edge(lin, usable_edge, p=p.scene_p, sigma=p.scene_sigma)
+        if ge is None:  # no edges: a flat frame says nothing of its light
             return None, share
+        ests = [ge, shades_of_grey(lin, usable, p=p.scene_p)]
+        ests = [x for x in ests if x is not None]
         uv = np.mean([xyz_to_uv(_M @ x) for x in ests], axis=0)  # the mean chromaticity
         xyz = np.array([1.5 * uv[0] / uv[1], 1.0, 2.0 / uv[1] - 0.5 * uv[0] / uv[1] - 5.0]) \
             if uv[1] > 0 else None
         e = None if xyz is None else np.linalg.solve(_M, xyz)  # its linear RGB (luminance 1)
     elif method == "grey-edge":
-        e = gray_edge(lin, usable, p=p.scene_p, sigma=p.scene_sigma)
+        e = gray_edge(lin, usable_edge, p=p.scene_p, sigma=p.scene_sigma)
     elif method == "shades of grey":
         e = shades_of_grey(lin, usable, p=p.scene_p)
     elif method == "white patch":
