@@ -105,6 +105,9 @@ class ColorParams:
     # -- measurement noise of one source (uv), added in quadrature to its photon noise
     sys_uv_face: float = 0.003
     sys_uv_orb: float = 0.0015
+    #: ... and of an orb read on its rim only (its centre clipped): demosaicing and JPEG chroma
+    #: bleed from the clipped white into the rim
+    sys_uv_rim: float = 0.006
     # -- one light or two (Bayesian information criterion, Schwarz 1978)
     #: two lights when BIC(one) - BIC(two) > this ("very strong", Kass & Raftery 1995) ...
     bic_margin: float = 10.0
@@ -843,8 +846,9 @@ def orb_sources(rgb: np.ndarray, orbs: Sequence[Mapping[str, Any]], *, noise_sig
         if not stat <= p.max_orb_sigma_uv:  # too faint a rim to say its colour
             continue
         clipped = bool(clip[d <= r].mean() > 0.3)
+        sys_uv = math.hypot(p.sys_uv_orb, p.sys_uv_rim) if clipped else p.sys_uv_orb
         out.append(Source("orb", x, y, r, s_rgb * k * k, xyz_to_uv(_M @ s_rgb),
-                          math.sqrt(stat ** 2 + p.sys_uv_orb ** 2), float(s_rgb @ _Y) * k * k,
+                          math.sqrt(stat ** 2 + sys_uv ** 2), float(s_rgb @ _Y) * k * k,
                           n * k * k, clipped))
     return out
 
@@ -989,7 +993,7 @@ def _ivw(uv: np.ndarray, sig: np.ndarray) -> tuple[np.ndarray, float, float]:
 
 
 def fit_lights(uv: np.ndarray, sigma: np.ndarray, *, p: ColorParams = PARAMS,
-               solo: int | None = None) -> LightFit:
+               solo: int | None = None, weak: np.ndarray | None = None) -> LightFit:
     """One light colour or two? Gaussian model selection with known measurement noise.
 
     Each source i has chromaticity ``uv[i]`` with isotropic standard uncertainty ``sigma[i]``.
@@ -1001,9 +1005,10 @@ def fit_lights(uv: np.ndarray, sigma: np.ndarray, *, p: ColorParams = PARAMS,
     of freedom, >= 1; Burnham & Anderson 2002) so that sources scattered more than their
     noise says do not pass for two lights. Two lights when ``BIC(1) - BIC(2) > bic_margin``
     (10: "very strong" evidence, Kass & Raftery 1995) and the colours differ by at least
-    ``min_split_mired``, each backed by two sources at least (one deviant orb is an outlier,
-    not a lamp) -- except source ``solo`` (the key light's face highlights, themselves
-    several spots), which may stand alone.
+    ``min_split_mired``, each backed by two sources at least, one of them not ``weak`` (an
+    orb read on its clipped rim only): one deviant orb is an outlier, not a lamp -- except
+    source ``solo`` (the key light's face highlights, themselves several spots), which may
+    stand alone.
 
     Examples
     --------
@@ -1053,7 +1058,9 @@ def fit_lights(uv: np.ndarray, sigma: np.ndarray, *, p: ColorParams = PARAMS,
     one.chi2_two, one.dispersion, one.delta_bic, one.split_mired = chi2, phi, dbic, split
     one.two = (lab, cs, np.array([q[1] for q in parts]))
     sizes = [int((lab == k).sum()) for k in (0, 1)]
-    alone_ok = [sizes[k] >= 2 or (solo is not None and bool(lab[solo] == k) and sizes[k] == 1)
+    strong = np.ones(n, bool) if weak is None else ~np.asarray(weak, bool)
+    alone_ok = [(sizes[k] >= 2 and bool(strong[lab == k].any()))
+                or (solo is not None and bool(lab[solo] == k) and sizes[k] == 1)
                 for k in (0, 1)]
     if dbic > p.bic_margin and split >= p.min_split_mired and all(alone_ok):
         return LightFit(2, lab, cs, np.array([q[1] for q in parts]), chi1, chi2, phi, dbic,
@@ -1171,7 +1178,8 @@ def measure_color(rgb: np.ndarray, *, face_box: Sequence[float] | None = None,
 
     # ---- background: the orbs, one colour or two ----------------------------------------------
     bg = None
-    bg_fit = fit_lights(o_uv, o_sig, p=p)
+    o_weak = np.array([s.clipped for s in orb_src], bool)
+    bg_fit = fit_lights(o_uv, o_sig, p=p, weak=o_weak)
     scene_lights: list[LightReading] = []
     if bg_fit.n_lights >= 1:
         for k in range(bg_fit.n_lights):
@@ -1192,7 +1200,8 @@ def measure_color(rgb: np.ndarray, *, face_box: Sequence[float] | None = None,
         a_sig = np.concatenate([[key.sigma_uv], o_sig])
         a_w = np.concatenate([[key.weight], o_w])
         a_kind = ["key"] + a_kind
-    fit = fit_lights(a_uv, a_sig, p=p, solo=0 if key is not None else None)
+    a_weak = o_weak if key is None else np.concatenate([[False], o_weak])
+    fit = fit_lights(a_uv, a_sig, p=p, solo=0 if key is not None else None, weak=a_weak)
     pair: list[LightReading] = []
     if fit.n_lights == 2:
         for k in (0, 1):
