@@ -1609,50 +1609,68 @@ def explain(result: MetricResult) -> str:
     a = getattr(result, "artifacts", {}) or {}
     key, bg, scene = a.get("key"), a.get("background"), a.get("scene")
     n = v.get(f"{FAMILY_NAME}.light_count", math.nan)
+    scene_s = (f"the frame's dominant illuminant reads {_light_words(scene)} "
+               f"({scene.get('method', 'grey-edge')})") if scene else ""
     if not math.isfinite(n):
-        s = "no light seen (no highlight on a face, no bokeh orb)"
-        if scene:
-            s += f"; the frame's dominant illuminant reads {_light_words(scene)} (grey-edge)"
-        return s
+        return "no light seen (no highlight on a face, no bokeh orb)" + (f"; {scene_s}" if scene_s else "")
     parts = []
     if key:
         parts.append(f"key light {_light_words(key)} from {key.get('n_sources', 0)} highlight(s) on the face")
     if bg:
         parts.append(f"background lights {_light_words(bg)} from {bg.get('n_sources', 0)} orb(s)")
     if n == 2:
+        lights = a.get("lights") or []
+        tail = "two light colours"
+        if len(lights) == 2:
+            tail += " (" + " and ".join(_light_words(L) for L in sorted(
+                lights, key=lambda L: -L.get("mired", 0.0) if math.isfinite(L.get("mired", math.nan)) else 0.0)) + ")"
         dm = v.get(f"{FAMILY_NAME}.delta_mired", math.nan)
         sep = v.get(f"{FAMILY_NAME}.separation", math.nan)
-        tail = "two light colours"
         if math.isfinite(dm):
             tail += f", the key {abs(dm):.0f} mired {'warmer' if dm > 0 else 'cooler'} than the background"
         if math.isfinite(sep):
-            tail += f" (separation {sep:.1f}: {'kept apart' if sep >= 3 else 'close to mud'})"
+            tail += f"; separation {sep:.1f}: {'kept apart' if sep >= 3 else 'close to mud'}"
         return "; ".join(parts) + ": " + tail
     coh = v.get(f"{FAMILY_NAME}.light_coherence", math.nan)
     tail = "one light colour"
     if math.isfinite(coh):
-        tail += f" (the skin shows the scene's light within {coh:.0f} mired: coherent)" if coh <= COHERENT_MIRED \
-            else f" (the skin's light is {coh:.0f} mired from the scene's)"
-    return ("; ".join(parts) + ": " + tail) if parts else tail
+        tail += (f" (the skin shows the scene's light within {coh:.0f} mired: coherent)"
+                 if coh <= COHERENT_MIRED else f" (the skin's light is {coh:.0f} mired from the scene's)")
+    return "; ".join(parts) + ": " + tail
 
 
 def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndarray:
     """The overlay: every light source the family read (dots = highlights on the face,
     circles = orbs) coloured by the light they belong to (orange warm, blue cool, white one
-    light colour, magenta a tint), the face box, and a caption with the readings."""
+    light colour, magenta a tint), each light labelled with its Kelvin, the face box, and a
+    caption with the readings and the legend."""
     from lenscore import drawing as dr
 
     img, s = dr.thumbnail(rgb, long_side)
     out = (img.astype(np.float32) * 0.55).astype(np.uint8)
     art = getattr(result, "artifacts", {}) or {}
     vals = getattr(result, "values", {}) or {}
-    labels = art.get("points_label")
     srcs = art.get("sources") or []
-    two = vals.get(f"{FAMILY_NAME}.light_count") == 2
+    labels = art.get("points_label")
     lab = np.asarray(labels).ravel() if labels is not None and np.size(labels) == len(srcs) else \
         np.full(len(srcs), -1)
+    two = vals.get(f"{FAMILY_NAME}.light_count") == 2
     thick = max(1, int(round(out.shape[1] / 450)))
-    for src, lb in zip(srcs, lab):
+    cl = art.get("clusters") or {}
+    named: dict[int, str] = {}
+    if two and isinstance(cl, Mapping):
+        for j, nm in ((0, "warm"), (1, "cool")):
+            c = cl.get(nm) or {}
+            named[j] = f"{nm} {_light_words(c)}"
+    # each light named once, beside its largest orb (not where another label already is)
+    anchor: dict[int, int] = {}
+    for i, (src, lb) in enumerate(zip(srcs, lab)):
+        if src.get("kind") == "orb" and int(lb) in named and dr.finite(src.get("r")):
+            j = anchor.get(int(lb))
+            if j is None or float(src["r"]) > float(srcs[j]["r"]):
+                anchor[int(lb)] = i
+    placed: list[tuple[int, int]] = []
+    for i, (src, lb) in enumerate(zip(srcs, lab)):
         if not dr.finite(src.get("x"), src.get("y")):
             continue
         col = (dr.WARM if lb == 0 else dr.COOL if lb == 1 else dr.WHITE) if two else dr.WHITE
@@ -1660,7 +1678,12 @@ def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndar
             col = dr.MAGENTA
         c = (int(round(src["x"] * s)), int(round(src["y"] * s)))
         if src.get("kind") == "orb":
-            cv2.circle(out, c, max(3, int(round(float(src.get("r", 4)) * s))), col, thick, cv2.LINE_AA)
+            rr = max(3, int(round(float(src.get("r", 4)) * s)))
+            cv2.circle(out, c, rr, col, thick, cv2.LINE_AA)
+            if anchor.get(int(lb)) == i and all(abs(c[1] - py) > 30 or abs(c[0] - px) > 200
+                                                for px, py in placed):
+                dr.text(out, named[int(lb)], (c[0] + rr + 3, c[1] + 5), col, 0.45)
+                placed.append(c)
         else:
             cv2.circle(out, c, max(2, thick + 1), col, -1, cv2.LINE_AA)
     key = art.get("key")
@@ -1668,14 +1691,22 @@ def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndar
     if box is not None:
         dr.box(out, box, s, dr.YELLOW, f"key {_light_words(key)}" if key else "face: no highlight", thick)
     bg = art.get("background")
-    if bg and srcs:
+    if bg and not two:
         orb = next((q for q in srcs if q.get("kind") == "orb"), None)
         if orb is not None:
             dr.text(out, f"orbs {_light_words(bg)}", (orb["x"] * s + 6, orb["y"] * s - 6), dr.WHITE, 0.45)
     n = vals.get(f"{FAMILY_NAME}.light_count", math.nan)
-    line1 = (f"color: {'two lights' if n == 2 else 'one light colour' if n == 1 else 'no light seen'}; "
-             f"key {_light_words(key)}, background {_light_words(bg)}, delta "
-             f"{dr.fmt(vals.get(f'{FAMILY_NAME}.delta_mired'), '+.0f')} mired")
+    scene = art.get("scene")
+    if n == 2:
+        head = (f"two lights: warm {_light_words(cl.get('warm') if isinstance(cl, Mapping) else None)}, "
+                f"cool {_light_words(cl.get('cool') if isinstance(cl, Mapping) else None)}, separation "
+                f"{dr.fmt(vals.get(f'{FAMILY_NAME}.separation'), '.1f')}")
+    elif n == 1:
+        head = f"one light colour: key {_light_words(key)}, orbs {_light_words(bg)}"
+    else:
+        head = "no light seen (no face highlight, no orb)"
+    line1 = (f"color: {head}; key - background "
+             f"{dr.fmt(vals.get(f'{FAMILY_NAME}.delta_mired'), '+.0f')} mired; frame {_light_words(scene)}")
     line2 = ("dots: highlights on the face, circles: orbs; orange warm, blue cool, white one "
              "light, magenta a tint")
     return dr.banner(out, [line1, line2])
