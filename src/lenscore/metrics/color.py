@@ -45,7 +45,7 @@ class ColorParams:
     #: the face is read at this width (px; never upsampled)
     face_px: int = 192
     #: blob scales (Gaussian sigma) as fractions of the face width
-    spot_sigmas: tuple[float, ...] = (0.008, 0.012, 0.018, 0.027, 0.04, 0.06)
+    spot_sigmas: tuple[float, ...] = (0.008, 0.013, 0.021, 0.034, 0.055)
     #: the face ellipse (inscribed in the face box) shrunk by this factor
     face_ellipse: float = 0.92
     #: a spot's scale-normalised LoG response must be >= this share of its level
@@ -71,9 +71,9 @@ class ColorParams:
     #: fewest kept spots for a key light
     min_spots: int = 1
     #: the spot's width is refined over these multiples of the detected scale
-    spot_scale_steps: tuple[float, ...] = (0.8, 1.0, 1.25)
+    spot_scale_steps: tuple[float, ...] = (1.0,)
     #: most spot candidates measured per face (strongest responses first)
-    max_spots: int = 25
+    max_spots: int = 12
     #: a spot is read where the skin under it is >= this x the face's median level (the key
     #: light's side; on the fill side the skin is lit by another light)
     key_side: float = 1.0
@@ -90,6 +90,8 @@ class ColorParams:
     orb_rim: float = 1.15
     #: fewest unclipped pixels carrying an orb's colour
     min_orb_px: int = 6
+    #: the largest this many orbs are read (enough for one or two light colours)
+    max_orbs: int = 16
     #: an orb whose colour is this uncertain (uv, ~25 mired at 4000 K) is no evidence
     max_orb_sigma_uv: float = 0.008
     #: an increment counts where its luminance is >= this x the pixel noise (linear)
@@ -119,7 +121,7 @@ class ColorParams:
     #: the scene illuminant's estimator (:data:`SCENE_METHODS`)
     scene_method: str = "grey-edge + shades of grey"
     #: the frame is read on a copy of this long side
-    scene_long_side: int = 256
+    scene_long_side: int = 192
     #: Minkowski norm of shades of grey / grey-edge
     scene_p: float = 6.0
     #: grey-edge Gaussian scale (px on that copy)
@@ -791,25 +793,29 @@ def orb_sources(rgb: np.ndarray, orbs: Sequence[Mapping[str, Any]], *, noise_sig
     """
     h, w = rgb.shape[:2]
     out: list[Source] = []
+    good_orbs = []
     for o in orbs:
         try:
             x, y, r = float(o["x"]), float(o["y"]), float(o["r"])
         except (KeyError, TypeError, ValueError):
             continue
-        if not (all(map(math.isfinite, (x, y, r))) and r > 0.5):
-            continue
+        if all(map(math.isfinite, (x, y, r))) and r > 0.5:
+            good_orbs.append((x, y, r))
+    good_orbs.sort(key=lambda t: -t[2])  # the largest first: they carry the most light
+    for x, y, r in good_orbs[:p.max_orbs]:
         R = r * 1.6 + 4.0
-        k = max(1, int(r // 12))
+        k = max(1, int(r // 10))
         xa, xb = max(0, int(x - R)), min(w, int(math.ceil(x + R)) + 1)
         ya, yb = max(0, int(y - R)), min(h, int(math.ceil(y + R)) + 1)
         if xb - xa < 3 or yb - ya < 3:
             continue
-        crop = np.ascontiguousarray(rgb[ya:yb, xa:xb], dtype=np.float32)
-        clip = clipped_mask(crop, level=p.clip_level, margin_px=p.clip_margin_px)
-        crop, clip = crop[::k, ::k], clip[::k, ::k]
-        lin = srgb_to_linear(crop).astype(np.float64)
-        yy, xx = np.mgrid[ya:yb:k, xa:xb:k].astype(np.float64)
-        d = np.hypot(xx - x, yy - y)
+        crop = np.ascontiguousarray(rgb[ya:yb:k, xa:xb:k], dtype=np.float32)
+        clip = clipped_mask(crop, level=p.clip_level, margin_px=int(math.ceil(p.clip_margin_px / k)))
+        lin = srgb_to_linear(crop)
+        yy = np.arange(ya, yb, k, dtype=np.float64)[:, None]
+        xx = np.arange(xa, xb, k, dtype=np.float64)[None, :]
+        d = np.sqrt((xx - x) ** 2 + (yy - y) ** 2)
+        yy, xx = np.broadcast_to(yy, d.shape), np.broadcast_to(xx, d.shape)
         bg = np.ones(d.shape, bool)
         if subject is not None:
             sh, sw = subject.shape
@@ -820,13 +826,15 @@ def orb_sources(rgb: np.ndarray, orbs: Sequence[Mapping[str, Any]], *, noise_sig
         disc = (d <= p.orb_rim * r + 1.0) & ~clip
         if ring.sum() < 8 or disc.sum() < 3:
             continue
-        A = np.stack([np.ones(ring.sum()), (xx[ring] - x) / r, (yy[ring] - y) / r], axis=1)
-        coef, *_ = np.linalg.lstsq(A, lin[ring], rcond=None)
-        resid = lin[ring] - A @ coef
+        lr = lin[ring].astype(np.float64)
+        A = np.stack([np.ones(lr.shape[0]), (xx[ring] - x) / r, (yy[ring] - y) / r], axis=1)
+        coef, *_ = np.linalg.lstsq(A, lr, rcond=None)
+        resid = lr - A @ coef
         Ad = np.stack([np.ones(disc.sum()), (xx[disc] - x) / r, (yy[disc] - y) / r], axis=1)
-        inc = lin[disc] - Ad @ coef
+        ld = lin[disc].astype(np.float64)
+        inc = ld - Ad @ coef
         iy = inc @ _Y
-        noise = linear_noise(np.maximum(lin[disc] @ _Y, 0), noise_sigma)
+        noise = linear_noise(np.maximum(ld @ _Y, 0), noise_sigma)
         good = iy > np.maximum(p.noise_k * noise, 1e-3)
         n = int(good.sum())
         if n < p.min_orb_px:
@@ -837,7 +845,7 @@ def orb_sources(rgb: np.ndarray, orbs: Sequence[Mapping[str, Any]], *, noise_sig
         # the floor's error: the fit's own (common to every pixel of the disc), plus what a
         # plane cannot follow (texture, an edge or a prop behind the orb: the ring's scatter
         # beyond the pixel noise, correlated over a few pixels)
-        ring_noise = float(np.sqrt(np.mean(linear_noise(np.maximum(lin[ring] @ _Y, 0), noise_sigma) ** 2)))
+        ring_noise = float(np.sqrt(np.mean(linear_noise(np.maximum(lr @ _Y, 0), noise_sigma) ** 2)))
         excess = np.sqrt(np.maximum(resid.var(axis=0) - ring_noise ** 2, 0.0))
         fl_sd = resid.std(axis=0) / math.sqrt(max(1, ring.sum())) * n + 2.0 * excess * math.sqrt(n)
         px_sd = math.sqrt(float((noise[good] ** 2).sum()))
@@ -859,13 +867,13 @@ def orb_sources(rgb: np.ndarray, orbs: Sequence[Mapping[str, Any]], *, noise_sig
 def shades_of_grey(lin: np.ndarray, usable: np.ndarray, *, p: float = 6.0) -> np.ndarray | None:
     """Illuminant colour (linear RGB) by shades of grey: the Minkowski p-mean of each channel
     over the usable pixels (Finlayson & Trezzi 2004; p = 1 is grey world, p -> inf max-RGB)."""
-    x = np.asarray(lin, dtype=np.float64)[usable]
+    x = np.asarray(lin, dtype=np.float32)[usable]
     if x.shape[0] < 16:
         return None
     scale = float(x.max())
     if not scale > 0:
         return None
-    e = np.mean((x / scale) ** p, axis=0) ** (1.0 / p) * scale
+    e = np.mean(cv2.pow(x / np.float32(scale), p), axis=0, dtype=np.float64) ** (1.0 / p) * scale
     return e if np.all(np.isfinite(e)) and e.sum() > 0 else None
 
 
