@@ -45,7 +45,7 @@ class ColorParams:
     #: the face is read at this width (px; never upsampled)
     face_px: int = 192
     #: blob scales (Gaussian sigma) as fractions of the face width
-    spot_sigmas: tuple[float, ...] = (0.008, 0.013, 0.021, 0.034, 0.055)
+    spot_sigmas: tuple[float, ...] = (0.008, 0.012, 0.018, 0.027, 0.04, 0.06)
     #: the face ellipse (inscribed in the face box) shrunk by this factor
     face_ellipse: float = 0.92
     #: a spot's scale-normalised LoG response must be >= this share of its level
