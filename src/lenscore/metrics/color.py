@@ -104,6 +104,8 @@ class ColorParams:
     tint_duv: float = 0.02
     #: one-sided confidence z for the tint decision (99 %)
     tint_z: float = 2.33
+    #: a light's colour temperature is given only when its uncertainty is at most this (mired)
+    max_light_sigma_mired: float = 18.0
     # -- measurement noise of one source (uv), added in quadrature to its photon noise
     sys_uv_face: float = 0.003
     sys_uv_orb: float = 0.0015
@@ -422,6 +424,9 @@ def classify_lights(lights: Sequence["LightReading | None"], *, p: "ColorParams"
             L.hue = tint_hue(m, d)
             L.reason = (f"{what[i]}: Duv {d:+.3f} +- {L.sigma_uv:.3f} is too close to the tint "
                         f"bound +-{p.tint_duv} to call it warm or cool (nearest {c:.0f} K)")
+        elif L.sigma_uv / float(uv_per_mired(m)) > p.max_light_sigma_mired:
+            L.reason = (f"{what[i]}: its colour is too uncertain (+-{L.sigma_uv / float(uv_per_mired(m)):.0f} "
+                        f"mired, from {L.n_sources} source(s)) for a colour temperature (near {c:.0f} K)")
         else:
             L.cct_k = c
 
