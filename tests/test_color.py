@@ -464,6 +464,20 @@ def test_explain_draw_and_plot():
     plt.close(fig)
 
 
+def test_landmarks_place_the_excluded_eyes_and_mouth():
+    face = (100.0, 100.0, 100.0, 120.0)
+    jj, ii = np.meshgrid(np.arange(200.0), np.arange(200.0))
+    fu, fv = (jj - 100) / 100, (ii - 100) / 120
+    # a rolled face: the eyes and the mouth are not where the box fractions would put them
+    lm = {"left_eye": (125.0, 150.0), "right_eye": (170.0, 138.0), "mouth_centre": (160.0, 192.0)}
+    reg = color._face_regions(fu, fv, face, color.PARAMS, landmarks=lm)
+    for x, y in lm.values():
+        assert not reg[int(y), int(x)]
+    assert reg[130, 150]  # the forehead between them is read
+    plain = color._face_regions(fu, fv, face, color.PARAMS)
+    assert not np.array_equal(reg, plain)
+
+
 # ---- the project's renderer, production path ------------------------------------------------
 def test_renderer_equal_kelvin_astronaut_and_two_lights():
     synthetic = pytest.importorskip("lenscore.datasets.synthetic")
