@@ -234,10 +234,9 @@ class ColorParams:
     face_ellipse: float = 0.92
     #: a spot's scale-normalised LoG response must be >= this share of its level
     spot_contrast: float = 0.04
-    #: the surface under a spot is read on a ring from .. to .. sigmas (quadratic fit)
+    #: a spot is fitted out to the second of these (sigmas); the ring from the first to it must
+    #: be one surface (and gives the skin's level under the spot)
     spot_ring: tuple[float, float] = (2.5, 4.5)
-    #: ... and the spot on the disc inside this many sigmas
-    spot_core: float = 2.0
     #: the ring must be one surface: each quarter's median colour within this of the ring's (uv)
     spot_ring_uv: float = 0.012
     #: the ring fit's luminance residual must be <= this share of the spot's increment
@@ -745,15 +744,18 @@ def face_spots(rgb: np.ndarray, face_box: Sequence[float], *, noise_sigma: float
     The face box (full-resolution px) is read at ``face_px`` px wide (area-averaged linear
     light). Spots are scale-space maxima of the scale-normalised Laplacian of Gaussian of the
     luminance (Lindeberg 1998) at ``spot_sigmas`` face widths, inside the face ellipse minus
-    eyes and mouth. Each is measured against the surface under it: a quadratic per channel
-    fitted on a ring of ``spot_ring`` sigmas (so a diffuse dome under the spot is not taken
-    for light), the spot's colour being the summed increment over the disc of ``spot_core``
-    sigmas; clipped pixels and their margin are not read (a clipped spot gives its rim).
-    A spot is kept when its ring is one surface (colour and fit), and when it passes the
-    dichromatic test: its colour differs from the skin under it by ``spot_distinct_uv`` and is
-    less saturated (cooler by ``spot_cooler_mired``): a specular adds the light's colour, a
-    shading bump or a mole adds the skin's. References: Shafer (1985); Klinker, Shafer &
-    Kanade (1988); Lindeberg (1998).
+    eyes and mouth (:func:`_face_regions`); the ``max_spots`` strongest are measured by
+    :func:`_measure_spot` (a quadratic surface plus a Gaussian per channel: the spot's colour
+    free of the skin under it; clipped pixels and their margin are not read, so a clipped spot
+    gives its rim) and kept when the surface around them is one surface and they pass the
+    dichromatic test: the spot's colour differs from the skin under it by ``spot_distinct_uv``
+    and is less saturated (cooler by ``spot_cooler_mired``): a specular adds the light's
+    colour, a shading bump or a mole adds the skin's. Only spots on the key light's side are
+    kept: the skin under them (the ring's surface extrapolated to the spot) at least
+    ``key_side`` x the face's median diffuse level (an opening removes the highlights first).
+    ``info`` says why candidates were dropped (``rejected``), the clipped share of the face and
+    the face box read. References: Shafer (1985); Klinker, Shafer & Kanade (1988); Lindeberg
+    (1998).
 
     ``linear_small`` (linear light at ``small_scale`` of full resolution, e.g. the working
     copy) is read instead of the full-resolution pixels when the face is large enough there;
