@@ -227,7 +227,7 @@ class ColorParams:
     clip_margin_px: int = 2
     # -- the key light: specular highlights on the face
     #: the face is read at this width (px; never upsampled)
-    face_px: int = 192
+    face_px: int = 160
     #: blob scales (Gaussian sigma) as fractions of the face width
     spot_sigmas: tuple[float, ...] = (0.008, 0.012, 0.018, 0.027, 0.04, 0.06)
     #: the face ellipse (inscribed in the face box) shrunk by this factor
