@@ -760,5 +760,13 @@ def run_cli(argv: list[str] | None = None) -> int:
     return 0
 
 
+#: BLAS thread pools sized to the machine spin on the families' small matrix products and, with
+#: --jobs workers on top, oversubscribe the cores (measured 3-4x the CPU in a worker); lenscore
+#: parallelises over images instead. Set before numpy is imported; a user's setting wins.
+_SINGLE_THREAD_BLAS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def entry() -> None:  # console script
+    for var in _SINGLE_THREAD_BLAS:
+        os.environ.setdefault(var, "1")
     sys.exit(run_cli())
