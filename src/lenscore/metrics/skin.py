@@ -17,70 +17,89 @@ Method
    detected face, a skin mask from the manifest is used as it is; a manifest's subject box gives
    a face *estimate* (:data:`HEAD_SHOULDERS`) whose regions come from the same polygons placed
    by typical proportions (``face_found`` stays 0, a note says so).
-3. **Skin mask independent of the light's colour.** Inside the regions, a pixel is skin when
-   its luma is at least ``min_luma_frac`` of the regions' median (dark hair and brows fail) and
-   its log-chromaticity (log R/G, log B/G of linear light) lies within ``chroma_tol`` of the
-   regions' median (grey or coloured hair, glasses frames, make-up lines fail). A light's colour
-   multiplies every channel by a constant, which adds the same vector to every pixel's
-   log-chromaticity: the mask is exactly the same under any uniform key. (The first version used
-   a fixed YCrCb box, Chai & Ngan 1999, which rejects most skin under a 2700 K key.) Opened with
-   a ``open_px`` ellipse; bright speculars enclosed by skin count as skin.
-4. **Texture under a neutral light.** Before the band is measured, the crop is normalised by
-   the face's own colour: each channel of linear light is scaled so that the regions' median
-   becomes :data:`CANONICAL_SKIN` (the median London skin, same luminance). Under any uniform
-   key the normalised image is the same (a von Kries gain per channel, von Kries 1902 as in
-   Finlayson et al. 1994), so the texture no longer depends on which channel the light makes
-   dominate (red light carries less skin texture than green: sub-surface scattering). The gain
-   is applied in the sRGB-encoded domain as g^(1/2.4) per channel (exact above the sRGB toe).
-5. **Band-limited contrast** (Peli 1990): the normalised luma is low-passed by a Gaussian of
-   ``prefilter_sigma`` normalised px (anti-aliasing; the chain then has the same transfer
-   function at the band for any k >= 1), resampled bicubically to the grid, pixels outside the
-   mask filled with the local skin luma L (normalised convolution, Knutsson & Westin 1993), and
-   band-passed by a difference of Gaussians of sigma ``pore_band`` = (1, 2) normalised px (peak
-   wavelength ~6.5 px = IOD / 12, about 5 mm on an adult face: the finest scale a face with an
-   IOD of 40 px still resolves; pores themselves, 0.1-0.5 mm, are finer than most portraits
-   resolve, so this is the fine skin relief in which they sit), divided by L. Each region's
-   power is estimated robustly over the mask eroded by ``erode_px``: (1.4826 x the median
-   absolute response)^2, the variance of a Gaussian texture (Hampel 1974; Rousseeuw & Croux
-   1993), so edges inside the mask (a hair strand, a drawn contour, a specular's rim: a few
-   per cent of the pixels) are outliers that do not count. The first version left out pixels
-   above a contrast threshold; a smoothing step moved edges below it and the texture *rose*.
-6. **Noise floor.** White noise of std sigma_n in the source (Immerkaer 1996, on the full
-   resolution crop at the skin pixels) adds ``sigma_n^2 G(k) mean(1/L^2)`` to the energy; G(k) is
-   the exact variance gain of the linear chain prefilter -> resample -> DoG
-   (:func:`noise_band_gain`). It is subtracted, floored at 0 (cf. Liu, Tanaka & Okutomi 2013).
+3. **Skin mask independent of the light's colour.** Inside the regions (on a copy blurred by
+   ``mask_blur`` px, so a light smoothing moves no pixel across a bound), a pixel is skin when
+   its log-chromaticity (log R/G, ``blue_weight`` x log B/G of linear light) lies within
+   ``chroma_tol`` of the *local* skin colour and its luma is at least ``min_luma_frac`` of the
+   local skin luma (both by normalised convolution of ``mask_sigma`` px over the pixels within
+   ``chroma_loose`` of their own region's median: hair and glasses do not set the reference).
+   A light's colour multiplies each channel by a constant, which adds the same vector to every
+   pixel's log-chromaticity, and a key and a fill of different colours change it only slowly
+   across the face: the mask does not move with the light (measured: 0.92-0.99 of the regions
+   on London faces under 2000-10000 K and a tinted fill). The first version used a fixed YCrCb
+   box (Chai & Ngan 1999), which rejected most skin under a 2700 K key. Opened by ``open_px``;
+   bright speculars enclosed by skin count as skin.
+4. **Texture in linear light, in the green channel.** A uniform light scales each channel by a
+   constant, which a relative contrast divides out: the green channel's band contrast is the
+   same under any key (exactly, short of clipping). Green rather than luminance: a
+   luminance-like mix would weight the channels by the light (red light carries less skin
+   texture, sub-surface scattering) and a face normalised to a canonical colour amplifies the
+   dark channel's noise under a 2000 K key (measured: 7 % relative noise on a deep-skinned face).
+5. **Band-limited contrast** (Peli 1990): the full-resolution green channel (linear) is
+   low-passed by a Gaussian of ``prefilter_sigma`` normalised px (anti-aliasing; the chain then
+   has the same transfer function at the band for any k >= 1), resampled bicubically to the
+   grid, pixels outside the mask filled with the local skin level L (normalised convolution,
+   Knutsson & Westin 1993), band-passed by a difference of Gaussians of sigma ``pore_band`` =
+   (1, 2) normalised px (peak wavelength ~6.5 px = IOD / 12, about 5 mm on an adult face: the
+   finest scale a face with an IOD of 40 px still resolves; pores themselves, 0.1-0.5 mm, are
+   finer than most portraits resolve, so this is the fine skin relief in which they sit), and
+   divided by L. Each region's power is estimated robustly over the mask eroded by
+   ``erode_px``: (1.4826 x the median absolute response)^2, the variance of a Gaussian texture
+   (Hampel 1974; Rousseeuw & Croux 1993), so edges inside the mask (a hair strand, a drawn
+   contour, a specular's rim: a few per cent of the pixels) are outliers that do not count. The
+   first version left out pixels above a contrast threshold; a smoothing step moved edges below
+   it and the texture *rose* (016 and 069 of the London Set).
+6. **Noise floor.** White noise in the source (Immerkaer 1996 on the full-resolution crop,
+   relative to L at the skin pixels: sigma_n) adds ``sigma_n^2 G(k)`` to the power; G(k) is the
+   exact variance gain of the linear chain prefilter -> resample -> DoG (:func:`noise_band_gain`).
+   It is subtracted, floored at 0 (cf. Liu, Tanaka & Okutomi 2013). Noise that went through
+   JPEG is no longer white: it is under-estimated and partly read as texture (see Limits).
 7. **Score.** ``skin.texture_energy`` is the RMS of the noise-corrected band contrast in
-   per cent, the *median* over the regions measured (median: one region with a fringe or
-   stubble does not move it, and it falls whenever every region's texture falls, which a
-   rejection rule with a threshold did not: the cause of the first version's non-monotonic
-   ladder on 016 and 069).
-8. **Against real skin.** :data:`REFERENCE` (package data ``skin_reference.json``, made by
+   per cent, the *median* over the regions measured (one region with a fringe or stubble does
+   not move it, and it falls whenever every region's texture falls).
+8. **Against real skin.** :func:`reference` (package data ``skin_reference.json``, made by
    ``scripts/skin_reference.py``) holds ``texture_energy`` of the 32 unretouched London Set faces
    (DeBruine & Jones 2017, CC BY 4.0) on the production path, each downscaled to a ladder of
-   IODs (40-200 px): the real band at the image's own face scale (interpolated in log IOD).
-   ``skin.texture_vs_real`` is the texture over the real median at that IOD (1 = a typical real
-   face). The reading: below the real band's low edge "plastic", above its high edge
-   "over-sharpened or grain", else "natural" (in the notes, the sentence and the overlay).
-9. **Is it skin?** (``skin.is_skin``): the regions' median colour under the estimated key light
-   (von Kries by the key's linear RGB) in CIE 1976 u'v' must have the chroma and hue of skin:
-   chroma >= ``skin_chroma_min`` from the white point and hue within ``skin_hue_deg``. Every
-   skin tone lies there (London: chroma 0.018-0.060, hue 19-43 deg); marble, plaster, white or
-   grey paint and metal fall below the chroma bound, blue or green paint outside the hue. Key
-   light: the colour family's key (``ctx.result("color")``: its key's uv or xy, else
-   ``color.subject_cct_k`` and ``color.subject_duv``), else the colour of the face's own
-   specular highlights (dichromatic model: the highlight minus the diffuse skin under it is the
-   light's colour, Shafer 1985; Lee 1986), else the frame's shades of grey (Finlayson & Trezzi
-   2004, p = 6); the source is in the notes. A measured sub-surface signature (the red
-   channel's texture relative to the green's, real skin 0.58-0.85) is reported in the artifacts
-   but does not decide: photoreal generated faces and lenscore's renderer read 1.0 too.
-   Not skin: texture and its reading are NaN with the reason.
-10. **Specular fraction on the key side.** The key side is the half of the face (split along the
-    nose line, in the eye-aligned frame) whose skin is brighter. Specular pixels: luma above
-    ``spec_gain`` x the local diffuse skin luma (normalised convolution, ``spec_sigma``) and
-    whiter than the skin around them under the key (saturation below ``spec_sat_frac`` of its
-    median). Share of the key side's skin, 0..1. Their excess colour (highlight minus diffuse)
-    is checked against the colour family's key light: a highlight of another colour is noted
-    (a painted or baked-in highlight).
+   IODs (41-203 px): the real band at the image's own face scale (interpolated in log IOD; it
+   hardly moves: median 1.24-1.40 %). ``skin.texture_vs_real`` is the texture over the real
+   median at that IOD (1 = a typical real face). The reading: below the real band's low edge
+   (the smoothest real face / 1.15) "plastic", above its high edge (the roughest x 1.15)
+   "over-sharpened or grain", else "natural" (in the notes, the sentence and the overlay). Deep
+   skin reads more texture than light skin (London medians: black 2.1 %, white 1.2 %: a relative
+   contrast, and the sheen on dark skin is a larger share of its light), so the band is the
+   range of all groups and every real face reads "natural" by construction.
+9. **Is it skin?** (``skin.is_skin``) Four signs, each skin (1), not skin (0) or silent:
+   (a) the regions' median colour under the colour family's key light (von Kries by the key's
+   linear RGB; ``ctx.result("color")``: its key's uv or xy, else ``color.subject_cct_k`` with
+   ``color.subject_duv``): in CIE 1976 u'v', grey below ``skin_chroma_min`` from the white point
+   (marble, plaster, metal, white paint), a colour skin never has when its hue leaves
+   ``skin_hue_deg`` with ``paint_chroma_min`` (blue, green paint); silent for a chroma above
+   ``max_surface_chroma`` (the key estimate is off); (b) the same under the frame's shades of grey
+   (Finlayson & Trezzi 2004, p = 6); (c) the hemoglobin sign: under a blackbody light of any
+   temperature, skin's own chromaticity lies *below* the Planckian locus (blood absorbs green;
+   London faces under 2000-10000 K: Duv -0.003 to -0.014), a grey or cream surface on or above
+   it (+0.0006 to +0.004; the ComfyUI bust +0.005): Duv relative to the key's own Duv below
+   ``skin_duv_max`` is skin, above ``grey_duv_min`` not; (d) the sub-surface sign: the red
+   channel's band contrast regressed on the green's is 0.52-0.82 on real skin (red light
+   scatters further under skin) and ~1 on stone, plaster or paint; above ``subsurface_max`` is
+   not skin (only with enough resolution and texture to see it; photoreal generated faces and
+   lenscore's renderer read below it too, so it is never the only sign). Not skin needs a
+   majority of at least two signs, so one wrong key estimate cannot turn real skin into marble;
+   undecided (NaN) otherwise. Not skin: texture and its reading are NaN with the reason.
+10. **Specular fraction on the key side.** The key side is the half of the face (split along
+    the nose line, in the eye-aligned frame) whose skin is brighter. Specular pixels: luma above
+    ``spec_gain`` x the local skin luma (normalised convolution, ``spec_sigma``) and whiter than
+    the skin around them (the saturation of the face-normalised colour below ``spec_sat_frac``
+    of its local mean; any skin tone, any light), or clipped. Share of the key side's skin,
+    0..1. Checked against the colour family's key light (:func:`key_check`): under one light a
+    highlight's chromaticity lies on the segment from the skin's colour to the light's
+    (dichromatic model, Shafer 1985; Lee 1986); off that line it is noted (a painted or baked-in
+    highlight, or a shine of another light).
+
+Limits (measured, ``lenscore validate``): noise baked in by JPEG is read as texture (a render
+without pores, 2.5 % noise then JPEG 85: 0.8x real instead of < 0.5x); the texture reading
+needs IOD >= 40 px; the is-skin signs (a) and (b) need a light estimate, and a marble face
+under a key that lights only the face can be undecided.
 
 Outputs: ``skin.texture_energy`` (% contrast), ``skin.texture_vs_real`` (x the real median),
 ``skin.is_skin`` (flag), ``skin.face_found`` (flag), ``skin.specular_fraction`` (fraction),
@@ -119,7 +138,17 @@ References
    https://doi.org/10.1002/col.5080100109
 .. [10] L. M. DeBruine, B. C. Jones, "Face Research Lab London Set", figshare, 2017, CC BY 4.0.
    https://doi.org/10.6084/m9.figshare.5047666.v5
-.. [11] D. Chai, K. N. Ngan, "Face segmentation using skin-color map in videophone
+.. [11] F. R. Hampel, "The influence curve and its role in robust estimation", JASA 69(346),
+   1974. https://doi.org/10.1080/01621459.1974.10482962 ; P. J. Rousseeuw, C. Croux,
+   "Alternatives to the median absolute deviation", JASA 88(424), 1993.
+   https://doi.org/10.1080/01621459.1993.10476408
+.. [12] N. Tsumura et al., "Image-based skin color and texture analysis/synthesis by
+   extracting hemoglobin and melanin information in the skin", ACM TOG 22(3), 2003 (skin colour
+   as melanin and hemoglobin absorption). https://doi.org/10.1145/882262.882344
+.. [13] H. W. Jensen, S. R. Marschner, M. Levoy, P. Hanrahan, "A practical model for subsurface
+   light transport", SIGGRAPH 2001 (red light travels furthest under skin).
+   https://doi.org/10.1145/383259.383319
+.. [14] D. Chai, K. N. Ngan, "Face segmentation using skin-color map in videophone
    applications", IEEE TCSVT 9(4), 1999 (the first version's mask, replaced).
    https://doi.org/10.1109/76.767122
 """
@@ -369,12 +398,22 @@ def key_from_color(res: MetricResult | None) -> tuple[tuple[float, float] | None
     return None, "the colour family gave no key light"
 
 
-def scene_uv(linear: np.ndarray, p: float = 6.0) -> tuple[float, float] | None:
+def scene_uv(linear: np.ndarray, p: float = 6.0, exclude=None) -> tuple[float, float] | None:
     """Shades-of-grey illuminant (Minkowski p-norm per channel, Finlayson & Trezzi 2004) of a
-    linear image, CIE 1960 uv; None for a black or clipped image."""
+    linear image, CIE 1960 uv; None for a black or clipped image. ``exclude``: a box (x0, y0,
+    x1, y1) in fractions of the frame left out (the face: in a headshot the frame's average is
+    the skin's own colour)."""
     small = cv2.resize(np.asarray(linear, np.float32), (96, 96), interpolation=cv2.INTER_AREA) \
         if max(linear.shape[:2]) > 96 else np.asarray(linear, np.float32)
-    px = small.reshape(-1, 3).astype(np.float64)
+    keep = np.ones(small.shape[:2], bool)
+    if exclude is not None:
+        h, w = keep.shape
+        x0, y0, x1, y1 = exclude
+        keep[max(0, int(y0 * h)):max(0, int(math.ceil(y1 * h))),
+             max(0, int(x0 * w)):max(0, int(math.ceil(x1 * w)))] = False
+        if keep.mean() < 0.15:
+            return None
+    px = small[keep].reshape(-1, 3).astype(np.float64)
     px = px[(px.max(1) < 0.98) & (px.max(1) > 1e-3)]
     if len(px) < 50:
         return None
@@ -886,7 +925,14 @@ def measure_skin(rgb: np.ndarray, face, *, key_uv: tuple[float, float] | None = 
     skin_all = skin | spec
     out["mask"], out["specular_mask"] = skin_all, spec
     # --- the light: the key given (the colour family's) and the frame's shades of grey
-    scene = scene_uv(scene_linear) if scene_linear is not None else None
+    if scene_linear is not None:       # the frame without the face (x1.3 its oval box)
+        fb = face.box
+        cxf, cyf = fb[0] + fb[2] / 2, fb[1] + fb[3] / 2
+        ex = ((cxf - 0.65 * fb[2]) / W, (cyf - 0.65 * fb[3]) / H,
+              (cxf + 0.65 * fb[2]) / W, (cyf + 0.65 * fb[3]) / H)
+        scene = scene_uv(scene_linear, exclude=ex)
+    else:
+        scene = None
     lights = [(uv, src_) for uv, src_ in ((key_uv, "given"),
                                           (scene, "the frame's average colour (shades of grey)"))
               if uv is not None]
