@@ -1101,7 +1101,9 @@ def key_check(body_rgb, spec_uv, key_uv, tol: float = PARAMS.key_match_duv) -> d
     with the body colour beneath it (dichromatic model), so its chromaticity lies on the segment
     from the body colour to the light's (CIE 1976 u'v'). Returns ``key_share`` (position along
     the segment: 0 body colour, 1 the key's), ``off_line`` (distance from its line) and
-    ``agrees`` (off the line by at most ``tol`` and 0 <= key_share <= 1.25)."""
+    ``agrees`` (off the line by at most ``tol``, on the key's side of the skin colour:
+    key_share >= -0.1; a share above 1, a shine whiter than the key, is allowed: a key
+    estimate a little too warm, or white added by a second light, look alike)."""
     b = upvp(np.asarray(body_rgb, np.float64))
     h = upvp(uv_to_linear_rgb(*spec_uv))
     kk = upvp(uv_to_linear_rgb(*key_uv))
@@ -1111,7 +1113,7 @@ def key_check(body_rgb, spec_uv, key_uv, tol: float = PARAMS.key_match_duv) -> d
         return {"key_share": math.nan, "off_line": math.nan, "agrees": None}
     t = float((h - b) @ d / n2)
     off = float(abs(d[0] * (h - b)[1] - d[1] * (h - b)[0]) / math.sqrt(n2))
-    return {"key_share": t, "off_line": off, "agrees": bool(off <= tol and -0.1 <= t <= 1.25)}
+    return {"key_share": t, "off_line": off, "agrees": bool(off <= tol and t >= -0.1)}
 
 
 def _red_green_ratio(lin: np.ndarray, skin: np.ndarray, p: SkinParams) -> float:
