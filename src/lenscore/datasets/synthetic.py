@@ -92,7 +92,7 @@ from lenscore import optics
 from lenscore.errors import InputError, UsageError
 from lenscore.imaging import REC709, SRGB_TO_XYZ, skin_colour_map, srgb_to_linear
 
-RENDERER_VERSION = "1"
+RENDERER_VERSION = "2"
 APERTURES = ("circle", "blades5", "blades6", "blades9", "cats_eye", "gaussian", "anamorphic",
              "soap_bubble", "onion")
 SUBJECTS = ("astronaut", "procedural", "none")
@@ -122,6 +122,14 @@ HIGHLIGHT_KNEE = 0.9
 BACKGROUND_PX_PER_STEP = 12.0
 #: the pore noise is drawn on a grid of this many cells per face width (resolution-free).
 PORE_GRID_PER_FACE = 240
+#: multiplicative albedo contrast per unit of ``pore_amplitude`` (renderer 2): calibrated so that
+#: ``pore_amplitude`` 0.1 gives the fine skin texture of the median real, unretouched London Set
+#: face (lenscore's skin family, ``skin.texture_vs_real`` ~1), and 0.05-0.15 the real range.
+PORE_GAIN = 0.42
+#: sigma (px of the 512 px astronaut photograph) of the low-pass that removes the photograph's
+#: own skin texture, so that ``pore_amplitude`` 0 is plastic skin (renderer 2: 2.0 left blotches
+#: a beauty filter could not remove).
+ASTRONAUT_SKIN_BLUR = 6.0
 #: widest bilateral window of the beauty filter (px); the Gaussian stage carries wider smoothing.
 BILATERAL_MAX_DIAMETER = 11
 #: a defocused person (PersonSpec with a depth) is lit by the background light at this share of
@@ -645,7 +653,7 @@ def _astronaut_layers() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     skin &= cv2.erode((subj > 0.99).astype(np.uint8), np.ones((7, 7), np.uint8))
     skin = cv2.GaussianBlur(skin.astype(np.float32), (0, 0), 1.0)
     # remove the photograph's own fine skin texture so pore_amplitude alone controls it
-    smooth = cv2.GaussianBlur(lin, (0, 0), 2.0)
+    smooth = cv2.GaussianBlur(lin, (0, 0), ASTRONAUT_SKIN_BLUR)
     lin = lin + skin[..., None] * (smooth - lin)
     return lin.astype(np.float32), subj, skin.astype(np.float32)
 
@@ -1264,7 +1272,7 @@ def _apply_pores(alb: np.ndarray, skin: np.ndarray, box: list[int], face_w: floa
     interp = cv2.INTER_AREA if gw > bw else cv2.INTER_CUBIC
     band = cv2.resize(band, (bw, bh), interpolation=interp)
     roi = alb[y:y + bh, x:x + bw]
-    roi *= (1.0 + amplitude * band * skin[y:y + bh, x:x + bw])[..., None]
+    roi *= (1.0 + PORE_GAIN * amplitude * band * skin[y:y + bh, x:x + bw])[..., None]
     np.clip(roi, 0.0, 1.0, out=roi)
     return alb
 
@@ -1273,7 +1281,9 @@ def beauty_filter(rgb: np.ndarray, skin: np.ndarray, level: int, *, scale_px: fl
     """Beauty-filter ladder on the skin region of an sRGB image (level 0 returns the input).
 
     Level k applies a bilateral filter (Tomasi & Manduchi 1998; ``sigma_color = 0.04 k``,
-    ``sigma_space = 0.8 k scale_px``, window at most ``BILATERAL_MAX_DIAMETER`` px) followed by a Gaussian (``sigma = 0.35 k scale_px``), and
+    ``sigma_space = 0.8 k scale_px``, window at most ``BILATERAL_MAX_DIAMETER`` px) followed by a
+    Gaussian (``sigma = 0.35 k scale_px``) over the skin only (normalised convolution by the skin
+    weight), and
     blends the result in with the soft ``skin`` weight (H x W in [0, 1]). ``scale_px`` is the
     pore scale. Strength rises with k, so high-frequency skin energy falls monotonically.
     """
@@ -1290,8 +1300,13 @@ def beauty_filter(rgb: np.ndarray, skin: np.ndarray, level: int, *, scale_px: fl
     ss = max(0.5, 0.8 * level * scale_px)
     diam = int(min(2 * round(1.5 * ss) + 1, BILATERAL_MAX_DIAMETER))
     sm = cv2.bilateralFilter(roi, d=diam, sigmaColor=0.04 * level, sigmaSpace=ss)
-    sm = cv2.GaussianBlur(sm, (0, 0), max(0.3, 0.35 * level * scale_px))
     wgt = skin[y0:y1, x0:x1, None]
+    # the Gaussian stage averages skin with skin only (normalised convolution): eyes, brows and
+    # hair do not bleed into the skin as halos (renderer 2; they made high levels rougher)
+    sg = max(0.3, 0.35 * level * scale_px)
+    num = cv2.GaussianBlur(np.ascontiguousarray(sm * wgt), (0, 0), sg)
+    den = cv2.GaussianBlur(np.ascontiguousarray(wgt[..., 0]), (0, 0), sg)[..., None]
+    sm = np.where(den > 1e-3, num / np.maximum(den, 1e-3), sm).astype(rgb.dtype)
     out = rgb.copy()
     out[y0:y1, x0:x1] = roi + wgt * (sm - roi)
     return out
