@@ -153,7 +153,7 @@ class BokehParams:
     fullres_below_radius: float = 8.0
     #: rays whose rim lies within this fraction of the model radius are inliers.
     inlier_tolerance: float = 0.15
-    min_ray_coverage: float = 0.35
+    min_ray_coverage: float = 0.45
     #: a partly hidden orb needs this fraction of rays explained by its rim or by the union with
     #: the orbs overlapping it.
     min_union_fit: float = 0.85
@@ -174,9 +174,9 @@ class BokehParams:
     #: background's blur where it sits, and a background sharper than this (working px) has none.
     min_disc_over_blur: float = 0.8
     sharp_background_px: float = 1.5
-    #: the subject mask hides part of an orb only while it covers less than this share of it
-    #: (more is evidence that the mask, a template, is wrong there)
-    max_occluded_share: float = 0.7
+    #: the subject mask may hide part of a disc whose area is in view by at least this share
+    #: (a shape wholly inside the mask must close its rim by itself; see :func:`_rim_fit`)
+    min_visible_share: float = 0.25
     #: oval discs share one orientation (anamorphic) when the resultant length of their doubled
     #: long-axis angles reaches this (cat's-eyes turn with the image radius).
     min_oval_agreement: float = 0.8
@@ -335,6 +335,8 @@ class DiscMeasure:
     rim_width: float = math.nan
     #: trimmed RMS of the visible rim about the best circle, relative to the radius
     circle_rms: float = math.nan
+    #: the same about the best round outline (circle, or blade polygon without ellipse terms)
+    round_rms: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -484,32 +486,33 @@ def distance_proposals(mask: np.ndarray, *, min_r: float, max_n: int = 16
 # ---- step 3: measurement --------------------------------------------------------------------
 
 
-@lru_cache(maxsize=16)
-def _outer(design_key: tuple[int, int]) -> np.ndarray:
-    nr, n = design_key
-    d = _ray_basis(nr)[2] if n == 0 else _blade_design(nr, n)
-    return (d[:, :, None] * d[:, None, :]).reshape(nr, -1)
-
-
-@lru_cache(maxsize=16)
-def _blade_design(nr: int, n: int) -> np.ndarray:
-    """Harmonics 0..2 plus n and 2n (cos, sin) at ``nr`` equal angles."""
+@lru_cache(maxsize=32)
+def _design(nr: int, blades: int = 0, ellipse: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Design matrix of r(theta) at ``nr`` equal angles: harmonics 0..1 (a circle), plus 2
+    (``ellipse``: the ellipse terms), plus ``blades`` and twice ``blades`` (cos, sin) when given;
+    and its per-ray outer products (rays, k * k) for the normal equations."""
     theta = 2 * np.pi * np.arange(nr) / nr
-    extra = [f(k * n * theta)[:, None] for k in (1, 2) for f in (np.cos, np.sin)]
-    return np.concatenate([_ray_basis(nr)[2]] + extra, axis=1)
+    cols = [np.ones_like(theta), np.cos(theta), np.sin(theta)]
+    if ellipse:
+        cols += [np.cos(2 * theta), np.sin(2 * theta)]
+    if blades:
+        cols += [f(k * blades * theta) for k in (1, 2) for f in (np.cos, np.sin)]
+    d = np.stack(cols, axis=1)
+    return d, (d[:, :, None] * d[:, None, :]).reshape(nr, -1)
 
 
-def _weighted_lstsq(design: np.ndarray, mask: np.ndarray, y: np.ndarray, *, blades: int = 0
-                    ) -> np.ndarray:
-    """Least squares of ``y`` (N, rays) on ``design`` (rays, k; harmonics 0..2, plus ``blades``
-    and twice ``blades`` when given), each row over its masked rays: normal equations with the
-    outer products precomputed (one matrix product for all rows)."""
-    nr, k = design.shape
-    key = (nr, blades)
+def _weighted_lstsq(mask: np.ndarray, y: np.ndarray, *, blades: int = 0, ellipse: bool = True
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares of ``y`` (N, rays) on the :func:`_design` of (``blades``, ``ellipse``),
+    each row over its masked rays: normal equations with the outer products precomputed (one
+    matrix product for all rows). Returns (coefficients (N, k), design (rays, k))."""
+    nr = mask.shape[1]
+    design, outer = _design(nr, blades, ellipse)
+    k = design.shape[1]
     w = mask.astype(np.float64)
-    a = (w @ _outer(key)).reshape(-1, k, k) + 1e-9 * np.eye(k)
+    a = (w @ outer).reshape(-1, k, k) + 1e-9 * np.eye(k)
     b = (w * np.where(mask, y, 0.0)) @ design
-    return np.linalg.solve(a, b[:, :, None])[:, :, 0]
+    return np.linalg.solve(a, b[:, :, None])[:, :, 0], design
 
 _CROSS3 = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
@@ -593,8 +596,8 @@ class RaySampler:
                  work_scale: float = 1.0, n_rays: int = PARAMS.n_rays,
                  occluder: np.ndarray | None = None):
         self.lum = np.asarray(work_lum, dtype=np.float32)
-        #: where the subject may hide an orb (working px): samples there count as hidden, like
-        #: samples off the frame
+        #: where the subject may hide an orb (working px): a ray that runs into it before its
+        #: rim is hidden there (see :func:`_rim_fit`)
         self.occ = None if occluder is None or not np.any(occluder) else np.asarray(occluder, bool)
         self._occ_f = None if self.occ is None else self.occ.astype(np.float32)
         self.full = full_rgb if (full_rgb is not None and work_scale < 0.999) else None
@@ -606,9 +609,9 @@ class RaySampler:
                   / np.float32(PARAMS.samples_per_radius))
 
     def sample(self, cx: np.ndarray, cy: np.ndarray, r0: np.ndarray, *, full: bool = True,
-               rho: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Profiles (N, rays, samples) and whether each sample lies inside the image.
-        ``full=False``: everything on the working copy (a cheap first pass). ``rho``: explicit
+               rho: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Profiles (N, rays, samples), whether each sample lies inside the image, and whether
+        it lies on the occluder (the subject; all False without one). ``full=False``: everything on the working copy (a cheap first pass). ``rho``: explicit
         distances from the centre (N, rays, samples; working px) instead of ``u * r0``."""
         h, w = self.lum.shape
         n, nr = len(cx), self.n_rays
@@ -621,15 +624,11 @@ class RaySampler:
         my = cy.astype(np.float32)[:, None, None] + self.sin[None, :, None] * rho
         in_img = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
         if self.occ is not None:
-            # not for an orb the subject mask covers (nearly) whole: that is evidence that the
-            # (template) mask is wrong there, not that the orb is hidden
             hit = cv2.remap(self._occ_f, mx.reshape(-1, ns), my.reshape(-1, ns),
                             cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
                             borderValue=0.0).reshape(n, nr, ns) > 0.5
-            inside = rho <= r0.astype(np.float32)[:, None, None]
-            covered = (hit & inside).sum(axis=(1, 2)) / np.maximum(inside.sum(axis=(1, 2)), 1)
-            use = covered < PARAMS.max_occluded_share
-            in_img[use] &= ~hit[use]
+        else:
+            hit = np.zeros_like(in_img)
         prof = np.empty((n, nr, ns), np.float32)
         small = ((r0 < PARAMS.fullres_below_radius) if (full and self.full is not None)
                  else np.zeros(n, bool))
@@ -661,23 +660,44 @@ class RaySampler:
             prof[small] = cv2.remap(mosaic, fx.reshape(-1, ns), fy.reshape(-1, ns),
                                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
                                     ).reshape(-1, nr, ns)
-        return prof, in_img
+        return prof, in_img, hit
 
 
-def _rim_fit(prof: np.ndarray, in_img: np.ndarray, r0: np.ndarray, sampler: RaySampler
-             ) -> dict[str, np.ndarray]:
+def _rim_fit(prof: np.ndarray, in_img: np.ndarray, occ: np.ndarray, r0: np.ndarray,
+             sampler: RaySampler) -> dict[str, np.ndarray]:
     """Plateau, background, rim radii and the robust harmonic 0..2 rim fit of sampled rays
-    (arrays with one row per hypothesis, radii in working px)."""
+    (arrays with one row per hypothesis, radii in working px; ``in_img``: samples in the frame,
+    ``occ``: samples on the occluder).
+
+    The occluder (the subject mask) is evidence, not truth: a ray whose rim falls on it where
+    the visible rays put the rim is a rim point (the mask took in part of the disc, as a
+    segmentation may take a bright disc touching the person); one that runs into it and finds
+    no such rim is hidden, not missing."""
     n = prof.shape[0]
     nr, u, design = sampler.n_rays, sampler.u, sampler.design
     spr = float(PARAMS.samples_per_radius)
     rows = np.arange(nr)[None, :]
     idx = np.arange(n)[:, None]
     j0 = max(1, int(math.ceil(0.3 * spr)))
-    # lower quartile over rays at each radius (a brighter neighbour covers a few rays)
-    pq = np.partition(prof[:, :, u <= 0.9], nr // 4, axis=1)[:, nr // 4, :]
+    # lower quartile over the visible rays at each radius (a brighter neighbour covers a few
+    # rays; samples off the frame or on the subject say nothing about this disc)
+    vis = in_img & ~occ
+    inner_s = u <= 0.9
+    pq = _masked_quantile(prof[:, :, inner_s], vis[:, :, inner_s], 0.25)
+    pq = np.where(np.isfinite(pq), pq,
+                  _masked_quantile(prof[:, :, inner_s], in_img[:, :, inner_s], 0.25))
+    pq = np.where(np.isfinite(pq), pq,
+                  np.partition(prof[:, :, inner_s], nr // 4, axis=1)[:, nr // 4, :])
     hi = pq.max(axis=1)
-    lo = np.partition(prof[:, :, u >= 1.0].min(axis=2), nr // 2, axis=1)[:, nr // 2]
+    # background: each ray's darkest visible sample outside the radius, median over the rays
+    # that have one
+    outer_s = u >= 1.0
+    lo = np.full(n, np.nan)
+    for seen in (vis, in_img):
+        ray_min = np.where(seen[:, :, outer_s], prof[:, :, outer_s], np.inf).min(axis=2)
+        lo2 = _masked_quantile(ray_min[:, :, None], np.isfinite(ray_min)[:, :, None], 0.5)[:, 0]
+        lo = np.where(np.isfinite(lo), lo, lo2)
+    lo = np.where(np.isfinite(lo), lo, hi)
     # the rim is where the profile falls through half the level of the disc's dimmest interior
     # (a soap bubble is dim inside its bright rim, an onion disc has dark rings): the first
     # crossing outward is then the outer edge
@@ -687,22 +707,41 @@ def _rim_fit(prof: np.ndarray, in_img: np.ndarray, r0: np.ndarray, sampler: RayS
     level = lo + 0.5 * (inner - lo)
     below = prof[:, :, j0:] < level[:, None, None]
     j = np.argmax(below, axis=2) + j0
-    ok = below.any(axis=2) & (j > j0) & in_img[idx, rows, j]
+    # a rim point is in the frame from where the ray comes into view up to the crossing; it is
+    # seen when the ray does not run into the subject first (a centre may lie just under the
+    # subject's outline: the ray counts from where it comes into view)
+    crossed = below.any(axis=2) & (j > j0)
+    ok = crossed & (_first_hidden(in_img) > j)
+    seen = ok & (_first_hidden(vis) > j)
     p0, p1 = prof[idx, rows, j - 1], prof[idx, rows, j]
     frac = np.clip((p0 - level[:, None]) / np.where(p0 > p1, p0 - p1, 1.0), 0.0, 1.0)
     radii = (u[j - 1] + frac / spr) * r0[:, None]
-    # robust fit: the median circle first, then harmonics 0..2 on the inliers
-    r_ref = _masked_median(radii, ok)
+    # robust fit: the median circle first, then harmonics 0..2 on the inliers; on an arc (a
+    # partly hidden rim) the ellipse terms trade off against the radius and the centre, so
+    # there the outline is a circle (harmonics 0..1)
+    start = np.where((seen.sum(axis=1) >= 8)[:, None], seen, ok)
+    r_ref = _masked_median(radii, start)
     r_ref = np.where(np.isfinite(r_ref), r_ref, r0)
     model = np.repeat(r_ref[:, None], nr, axis=1)
-    for tol in (0.45, 0.3, PARAMS.inlier_tolerance):
-        inl = ok & (np.abs(radii - model) <= tol * r_ref[:, None])
-        coef = _weighted_lstsq(design, inl, radii)
+    whole = ok.mean(axis=1) >= PARAMS.min_shape_coverage
+    for k, tol in enumerate((0.45, 0.3, PARAMS.inlier_tolerance)):
+        inl = (start if k == 0 else ok) & (np.abs(radii - model) <= tol * r_ref[:, None])
+        coef, _ = _weighted_lstsq(inl, radii)
+        if not whole.all():
+            c3, _ = _weighted_lstsq(inl, radii, ellipse=False)
+            coef = np.where(whole[:, None], coef, np.pad(c3, ((0, 0), (0, 2))))
         model = coef @ design.T
         r_ref = np.where(coef[:, 0] > 0.5, coef[:, 0], r_ref)
     alive = (hi > lo) & (ok.sum(axis=1) >= 8) & (inl.sum(axis=1) >= 8)
+    # where each ray is first hidden: from its start when part of the disc is in view (the
+    # centre of a disc behind the subject's outline may lie under it), else only after coming
+    # into view (a shape inside the subject mask is not hidden by the subject)
+    inside = u <= 1.0
+    shown = vis[:, :, inside].mean(axis=(1, 2)) >= PARAMS.min_visible_share
+    from_start = np.where((~vis).any(axis=2), np.argmax(~vis, axis=2), vis.shape[2])
+    hidden_at = np.where(shown[:, None], from_start, _first_hidden(vis))
     return {"hi": hi, "lo": lo, "level": level, "radii": radii, "inl": inl, "coef": coef,
-            "model": model, "r": r_ref, "alive": alive}
+            "model": model, "r": r_ref, "alive": alive, "hidden_at": hidden_at}
 
 
 def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0.0
@@ -733,11 +772,11 @@ def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0
     keep = np.nonzero(good)[0]
     if keep.size == 0:
         return out
-    prof, in_img = sampler.sample(cx[keep], cy[keep], r0[keep], full=False)
-    f = _rim_fit(prof, in_img, r0[keep], sampler)
+    prof, in_img, occ = sampler.sample(cx[keep], cy[keep], r0[keep], full=False)
+    f = _rim_fit(prof, in_img, occ, r0[keep], sampler)
     # hopeless after the first pass (lenient: its centre may still be off)? then stop here
     cov1 = f["inl"].mean(axis=1)
-    mis1 = _mismatch(prof, in_img, f, r0[keep])
+    mis1 = _mismatch(prof, f, r0[keep])
     go_on = f["alive"] & (cov1 >= 0.6 * PARAMS.min_ray_coverage) & (f["hi"] >= 0.8 * min_level) \
         & (mis1 <= 2.5 * PARAMS.max_rim_mismatch)
     for i in np.nonzero(f["alive"] & ~go_on)[0]:
@@ -755,16 +794,17 @@ def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0
     r0[keep] = np.where(move, np.clip(r1, 0.8, 4.0 * r0[keep]), r0[keep])
     # pass 2, from the refined centre (full resolution for small orbs)
     sx, sy, sr = cx[keep], cy[keep], r0[keep]
-    prof, in_img = sampler.sample(sx, sy, sr)
-    f = _rim_fit(prof, in_img, sr, sampler)
+    prof, in_img, occ = sampler.sample(sx, sy, sr)
+    f = _rim_fit(prof, in_img, occ, sr, sampler)
     m = prof.shape[0]
     hi, lo, inl, model, r_fit = f["hi"], f["lo"], f["inl"], f["model"], f["r"]
     coverage = inl.mean(axis=1)
-    mismatch = _mismatch(prof, in_img, f, sr)
+    mismatch = _mismatch(prof, f, sr)
     x, y = sx + f["coef"][:, 1], sy + f["coef"][:, 2]                     # fitted centres
     spread = np.full(m, np.nan)
     rim_rms = np.full(m, np.nan)
     circle_rms = np.full(m, np.nan)
+    round_rms = np.full(m, np.nan)
     stage1 = f["alive"] & (coverage >= PARAMS.min_ray_coverage) & (hi >= min_level) \
         & (mismatch <= PARAMS.max_rim_mismatch) & (hi >= PARAMS.seed_min_ratio * np.maximum(lo, 0.0)) \
         & (hi - lo >= SEED_MIN_CONTRAST)
@@ -781,7 +821,8 @@ def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0
     partial = stage2 & (coverage < PARAMS.min_shape_coverage)
     if partial.any():                # the visible arc of a partly hidden orb
         p = np.nonzero(partial)[0]
-        rim_rms[p], circle_rms[p] = _rim_rms(f["radii"][p], inl[p], sampler, r_fit[p])
+        rim_rms[p], circle_rms[p], round_rms[p] = _rim_rms(f["radii"][p], inl[p], sampler,
+                                                           r_fit[p])
     stage3 = stage2 & ~(partial & ~(rim_rms <= PARAMS.max_partial_rim_rms))
     for i in np.nonzero(f["alive"] & ~stage3)[0]:
         out[keep[i]] = DiscMeasure(float(x[i]), float(y[i]), float(r_fit[i]),
@@ -795,12 +836,12 @@ def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0
                                            r_fit[p], coverage[p], mismatch[p], sampler)):
             out[keep[i]] = replace(mm, rim_rms=float(rim_rms[i]),
                                    plateau_spread=float(spread[i]),
-                                   circle_rms=float(circle_rms[i]))
+                                   circle_rms=float(circle_rms[i]),
+                                   round_rms=float(round_rms[i]))
     return out
 
 
-def _mismatch(prof: np.ndarray, in_img: np.ndarray, f: dict[str, np.ndarray],
-              r0: np.ndarray) -> np.ndarray:
+def _mismatch(prof: np.ndarray, f: dict[str, np.ndarray], r0: np.ndarray) -> np.ndarray:
     """Fraction of rays without a fitting rim that are neither hidden by a brighter neighbour
     (still bright just outside the fitted rim) nor out of the image: the blob is not this disc
     there."""
@@ -809,10 +850,10 @@ def _mismatch(prof: np.ndarray, in_img: np.ndarray, f: dict[str, np.ndarray],
     j1 = np.clip(np.round(1.15 * f["model"] / r0[:, None] * PARAMS.samples_per_radius).astype(np.int64),
                  0, prof.shape[2] - 1)
     hidden = prof[idx, rows, j1] >= f["level"][:, None]
-    # out of the frame, or into the subject, anywhere before the expected rim
-    out_ = ~in_img
-    first_out = np.where(out_.any(axis=2), np.argmax(out_, axis=2), out_.shape[2])
-    left = first_out <= j1
+    # out of the frame, or into the subject, before the expected rim (see _rim_fit's
+    # "hidden_at": a shape inside the subject mask whose rim does not close is not a disc the
+    # subject hides)
+    left = f["hidden_at"] <= j1
     return (~f["inl"] & ~hidden & ~left).mean(axis=1)
 
 
@@ -834,37 +875,32 @@ def _masked_spread(values: np.ndarray, rays: np.ndarray, *, lower: bool = False)
 
 
 def _rim_rms(radii: np.ndarray, inl: np.ndarray, sampler: RaySampler, r: np.ndarray
-             ) -> np.ndarray:
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Trimmed RMS distance (the best 80 % of the inlier rays: rays grazing a neighbour are
-    the rest) of the rim points from the best of: circle + ellipse terms
-    (harmonics 0..2), plus the harmonics n and 2n of one blade count n = 5..9; relative to the
-    radius. A visible arc
-    of a real (round or polygonal) orb fits within ~2 %; the outline of a window or a glossy
-    reflection cut into pieces does not."""
-    nr = sampler.n_rays
+    the rest) of the rim points from fitted outlines, relative to the radius: (the best of
+    every outline, the circle, the best round outline). The outlines: circle (harmonics 0..1),
+    ellipse (0..2), and for each blade count n = 5..9 the blade polygon (harmonics n and 2n)
+    with and without the ellipse terms; "round" outlines are the circle and the blade polygons
+    without ellipse terms. A visible arc of a real (round or polygonal) orb fits within ~2 %;
+    the outline of a window or a glossy reflection cut into pieces does not."""
     best = np.full(radii.shape[0], np.inf)
     circle = best
-    for n in (-1, 0, 5, 6, 7, 8, 9):
-        d = (sampler.design[:, :3] if n == -1 else sampler.design if n == 0
-             else _blade_design(nr, n))
-        coef = _weighted_lstsq(d, inl, radii, blades=n) if n >= 0 else _circle_lstsq(d, inl, radii)
+    round_ = best
+    keep = np.maximum((0.8 * inl.sum(axis=1)).astype(np.int64), 1)   # trim the worst 20 %
+    rows = np.arange(len(keep))
+    for blades, ellipse in [(0, False), (0, True)] + [(n, e) for n in (5, 6, 7, 8, 9)
+                                                      for e in (False, True)]:
+        coef, d = _weighted_lstsq(inl, radii, blades=blades, ellipse=ellipse)
         sq = np.sort(np.where(inl, (radii - coef @ d.T) ** 2, np.inf), axis=1)
-        keep = np.maximum((0.8 * inl.sum(axis=1)).astype(np.int64), 1)   # trim the worst 20 %
         csum = np.cumsum(np.where(np.isfinite(sq), sq, 0.0), axis=1)
-        res = csum[np.arange(len(keep)), keep - 1] / keep
-        if n == -1:
+        res = csum[rows, keep - 1] / keep
+        if blades == 0 and not ellipse:
             circle = res
+        if not ellipse:
+            round_ = np.minimum(round_, res)
         best = np.minimum(best, res)
     rr = np.maximum(r, 1e-6)
-    return np.sqrt(best) / rr, np.sqrt(circle) / rr
-
-
-def _circle_lstsq(design: np.ndarray, mask: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Least squares of ``y`` on harmonics 0..1 (``design`` with 3 columns), row by row."""
-    w = mask.astype(np.float64)
-    a = np.einsum("nr,ri,rj->nij", w, design, design) + 1e-9 * np.eye(design.shape[1])
-    b = (w * np.where(mask, y, 0.0)) @ design
-    return np.linalg.solve(a, b[:, :, None])[:, :, 0]
+    return np.sqrt(best) / rr, np.sqrt(circle) / rr, np.sqrt(round_) / rr
 
 
 def _rim_crossing(prof: np.ndarray, off: np.ndarray, level: float, *, outward: bool) -> np.ndarray:
@@ -930,7 +966,7 @@ def _shape_and_rim(prof: np.ndarray, r0: np.ndarray, sx: np.ndarray, sy: np.ndar
     g = np.linspace(-1.0, 1.0, 2 * PARAMS.rim_samples + 1)
     off = half_w[:, None] * g[None, :]                                   # (M, K)
     rho = np.maximum(rim[:, :, None] + off[:, None, :], 0.0)
-    fine, fine_in = sampler.sample(sx, sy, r0, rho=rho)
+    fine, fine_in, _ = sampler.sample(sx, sy, r0, rho=rho)
     w_ = (use[:, :, None] & fine_in).astype(np.float64)
     cnt = w_.sum(axis=1)
     mean_prof = (fine * w_).sum(axis=1) / np.maximum(cnt, 1)
@@ -980,8 +1016,8 @@ def classify(m: DiscMeasure, *, min_level: float = 0.0) -> str:
     partial = m.coverage < PARAMS.min_shape_coverage
     if partial and not m.rim_rms <= PARAMS.max_partial_rim_rms:
         return "visible rim is not an arc of a disc"
-    if partial and m.circle_rms <= PARAMS.max_partial_rim_rms:
-        pass                                 # the visible arc is an arc of a circle: round
+    if partial and m.round_rms <= PARAMS.max_partial_rim_rms:
+        pass                 # the visible arc is an arc of a circle or a blade polygon: round
     elif math.isfinite(m.aspect) and m.aspect < (PARAMS.min_partial_aspect if partial else PARAMS.min_aspect):
         return "elongated"
     if math.isfinite(m.circularity) and m.circularity < PARAMS.min_circularity:
@@ -997,6 +1033,25 @@ def classify(m: DiscMeasure, *, min_level: float = 0.0) -> str:
 
 
 # ---- steps 1-4 together -----------------------------------------------------------------------
+def _first_hidden(vis: np.ndarray) -> np.ndarray:
+    """Index of the first hidden sample after the first visible one along the last axis
+    (the length of the axis when the ray stays visible once in view)."""
+    n = vis.shape[-1]
+    seen = np.maximum.accumulate(vis, axis=-1)
+    hid = seen & ~vis
+    return np.where(hid.any(axis=-1), np.argmax(hid, axis=-1), n)
+
+
+def _masked_quantile(values: np.ndarray, mask: np.ndarray, q: float) -> np.ndarray:
+    """Quantile ``q`` (lower order statistic) over axis 1 of ``values`` (N, K, ...) restricted to
+    ``mask``; NaN where a column has no masked entry."""
+    v = np.sort(np.where(mask, values, np.inf), axis=1)
+    k = mask.sum(axis=1, keepdims=True)
+    i = np.clip((q * (k - 1)).astype(np.int64), 0, None)
+    out = np.take_along_axis(v, i, axis=1)[:, 0]
+    return np.where(k[:, 0] > 0, out, np.nan)
+
+
 def _masked_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Median of each row over its masked entries (NaN when a row has none)."""
     v = np.sort(np.where(mask, values, np.inf), axis=1)
@@ -1111,7 +1166,12 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
             hx, hy, hr = (hyp if m is None else (m.cx, m.cy, m.r))
             trace.append({"x": (hx + 0.5) / s - 0.5, "y": (hy + 0.5) / s - 0.5, "r": hr / s,
                           "verdict": verdict,
-                          "rim_width": math.nan if m is None else m.rim_width})
+                          "rim_width": math.nan if m is None else m.rim_width,
+                          "coverage": math.nan if m is None else m.coverage,
+                          "mismatch": math.nan if m is None else m.mismatch,
+                          "rim_rms": math.nan if m is None else m.rim_rms,
+                          "round_rms": math.nan if m is None else m.round_rms,
+                          "spread": math.nan if m is None else m.plateau_spread})
             if m is not None and verdict in ("orb", "soft"):
                 wx, wy, wr = m.cx, m.cy, m.r
                 if not (min_d / 2 <= wr <= max_d / 2):
@@ -1127,8 +1187,13 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
                          for a, b, c in found_work):
                     verdict = "duplicate"
                 else:
+                    # a partly hidden disc whose visible arc is round (circle, blade polygon) has
+                    # no measurable aspect: an ellipse through an arc is not determined
+                    round_arc = (m.coverage < PARAMS.min_shape_coverage
+                                 and m.round_rms <= PARAMS.max_partial_rim_rms)
+                    aspect, angle = (math.nan, math.nan) if round_arc else (m.aspect, m.angle)
                     orb = Orb((wx + 0.5) / s - 0.5, (wy + 0.5) / s - 0.5, wr / s,
-                              m.circularity, m.aspect, m.angle, m.edge_sharpness, m.hi,
+                              m.circularity, aspect, angle, m.edge_sharpness, m.hi,
                               m.polygon_order, m.coverage, m.rim_width)
                     found.append((orb, verdict == "orb", m.lo + 0.5 * (m.hi - m.lo)))
                     found_work.append((wx, wy, wr))
@@ -1375,20 +1440,18 @@ def union_explains(lum: np.ndarray, cx: float, cy: float, r: float, level: float
     cross = np.where(below.any(axis=1), rho[j], np.inf)
     vis = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
     if occluder is not None:
-        yy, xx = np.ogrid[-int(r):int(r) + 1, -int(r):int(r) + 1]
-        disc = (xx * xx + yy * yy) <= r * r
-        iy = np.clip(np.rint(cy + yy).astype(int), 0, h - 1)
-        ix = np.clip(np.rint(cx + xx).astype(int), 0, w - 1)
-        if occluder[iy, ix][disc].mean() >= PARAMS.max_occluded_share:
-            occluder = None
-    if occluder is not None:
         vis &= ~occluder[np.clip(np.rint(my), 0, h - 1).astype(np.intp),
                          np.clip(np.rint(mx), 0, w - 1).astype(np.intp)]
+    # hidden: the ray leaves the frame or runs into the subject (after coming into view: a
+    # shape inside the subject mask is not hidden by it) before the predicted exit or before
+    # its crossing
     jx = np.minimum(np.searchsorted(rho, exits), len(rho) - 1)
-    off_image = ~vis[rows, jx]
-    if occluder is not None:                 # the ray is cut short by the subject
-        jc = np.minimum(np.searchsorted(rho, np.minimum(cross, rho[-1])), len(rho) - 1)
-        off_image |= ~vis[rows, jc]
+    jc = np.minimum(np.searchsorted(rho, np.minimum(cross, rho[-1])), len(rho) - 1)
+    if vis[:, rho <= r].mean() >= PARAMS.min_visible_share:
+        fh = np.where((~vis).any(axis=1), np.argmax(~vis, axis=1), vis.shape[1])
+    else:
+        fh = _first_hidden(vis)
+    off_image = (fh <= jx) | (fh <= jc)
     own = np.abs(cross - r) <= 0.2 * r + step
     union = np.abs(cross - exits) <= 0.2 * r + step + 1.0
     return float((own | union | off_image).mean())
@@ -1524,6 +1587,29 @@ def explain(result: MetricResult) -> str:
     return (f"{int(n)} optical bokeh disc{'s' if n != 1 else ''}, {shape},{size}{depth}{extra}")
 
 
+#: the search leaves out each face's oval (Face Mesh, or the detector's oval) scaled by this
+#: about its centre (ears, hairline): catchlights and skin speculars are small hard highlights.
+FACE_EXCLUSION_SCALE = 1.15
+
+
+def face_exclusion(faces: list, shape: tuple[int, int]) -> np.ndarray:
+    """Boolean mask (working px) of the faces' ovals, scaled by ``FACE_EXCLUSION_SCALE`` about
+    their centroids: where no background disc can be seen."""
+    from lenscore.faces import face_region_polygons
+
+    out = np.zeros(shape, np.uint8)
+    for f in faces:
+        try:
+            oval = np.asarray(face_region_polygons(f)["oval"], np.float64)
+        except (KeyError, ValueError, IndexError):       # pragma: no cover - malformed face
+            x, y, w, h = f.box
+            oval = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float64)
+        c = oval.mean(axis=0)
+        pts = np.round(c + FACE_EXCLUSION_SCALE * (oval - c)).astype(np.int32)
+        cv2.fillPoly(out, [pts], 1)
+    return out > 0
+
+
 def _with_clip(d: dict[str, float], rgb: np.ndarray) -> dict[str, float]:
     """Add ``clipped``: the share of the disc's central pixels (inside 0.6 r, full resolution)
     with a channel at white (>= 254.5/255): its colour there is the clip's, not the light's."""
@@ -1550,26 +1636,25 @@ def compute(ctx: "ImageContext") -> MetricResult:
         return FAMILY.nan_result(f"image too small for bokeh ({ctx.width}x{ctx.height} px)")
     bgm = ctx.work_background_mask
     source = getattr(ctx, "subject_source", None)
-    if source == "user":
+    if source in ("user", "user_mask"):
         if not bgm.any():
             return FAMILY.nan_result("no background: the subject covers the whole frame")
         occluder = ctx.work_subject_mask        # the user's subject hides what is behind it
-    elif source == "fallback" or not (~bgm).any():
-        # no subject found: nothing is hidden (a centre box is a guess, not evidence)
-        bgm = np.ones_like(bgm, dtype=bool)
-        occluder = None
-    else:
-        # a detected subject ("face", or the evidence-based sources of the new subject model):
-        # the subject mask is where the subject may hide orbs (rays into it are hidden, not
-        # missing); the search covers everything but the eyes' band of each face (catchlights
-        # are small hard-rimmed discs), so an orb a (template) mask covers by mistake is still
-        # found
+    elif source == "face" and (~bgm).any():
+        # a person found around the detected faces: the subject mask is where the person may
+        # hide discs (a ray into it that finds no rim is hidden, not missing; one that finds the
+        # rim where the disc's visible rays put it is a rim point: a segmentation may take in a
+        # bright disc touching the person). The whole frame is searched but the faces: a disc
+        # behind a head is hidden by it, and catchlights and skin speculars live there.
         occluder = ~bgm
         bgm = np.ones_like(bgm, dtype=bool)
-        for f in ctx.faces:
-            x, y, w, h = (v * ctx.work_scale for v in f.box)
-            bgm[int(max(0, y + 0.2 * h)):int(y + 0.55 * h) + 1,
-                int(max(0, x + 0.1 * w)):int(x + 0.9 * w) + 1] = False
+        bgm &= ~face_exclusion(ctx.work_faces, bgm.shape)
+    else:
+        # no person ("in-focus": the in-focus region, which in a bokeh frame without a face is
+        # the discs themselves; "fallback": no evidence): nothing is hidden, the whole frame is
+        # searched
+        bgm = np.ones_like(bgm, dtype=bool)
+        occluder = None
     # the focus family's defocus map (issue 14), when it exists: read guarded, never required
     # (it must not read this family's result, or the two would wait on each other)
     try:
@@ -1579,7 +1664,7 @@ def compute(ctx: "ImageContext") -> MetricResult:
     det = detect_orbs(ctx.work_luminance, bgm, full_rgb=ctx.rgb, work_scale=ctx.work_scale,
                       occluder=occluder,
                       background_blur=blur_lookup(defocus, ctx.work_luminance.shape))
-    if source not in ("user", "fallback") and ctx.faces:
+    if source == "face" and ctx.faces:
         # a glow on a face is a specular highlight of the skin, not a background light
         def on_face(o: Orb) -> bool:
             return any(x <= o.x <= x + w and y <= o.y <= y + h for x, y, w, h in
