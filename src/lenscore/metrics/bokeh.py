@@ -137,13 +137,10 @@ class BokehParams:
     highlight_level_cap: float = 0.6
     #: blobs whose second-moment axis ratio is below this are strips, not orbs nor pairs of orbs.
     min_blob_axis_ratio: float = 0.3
-    #: merged blobs are cropped and resampled to this long side (px) before HoughCircles.
-    hough_crop: int = 80
     #: a blob is measured as one disc only when it overlaps the disc of its area at its centroid
-    #: by this IoU; it is split into orbs only when the union of its distance-transform discs
-    #: covers it by PARAMS.min_merged_iou.
+    #: by this IoU (else, or when that disc fails, it is split into the circles of its outline's
+    #: arcs and its distance-transform maxima).
     min_single_iou: float = 0.5
-    min_merged_iou: float = 0.7
     #: at most this many blobs are measured (lowest seed level first, largest first).
     max_candidates: int = 80
     #: rays cast from each orb centre, and samples per radius along each ray.
@@ -177,6 +174,8 @@ class BokehParams:
     #: the subject mask may hide part of a disc whose area is in view by at least this share
     #: (a shape wholly inside the mask must close its rim by itself; see :func:`_rim_fit`)
     min_visible_share: float = 0.25
+    #: ... or whose rim faces the background (off the mask just outside it) on this share of rays
+    min_facing_rays: float = 0.35
     #: oval discs share one orientation (anamorphic) when the resultant length of their doubled
     #: long-axis angles reaches this (cat's-eyes turn with the image radius).
     min_oval_agreement: float = 0.8
@@ -443,28 +442,6 @@ def find_candidates(lum: np.ndarray, background_mask: np.ndarray, *, min_diamete
 # ---- step 2: proposals inside merged blobs -----------------------------------------------------
 
 
-def hough_proposals(img: np.ndarray, *, min_r: float, max_r: float
-                    ) -> list[tuple[float, float, float]]:
-    """Circles proposed by ``cv2.HoughCircles`` (HOUGH_GRADIENT_ALT) in a crop, (cx, cy, r) in
-    crop px. The crop is resampled so its long side is ``PARAMS.hough_crop`` px (the detector's
-    thresholds are scale-dependent, and the cost grows with the area)."""
-    h, w = img.shape
-    if min(h, w) < 8:
-        return []
-    k = PARAMS.hough_crop / max(h, w)
-    small = cv2.resize(img, (max(8, round(w * k)), max(8, round(h * k))),
-                       interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
-    v = np.sqrt(np.clip(small / max(float(small.max()), 1e-6), 0, 1))   # compress highlights
-    img8 = np.clip(v * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    circles = cv2.HoughCircles(img8, cv2.HOUGH_GRADIENT_ALT, dp=1.5,
-                               minDist=max(2.0, min_r * k), param1=150, param2=0.6,
-                               minRadius=max(2, int(min_r * k)),
-                               maxRadius=max(3, int(math.ceil(max_r * k))))
-    if circles is None:
-        return []
-    return [(float(c[0]) / k, float(c[1]) / k, float(c[2]) / k) for c in circles.reshape(-1, 3)]
-
-
 def distance_proposals(mask: np.ndarray, *, min_r: float, max_n: int = 16
                        ) -> list[tuple[float, float, float]]:
     """Centres of the discs making up a merged blob: maxima of its distance transform."""
@@ -478,6 +455,89 @@ def distance_proposals(mask: np.ndarray, *, min_r: float, max_n: int = 16
         x, y, r = float(xs[i] - 1), float(ys[i] - 1), float(dt[ys[i], xs[i]])
         if all((x - a) ** 2 + (y - b) ** 2 > (0.8 * max(r, c)) ** 2 for a, b, c in out):
             out.append((x, y, r))
+        if len(out) >= max_n:
+            break
+    return out
+
+
+def arc_proposals(contour: np.ndarray, inside: np.ndarray, *, keep: np.ndarray | None = None,
+                  min_r: float, max_r: float, max_n: int = 16, min_arc: float = 0.25
+                  ) -> list[tuple[float, float, float]]:
+    """Circles whose arcs make up a blob's outline: a Hough transform of the outline's own
+    points along their inward normals (Ballard 1981; the gradient form of Yuen et al. 1990),
+    then each circle's supporting arc fitted (Kasa 1976) and removed, up to ``max_n`` circles.
+
+    ``contour``: (N, 2) points of the blob's outer contour in order (x, y; px of ``inside``);
+    ``inside``: the blob's mask (decides which normal points inward); ``keep``: (N,) bool, the
+    points that may vote (False on the frame border or a region left out of the search: they
+    are not the rim of a disc). A disc partly behind the subject or cut by the frame, and
+    overlapping discs merged into one blob, each leave an arc of their own rim on the outline;
+    a straight cut (frame, subject) votes for no centre. A circle is proposed when its arc
+    covers ``min_arc`` of its circumference. Returns (cx, cy, r) in the contour's px.
+    OpenCV's HoughCircles cannot be told which edge points to use, hence this form.
+    """
+    pts = np.asarray(contour, np.float64).reshape(-1, 2)
+    n = len(pts)
+    out: list[tuple[float, float, float]] = []
+    if n < 12 or max_r < min_r:
+        return out
+    k = 3 if n >= 40 else 2
+    tan = np.roll(pts, -k, axis=0) - np.roll(pts, k, axis=0)
+    norm = np.hypot(tan[:, 0], tan[:, 1])
+    nrm = np.stack([tan[:, 1], -tan[:, 0]], axis=1) / np.maximum(norm, 1e-9)[:, None]
+    h, w = inside.shape
+    probe = np.rint(pts + 2.0 * nrm).astype(np.int64)
+    okp = (probe[:, 0] >= 0) & (probe[:, 0] < w) & (probe[:, 1] >= 0) & (probe[:, 1] < h)
+    hits = np.zeros(n, bool)
+    hits[okp] = inside[probe[okp, 1], probe[okp, 0]]
+    if hits.mean() < 0.5:
+        nrm = -nrm                                      # point the normals into the blob
+    use = (norm > 0) if keep is None else (np.asarray(keep, bool) & (norm > 0))
+    # the contour's own steps: arc length per point (8-connected steps of 1 or sqrt 2 px)
+    step = np.hypot(*(np.roll(pts, -1, axis=0) - pts).T)
+    radii = np.arange(max(1.0, min_r), max_r + 1.0, 1.0)
+    pad = int(math.ceil(max_r)) + 2
+    gw, gh = w + 2 * pad, h + 2 * pad
+    alive = use.copy()
+    for _ in range(2 * max_n):
+        idx = np.nonzero(alive)[0]
+        if idx.size < 8:
+            break
+        cxs = pts[idx, 0, None] + nrm[idx, 0, None] * radii[None, :] + pad
+        cys = pts[idx, 1, None] + nrm[idx, 1, None] * radii[None, :] + pad
+        ix, iy = np.rint(cxs).astype(np.int64).ravel(), np.rint(cys).astype(np.int64).ravel()
+        inb = (ix >= 0) & (ix < gw) & (iy >= 0) & (iy < gh)
+        acc = np.bincount(iy[inb] * gw + ix[inb], minlength=gw * gh).reshape(gh, gw)
+        acc = cv2.blur(acc.astype(np.float32), (3, 3))
+        peak = int(np.argmax(acc))
+        py, px = divmod(peak, gw)
+        c = np.array([px - pad, py - pad], np.float64)
+        d = pts - c
+        dist = np.hypot(d[:, 0], d[:, 1])
+        aligned = alive & ((-(d * nrm).sum(axis=1)) >= 0.9 * dist)     # normal toward c
+        if aligned.sum() < 8:
+            break
+        hist, edges = np.histogram(dist[aligned], bins=radii)
+        if hist.size == 0 or hist.max() == 0:
+            break
+        r = float(edges[int(np.argmax(hist))] + 0.5)
+        # supporters: the arc within a blade polygon's spread (+-15 %) of that radius
+        sup = aligned & (np.abs(dist - r) <= max(1.5, PARAMS.inlier_tolerance * r))
+        if sup.sum() >= 8:                              # refine: algebraic circle fit
+            a = np.column_stack([2 * pts[sup], np.ones(int(sup.sum()))])
+            b = (pts[sup] ** 2).sum(axis=1)
+            sol, *_ = np.linalg.lstsq(a, b, rcond=None)
+            r2 = sol[2] + sol[0] ** 2 + sol[1] ** 2
+            if r2 > 0 and math.hypot(*(sol[:2] - c)) <= PARAMS.inlier_tolerance * r:
+                c, r = sol[:2], math.sqrt(r2)
+            else:
+                r = float(np.median(dist[sup]))
+        arc = float(step[sup].sum()) / (2 * math.pi * r)
+        if arc < min_arc or sup.sum() < 8:
+            alive &= ~aligned          # the strongest peak is not a circle: drop its voters
+            continue
+        alive &= ~sup
+        out.append((float(c[0]), float(c[1]), r))
         if len(out) >= max_n:
             break
     return out
@@ -733,11 +793,16 @@ def _rim_fit(prof: np.ndarray, in_img: np.ndarray, occ: np.ndarray, r0: np.ndarr
         model = coef @ design.T
         r_ref = np.where(coef[:, 0] > 0.5, coef[:, 0], r_ref)
     alive = (hi > lo) & (ok.sum(axis=1) >= 8) & (inl.sum(axis=1) >= 8)
-    # where each ray is first hidden: from its start when part of the disc is in view (the
-    # centre of a disc behind the subject's outline may lie under it), else only after coming
-    # into view (a shape inside the subject mask is not hidden by the subject)
+    # where each ray is first hidden: from its start when the disc is in view (part of its
+    # area off the subject mask: the centre of a disc behind the subject's outline may lie
+    # under it; or its rim faces the background on PARAMS.min_facing_rays of the rays: the mask
+    # took in a disc touching the person), else only after coming into view (a bright shape
+    # inside the subject, its rim facing the subject, is not a disc the subject hides)
     inside = u <= 1.0
-    shown = vis[:, :, inside].mean(axis=(1, 2)) >= PARAMS.min_visible_share
+    jb = np.minimum(j + int(round(0.25 * spr)), prof.shape[2] - 1)
+    facing = inl & vis[idx, rows, jb]
+    shown = ((vis[:, :, inside].mean(axis=(1, 2)) >= PARAMS.min_visible_share)
+             | (facing.mean(axis=1) >= PARAMS.min_facing_rays))
     from_start = np.where((~vis).any(axis=2), np.argmax(~vis, axis=2), vis.shape[2])
     hidden_at = np.where(shown[:, None], from_start, _first_hidden(vis))
     return {"hi": hi, "lo": lo, "level": level, "radii": radii, "inl": inl, "coef": coef,
@@ -1205,6 +1270,14 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
             verdicts.append(verdict)
         return verdicts
 
+    # outline points that are not a disc's rim: the frame's edge and the edge of the regions left
+    # out of the search (the faces), in blob px
+    cut_map = np.zeros((hb, wb), bool)
+    cut_map[[0, -1], :] = True
+    cut_map[:, [0, -1]] = True
+    if not bbgm.all():
+        cut_map |= cv2.dilate((~bbgm).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+
     examined = 0
     levels = sorted({c.level for c in comps})
     for level in levels:
@@ -1262,27 +1335,20 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
                     continue
             split.append((c, mask))
         split += [(c, mask) for c, mask, single in todo if not single]
-        # 2) blobs made of several discs: distance-transform and Hough proposals, all at once
+        # 2) blobs made of several discs, or one disc cut by the frame or the face: the circles
+        #    of the arcs of their outline (the distance transform's discs when there are none)
         props: list[tuple[float, float, float]] = []
         for c, mask in split:
+            pts = c.contour.reshape(-1, 2)
+            keep = ~cut_map[pts[:, 1], pts[:, 0]]
+            arcs = arc_proposals(pts - np.array([c.x, c.y]), mask > 0, keep=keep,
+                                 min_r=min_d / 2 / f, max_r=0.6 * max(c.w, c.h))
             dt = distance_proposals(mask, min_r=min_d / 2 / f)
-            union_img = np.zeros_like(mask)
-            for px, py, pr in dt:
-                cv2.circle(union_img, (round(px), round(py)), max(1, round(pr)), 1, -1)
-            inter = np.count_nonzero(union_img & mask)
-            iou = inter / max(1, np.count_nonzero(union_img | mask))
-            if len(dt) < 2 or iou < PARAMS.min_merged_iou:
+            if not arcs and len(dt) < 2:
                 reject("irregular blob")
                 continue
-            props += [(to_work(px + c.x), to_work(py + c.y), f * pr) for px, py, pr in dt]
-            if iou >= 0.85:
-                continue                    # the distance-transform discs explain it already
-            m = f * (int(0.25 * max(c.w, c.h)) + 2)
-            x0, y0 = max(0, f * c.x - m), max(0, f * c.y - m)
-            x1, y1 = min(W, f * (c.x + c.w) + m), min(H, f * (c.y + c.h) + m)
-            props += [(px + x0, py + y0, pr) for px, py, pr in
-                      hough_proposals(lum[y0:y1, x0:x1], min_r=min_d / 2,
-                                      max_r=0.6 * f * max(c.w, c.h))]
+            arcs += dt
+            props += [(to_work(px + c.x), to_work(py + c.y), f * pr) for px, py, pr in arcs]
         if props:
             record(props)
     out["n_candidates"] = examined
@@ -1447,12 +1513,14 @@ def union_explains(lum: np.ndarray, cx: float, cy: float, r: float, level: float
     # its crossing
     jx = np.minimum(np.searchsorted(rho, exits), len(rho) - 1)
     jc = np.minimum(np.searchsorted(rho, np.minimum(cross, rho[-1])), len(rho) - 1)
-    if vis[:, rho <= r].mean() >= PARAMS.min_visible_share:
+    own = np.abs(cross - r) <= 0.2 * r + step
+    jb = np.minimum(np.searchsorted(rho, np.minimum(cross, rho[-1]) + 0.25 * r), len(rho) - 1)
+    if (vis[:, rho <= r].mean() >= PARAMS.min_visible_share
+            or (own & vis[rows, jb]).mean() >= PARAMS.min_facing_rays):
         fh = np.where((~vis).any(axis=1), np.argmax(~vis, axis=1), vis.shape[1])
     else:
         fh = _first_hidden(vis)
     off_image = (fh <= jx) | (fh <= jc)
-    own = np.abs(cross - r) <= 0.2 * r + step
     union = np.abs(cross - exits) <= 0.2 * r + step + 1.0
     return float((own | union | off_image).mean())
 
