@@ -194,6 +194,10 @@ class BokehParams:
     #: the bound is taken this many stops brighter still, for the measurement's spread (a glow
     #: right at glow_max_peak measures within about 10 % of its theoretical width)
     glow_margin_stops: float = 1.0
+    #: the lens's in-focus blur, a Gaussian sigma as a fraction of the long side (1.5 px at
+    #: 1024 px): a small disc's rim may be this soft whatever its radius, if it falls like a
+    #: softened step (symmetric), not like a glow (see :func:`classify`)
+    lens_blur_frac: float = 0.0015
     #: a soft highlight counts as a round Gaussian smear (lowering disc_fraction) only when whole
     #: and at least this round.
     min_soft_circularity: float = 0.9
@@ -226,6 +230,47 @@ def glow_rim_width(peak: float) -> float:
 #: an optical disc's rim (10-90 % width on the unclipped shoulder, over the radius) is narrower
 #: than that of the brightest glow to reject.
 MAX_RIM_WIDTH = glow_rim_width(PARAMS.glow_max_peak * 2.0 ** PARAMS.glow_margin_stops)
+
+
+def glow_rim_asymmetry(peak: float) -> float:
+    """Asymmetry of a Gaussian glow's fall on its unclipped shoulder: the outer half
+    (50 % -> 10 %) over the inner half (90 % -> 50 %), ``(rho_0.1 - rho_0.5) / (rho_0.5 -
+    rho_0.9)`` with ``rho_q = s sqrt(2 ln(P / q))``: 1.35 unclipped, rising with the peak (2.29
+    at 8x white). A step softened by a lens's point spread function (any symmetric blur) falls
+    symmetrically about its half level: 1 (a blurred disc of radius r measures 1.00-1.07 for
+    sigma up to 0.4 r).
+
+    Examples
+    --------
+    >>> round(glow_rim_asymmetry(1.0), 2), round(glow_rim_asymmetry(8.0), 2)
+    (1.35, 2.29)
+    """
+    p = max(float(peak), 1.0)
+    r10, r50, r90 = (math.sqrt(2 * math.log(p / q)) for q in (0.1, 0.5, 0.9))
+    return (r10 - r50) / (r50 - r90)
+
+
+#: a softened step is symmetric (1), the least asymmetric Gaussian glow (unclipped) 1.35: the
+#: bound is their geometric mean.
+MAX_RIM_ASYMMETRY = math.sqrt(1.0 * glow_rim_asymmetry(1.0))
+#: 10-90 % width of a step blurred by a Gaussian of sigma 1 px.
+STEP_EDGE_WIDTH = 2.0 * 1.2815515655446004
+
+
+def max_rim_px(long_side: float) -> float:
+    """Widest rim (10-90 %, px of an image ``long_side`` px long) of a step softened by the
+    lens's in-focus blur (``PARAMS.lens_blur_frac`` of the long side, as a Gaussian sigma)
+    and by the pixel (a 1 px box, 10-90 % width 0.8 px), added in quadrature.
+
+    Examples
+    --------
+    >>> round(max_rim_px(768), 2)
+    3.06
+    """
+    sigma = PARAMS.lens_blur_frac * float(long_side)
+    return math.hypot(STEP_EDGE_WIDTH * sigma, 0.8)
+
+
 #: the lowest seed level is also the least contrast a candidate needs.
 SEED_MIN_CONTRAST = PARAMS.seed_levels[0]
 #: rim 10-90 % width / half-level radius of a Gaussian spot.
@@ -336,6 +381,10 @@ class DiscMeasure:
     circle_rms: float = math.nan
     #: the same about the best round outline (circle, or blade polygon without ellipse terms)
     round_rms: float = math.nan
+    #: 10-90 % rim width in px (of the array measured), and the rim's asymmetry: the outer
+    #: half (50 -> 10 %) over the inner half (90 -> 50 %) of the fall, 1 for a softened step
+    rim_px: float = math.nan
+    rim_asym: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -1039,6 +1088,16 @@ def _shape_and_rim(prof: np.ndarray, r0: np.ndarray, sx: np.ndarray, sy: np.ndar
     mean_prof = np.where(cnt > 0, mean_prof, np.nan)
     p90 = _rim_crossing(mean_prof, off, 0.9, outward=False)
     p10 = _rim_crossing(mean_prof, off, 0.1, outward=True)
+    # the half-way point, searched outward from the 90 % point
+    after = (off >= np.nan_to_num(p90, nan=np.inf)[:, None]) & (mean_prof < 0.5)
+    k50 = np.argmax(after, axis=1)
+    rows_m = np.arange(m)
+    a50, b50 = mean_prof[rows_m, np.maximum(k50 - 1, 0)], mean_prof[rows_m, k50]
+    o_a, o_b = off[rows_m, np.maximum(k50 - 1, 0)], off[rows_m, k50]
+    frac50 = np.clip((a50 - 0.5) / np.where(a50 > b50, a50 - b50, 1.0), 0.0, 1.0)
+    p50 = np.where(after.any(axis=1) & (k50 > 0), o_a + frac50 * (o_b - o_a), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        asym = (p10 - p50) / (p50 - p90)
     t_px = p10 - p90
     width = t_px / np.maximum(r_eq, 1e-6)
     sharp = np.clip(1.0 - width / GAUSSIAN_EDGE_WIDTH, 0.0, 1.0)
@@ -1057,16 +1116,26 @@ def _shape_and_rim(prof: np.ndarray, r0: np.ndarray, sx: np.ndarray, sy: np.ndar
         out.append(DiscMeasure(float(x[i]), float(y[i]), float(r_eq[i]), float(coverage[i]),
                                float(circ[i]), aspect, angle, float(sharp[i]), float(hi[i]),
                                float(lo[i]), float(order[i]), float(low[i]),
-                               float(mismatch[i]), rim_width=float(width[i])))
+                               float(mismatch[i]), rim_width=float(width[i]),
+                               rim_px=float(t_px[i]), rim_asym=float(asym[i])))
     return out
 
 
-def classify(m: DiscMeasure, *, min_level: float = 0.0) -> str:
+def classify(m: DiscMeasure, *, min_level: float = 0.0, max_px: float = math.inf) -> str:
     """'orb', 'soft' (a round Gaussian smear) or the reason the hypothesis is not an orb.
 
     ``min_level``: the plateau must reach this linear luminance (the caller passes
     ``PARAMS.highlight_over_median`` x the median background luminance, capped at
-    ``PARAMS.highlight_level_cap``: an orb is the image of a light source).
+    ``PARAMS.highlight_level_cap``: an orb is the image of a light source). ``max_px``: the
+    widest rim (px of the measured array) of a step softened by the lens's in-focus blur
+    (:func:`max_rim_px`).
+
+    The rim criterion: an optical disc's rim is a step softened by at most the lens's in-focus
+    blur. Either its width is a small fraction of the radius (below ``MAX_RIM_WIDTH``, the width
+    of a glow one stop above the brightest to reject), or it is no wider than that blur
+    (``max_px``), falls symmetrically about its half level (``MAX_RIM_ASYMMETRY``: a Gaussian's
+    fall is not symmetric at any peak) and is narrower than the radius (the disc is resolved).
+    A small disc softened by the lens thus stays a disc; a small glow does not.
     """
     if m.coverage < PARAMS.min_ray_coverage:
         return "rim not closed"
@@ -1090,6 +1159,8 @@ def classify(m: DiscMeasure, *, min_level: float = 0.0) -> str:
     if m.low_harmonic >= PARAMS.max_low_harmonic:
         return "square or triangular"
     if m.rim_width <= MAX_RIM_WIDTH:
+        return "orb"
+    if m.rim_px <= max_px and m.rim_asym <= MAX_RIM_ASYMMETRY and m.rim_width <= 1.0:
         return "orb"
     # a Gaussian smear is only recognised as such when it is whole and round
     if partial or not m.circularity >= PARAMS.min_soft_circularity:
@@ -1170,6 +1241,7 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
         return out
     s = float(work_scale)
     min_d = max(3.0, min_diameter_frac * max(H, W))
+    rim_px_max = max_rim_px(max(H, W))
     max_d = max(min_d + 1.0, max_diameter_frac * min(H, W))
     k = max(1, int(math.sqrt(H * W / 20000)))          # ~20 000 samples are plenty
     bg_values = lum[::k, ::k][bgm[::k, ::k]]
@@ -1227,7 +1299,7 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
         verdicts = []
         for hyp, m in zip(hyps, measure_discs(sampler, np.array(hyps, dtype=np.float64).reshape(-1, 3),
                                               min_level=min_level)):
-            verdict = "no rim" if m is None else classify(m, min_level=min_level)
+            verdict = "no rim" if m is None else classify(m, min_level=min_level, max_px=rim_px_max)
             hx, hy, hr = (hyp if m is None else (m.cx, m.cy, m.r))
             trace.append({"x": (hx + 0.5) / s - 0.5, "y": (hy + 0.5) / s - 0.5, "r": hr / s,
                           "verdict": verdict,
@@ -1236,7 +1308,9 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
                           "mismatch": math.nan if m is None else m.mismatch,
                           "rim_rms": math.nan if m is None else m.rim_rms,
                           "round_rms": math.nan if m is None else m.round_rms,
-                          "spread": math.nan if m is None else m.plateau_spread})
+                          "spread": math.nan if m is None else m.plateau_spread,
+                          "rim_px": math.nan if m is None else m.rim_px,
+                          "rim_asym": math.nan if m is None else m.rim_asym})
             if m is not None and verdict in ("orb", "soft"):
                 wx, wy, wr = m.cx, m.cy, m.r
                 if not (min_d / 2 <= wr <= max_d / 2):
