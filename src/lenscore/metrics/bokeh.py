@@ -1272,8 +1272,10 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
         occ = cv2.dilate(np.asarray(occluder, np.uint8), np.ones((7, 7), np.uint8)) > 0
     sampler = RaySampler(lum, full_rgb=full_rgb, work_scale=s, occluder=occ)
     rejected: dict[str, int] = out["rejected"]
-    found: list[tuple[Orb, bool, float]] = []      # (orb, is a disc, rim level); full-res px
-    found_work: list[tuple[float, float, float]] = []          # the same orbs in working px
+    # accepted hypotheses: (orb (full-res px), is a disc, rim level, (x, y, r) working px,
+    # quality); duplicates of one disc are all kept and resolved at the end (the best that
+    # survives the checks on the whole set wins)
+    found: list[tuple[Orb, bool, float, tuple[float, float, float], float]] = []
     claimed = np.zeros((hb, wb), np.uint8)   # blob px covered by orbs found so far
     owner = np.zeros((hb, wb), np.uint16)    # 1 + index of the examined blob covering a pixel
     owner_area: list[float] = []
@@ -1294,8 +1296,9 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
                 return False
         return True
 
-    def record(hyps: list[tuple[float, float, float]]) -> list[str]:
-        """Measure hypotheses (working px) together; keep the orbs and soft highlights."""
+    def record(hyps: list[tuple[float, float, float]]) -> list[tuple[str, int]]:
+        """Measure hypotheses (working px) together; keep the orbs and soft highlights.
+        Returns (verdict, index into ``found`` or -1) per hypothesis."""
         verdicts = []
         for hyp, m in zip(hyps, measure_discs(sampler, np.array(hyps, dtype=np.float64).reshape(-1, 3),
                                               min_level=min_level)):
@@ -1322,9 +1325,6 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
                     verdict = ("background is sharp here: not a defocus disc"
                                if b < PARAMS.sharp_background_px
                                else "smaller than the background's blur: texture, not a disc")
-                elif any(math.hypot(wx - a, wy - b) < 0.6 * max(wr, c)
-                         for a, b, c in found_work):
-                    verdict = "duplicate"
                 else:
                     # a partly hidden disc whose visible arc is round (circle, blade polygon) has
                     # no measurable aspect: an ellipse through an arc is not determined
@@ -1334,14 +1334,16 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
                     orb = Orb((wx + 0.5) / s - 0.5, (wy + 0.5) / s - 0.5, wr / s,
                               m.circularity, aspect, angle, m.edge_sharpness, m.hi,
                               m.polygon_order, m.coverage, m.rim_width)
-                    found.append((orb, verdict == "orb", m.lo + 0.5 * (m.hi - m.lo)))
-                    found_work.append((wx, wy, wr))
+                    quality = (float(m.coverage >= PARAMS.min_shape_coverage) + m.coverage
+                               - 2.0 * m.mismatch)
+                    found.append((orb, verdict == "orb", m.lo + 0.5 * (m.hi - m.lo),
+                                  (wx, wy, wr), quality))
                     cv2.circle(claimed, (round(to_blob(wx)), round(to_blob(wy))),
                                max(1, round(wr / f)), 1, -1)
-                    verdicts.append(verdict)
+                    verdicts.append((verdict, len(found) - 1))
                     continue
             reject(verdict)
-            verdicts.append(verdict)
+            verdicts.append((verdict, -1))
         return verdicts
 
     # outline points that are not a disc's rim: the frame's edge and the edge of the regions left
@@ -1389,17 +1391,14 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
             todo.append((c, mask, single))
         # 1) blobs that look like one disc: measure them as such, all at once
         singles = [t for t in todo if t[2]]
-        n_found = len(found)
         verdicts = record([(to_work(c.cx), to_work(c.cy), f * math.sqrt(c.area / math.pi))
                            for c, _, _ in singles])
         split: list[tuple[_Component, np.ndarray]] = []
-        accepted = iter(found[n_found:])
-        for (c, mask, _), verdict in zip(singles, verdicts):
+        for (c, mask, _), (verdict, fi) in zip(singles, verdicts):
             if verdict == "soft":
-                next(accepted)
                 continue                    # a smear's skirt is not a neighbouring orb
             if verdict == "orb":
-                o = next(accepted)[0]
+                o = found[fi][0]
                 # does the orb leave part of the blob unexplained (a smaller orb on its rim)?
                 disc = np.zeros_like(mask)
                 cv2.circle(disc, (round(to_blob((o.x + 0.5) * s - 0.5) - c.x),
@@ -1426,39 +1425,58 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
         if props:
             record(props)
     out["n_candidates"] = examined
-    # a partly hidden rim must be hidden by overlapping orbs, not by any bright shape
-    for _ in range(3):
-        keep = []
-        for i, (o, disc, level) in enumerate(found):
+    # resolve the set: among duplicates (centres within 0.6 of the larger radius) the best
+    # alive one stands for the disc; a partly hidden rim must be hidden by the frame, the subject
+    # or overlapping discs, not by any bright shape; an elongated disc must be optical. A
+    # failure falls back to the next best duplicate.
+    alive = [True] * len(found)
+    why_dead: dict[int, str] = {}
+
+    def winners() -> list[int]:
+        idx = sorted((i for i in range(len(found)) if alive[i]), key=lambda i: -found[i][4])
+        chosen: list[int] = []
+        for i in idx:
+            x, y, r = found[i][3]
+            if not any(math.hypot(x - found[j][3][0], y - found[j][3][1])
+                       < 0.6 * max(r, found[j][3][2]) for j in chosen):
+                chosen.append(i)
+        return chosen
+
+    for _ in range(4):
+        win = winners()
+        bad: dict[int, str] = {}
+        for i in win:
+            o, disc, level, (wx, wy, wr), _ = found[i]
             if o.coverage >= PARAMS.min_shape_coverage:
-                keep.append(True)
                 continue
-            wx, wy, wr = found_work[i]
-            others = [p for j, p in enumerate(found_work)
-                      if j != i and math.hypot(p[0] - wx, p[1] - wy) < 1.05 * (p[2] + wr)]
-            keep.append(union_explains(lum, wx, wy, wr, level, others, occluder=occ)
-                        >= PARAMS.min_union_fit)
-        if all(keep):
+            others = [found[j][3] for j in win
+                      if j != i and math.hypot(found[j][3][0] - wx, found[j][3][1] - wy)
+                      < 1.05 * (found[j][3][2] + wr)]
+            if union_explains(lum, wx, wy, wr, level, others, occluder=occ) < PARAMS.min_union_fit:
+                bad[i] = "hidden rim not explained"
+        keep = optically_consistent([found[i][0] for i in win], width=W / s, height=H / s)
+        for i, ok in zip(win, keep):
+            if not ok and i not in bad:
+                bad[i] = "elongated, not optical"
+        if not bad:
             break
-        for (o, _, _), ok in zip(found, keep):
-            if not ok:
-                reject("hidden rim not explained by neighbours")
-                trace.append({"x": o.x, "y": o.y, "r": o.r, "verdict": "hidden rim not explained",
-                              "rim_width": o.rim_width})
-        found = [f for f, ok in zip(found, keep) if ok]
-        found_work = [f for f, ok in zip(found_work, keep) if ok]
-    # an elongated orb is optical only as a cat's-eye (tangential, off-centre) or as one of
-    # several anamorphic ovals sharing one orientation
-    keep = optically_consistent([o for o, _, _ in found], width=W / s, height=H / s)
-    for (o, _, _), ok in zip(found, keep):
-        if not ok:
-            reject("elongated, neither cat's-eye nor anamorphic")
-            trace.append({"x": o.x, "y": o.y, "r": o.r, "verdict": "elongated, not optical",
-                          "rim_width": o.rim_width})
-    found = [f for f, ok in zip(found, keep) if ok]
+        for i, why in bad.items():
+            alive[i] = False
+            why_dead[i] = why
+    win = winners()
+    won = set(win)
+    for i in range(len(found)):
+        if i in won:
+            continue
+        o = found[i][0]
+        why = why_dead.get(i, "duplicate")
+        reject({"hidden rim not explained": "hidden rim not explained by neighbours",
+                "elongated, not optical": "elongated, neither cat's-eye nor anamorphic"}.get(why, why))
+        trace.append({"x": o.x, "y": o.y, "r": o.r, "verdict": why, "rim_width": o.rim_width})
+    found = [found[i] for i in win]
     found.sort(key=lambda t: (t[0].y, t[0].x))
-    out["orbs"] = [o for o, disc, _ in found if disc]
-    out["soft"] = [o for o, disc, _ in found if not disc]
+    out["orbs"] = [t[0] for t in found if t[1]]
+    out["soft"] = [t[0] for t in found if not t[1]]
     return out
 
 
