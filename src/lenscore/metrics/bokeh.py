@@ -104,7 +104,7 @@ References
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -143,8 +143,10 @@ class BokehParams:
     min_single_iou: float = 0.5
     #: at most this many blobs are measured (lowest seed level first, largest first).
     max_candidates: int = 80
-    #: rays cast from each orb centre, and samples per radius along each ray.
+    #: rays cast from each orb centre (the first, re-centring pass: n_rays_coarse), and samples
+    #: per radius along each ray.
     n_rays: int = 64
+    n_rays_coarse: int = 32
     samples_per_radius: int = 16
     #: orbs smaller than this radius (working px) are measured on full-resolution crops.
     fullres_below_radius: float = 8.0
@@ -385,6 +387,8 @@ class DiscMeasure:
     #: half (50 -> 10 %) over the inner half (90 -> 50 %) of the fall, 1 for a softened step
     rim_px: float = math.nan
     rim_asym: float = math.nan
+    #: the rim points of the inlier rays (K, 2), px of the measured array
+    rim_xy: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -548,17 +552,22 @@ def arc_proposals(contour: np.ndarray, inside: np.ndarray, *, keep: np.ndarray |
     pad = int(math.ceil(max_r)) + 2
     gw, gh = w + 2 * pad, h + 2 * pad
     alive = use.copy()
+    # every point's votes (one per radius along its inward normal), cast once; a point's votes
+    # are taken back when it is explained or discarded
+    cxs = np.rint(pts[:, 0, None] + nrm[:, 0, None] * radii[None, :] + pad).astype(np.int64)
+    cys = np.rint(pts[:, 1, None] + nrm[:, 1, None] * radii[None, :] + pad).astype(np.int64)
+    inb = (cxs >= 0) & (cxs < gw) & (cys >= 0) & (cys < gh)
+    flat = np.where(inb, cys * gw + cxs, gw * gh)                       # gw * gh: no vote
+
+    def votes(sel: np.ndarray) -> np.ndarray:
+        return np.bincount(flat[sel].ravel(), minlength=gw * gh + 1)[:-1].astype(np.float32)
+
+    acc = votes(alive)
+    misses = 0
     for _ in range(2 * max_n):
-        idx = np.nonzero(alive)[0]
-        if idx.size < 8:
+        if alive.sum() < 8 or misses >= 3:
             break
-        cxs = pts[idx, 0, None] + nrm[idx, 0, None] * radii[None, :] + pad
-        cys = pts[idx, 1, None] + nrm[idx, 1, None] * radii[None, :] + pad
-        ix, iy = np.rint(cxs).astype(np.int64).ravel(), np.rint(cys).astype(np.int64).ravel()
-        inb = (ix >= 0) & (ix < gw) & (iy >= 0) & (iy < gh)
-        acc = np.bincount(iy[inb] * gw + ix[inb], minlength=gw * gh).reshape(gh, gw)
-        acc = cv2.blur(acc.astype(np.float32), (3, 3))
-        peak = int(np.argmax(acc))
+        peak = int(np.argmax(cv2.blur(acc.reshape(gh, gw), (3, 3))))
         py, px = divmod(peak, gw)
         c = np.array([px - pad, py - pad], np.float64)
         d = pts - c
@@ -566,10 +575,11 @@ def arc_proposals(contour: np.ndarray, inside: np.ndarray, *, keep: np.ndarray |
         aligned = alive & ((-(d * nrm).sum(axis=1)) >= 0.9 * dist)     # normal toward c
         if aligned.sum() < 8:
             break
-        hist, edges = np.histogram(dist[aligned], bins=radii)
-        if hist.size == 0 or hist.max() == 0:
+        da = dist[aligned]
+        da = da[(da >= radii[0]) & (da <= radii[-1])]
+        if da.size == 0:
             break
-        r = float(edges[int(np.argmax(hist))] + 0.5)
+        r = float(np.argmax(np.bincount(np.rint(da).astype(np.int64))))
         # supporters: the arc within a blade polygon's spread (+-15 %) of that radius
         sup = aligned & (np.abs(dist - r) <= max(1.5, PARAMS.inlier_tolerance * r))
         if sup.sum() >= 8:                              # refine: algebraic circle fit
@@ -583,8 +593,12 @@ def arc_proposals(contour: np.ndarray, inside: np.ndarray, *, keep: np.ndarray |
                 r = float(np.median(dist[sup]))
         arc = float(step[sup].sum()) / (2 * math.pi * r)
         if arc < min_arc or sup.sum() < 8:
-            alive &= ~aligned          # the strongest peak is not a circle: drop its voters
+            acc -= votes(aligned)      # the strongest peak is not a circle: drop its voters
+            alive &= ~aligned
+            misses += 1
             continue
+        misses = 0
+        acc -= votes(sup)
         alive &= ~sup
         out.append((float(c[0]), float(c[1]), r))
         if len(out) >= max_n:
@@ -709,6 +723,8 @@ class RaySampler:
         #: rim is hidden there (see :func:`_rim_fit`)
         self.occ = None if occluder is None or not np.any(occluder) else np.asarray(occluder, bool)
         self._occ_f = None if self.occ is None else self.occ.astype(np.float32)
+        #: summed-area table of the occluder: which hypotheses can reach it at all
+        self._occ_sum = None if self.occ is None else cv2.integral(self.occ.astype(np.uint8))
         self.full = full_rgb if (full_rgb is not None and work_scale < 0.999) else None
         self.s = float(work_scale)
         self.cos, self.sin, self.design = _ray_basis(n_rays)
@@ -716,6 +732,24 @@ class RaySampler:
         #: sample positions along a ray, in units of the hypothesis radius
         self.u = (np.arange(int(2.6 * PARAMS.samples_per_radius) + 2, dtype=np.float32)
                   / np.float32(PARAMS.samples_per_radius))
+
+    def with_rays(self, n_rays: int) -> "RaySampler":
+        """The same sampler casting ``n_rays`` rays (a cheap first pass)."""
+        other = object.__new__(RaySampler)
+        other.__dict__.update(self.__dict__)
+        other.cos, other.sin, other.design = _ray_basis(n_rays)
+        other.n_rays = n_rays
+        return other
+
+    def _near_occluder(self, cx: np.ndarray, cy: np.ndarray, reach: np.ndarray) -> np.ndarray:
+        """Which hypotheses have occluder pixels within ``reach`` (a square) of their centre."""
+        h, w = self.occ.shape
+        x0 = np.clip(np.floor(cx - reach), 0, w).astype(np.int64)
+        x1 = np.clip(np.ceil(cx + reach) + 1, 0, w).astype(np.int64)
+        y0 = np.clip(np.floor(cy - reach), 0, h).astype(np.int64)
+        y1 = np.clip(np.ceil(cy + reach) + 1, 0, h).astype(np.int64)
+        t = self._occ_sum
+        return (t[y1, x1] - t[y0, x1] - t[y1, x0] + t[y0, x0]) > 0
 
     def sample(self, cx: np.ndarray, cy: np.ndarray, r0: np.ndarray, *, full: bool = True,
                rho: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -732,12 +766,14 @@ class RaySampler:
         mx = cx.astype(np.float32)[:, None, None] + self.cos[None, :, None] * rho
         my = cy.astype(np.float32)[:, None, None] + self.sin[None, :, None] * rho
         in_img = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+        hit = np.zeros_like(in_img)
         if self.occ is not None:
-            hit = cv2.remap(self._occ_f, mx.reshape(-1, ns), my.reshape(-1, ns),
-                            cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
-                            borderValue=0.0).reshape(n, nr, ns) > 0.5
-        else:
-            hit = np.zeros_like(in_img)
+            near = self._near_occluder(cx, cy, rho.reshape(n, -1).max(axis=1) + 1.0)
+            if near.any():
+                hit[near] = cv2.remap(self._occ_f, mx[near].reshape(-1, ns),
+                                      my[near].reshape(-1, ns), cv2.INTER_NEAREST,
+                                      borderMode=cv2.BORDER_CONSTANT,
+                                      borderValue=0.0).reshape(-1, nr, ns) > 0.5
         prof = np.empty((n, nr, ns), np.float32)
         small = ((r0 < PARAMS.fullres_below_radius) if (full and self.full is not None)
                  else np.zeros(n, bool))
@@ -791,21 +827,25 @@ def _rim_fit(prof: np.ndarray, in_img: np.ndarray, occ: np.ndarray, r0: np.ndarr
     # lower quartile over the visible rays at each radius (a brighter neighbour covers a few
     # rays; samples off the frame or on the subject say nothing about this disc)
     vis = in_img & ~occ
+    part = ~vis.reshape(n, -1).all(axis=1)          # rows with hidden samples (the rest: fast)
     inner_s = u <= 0.9
-    pq = _masked_quantile(prof[:, :, inner_s], vis[:, :, inner_s], 0.25)
-    pq = np.where(np.isfinite(pq), pq,
-                  _masked_quantile(prof[:, :, inner_s], in_img[:, :, inner_s], 0.25))
-    pq = np.where(np.isfinite(pq), pq,
-                  np.partition(prof[:, :, inner_s], nr // 4, axis=1)[:, nr // 4, :])
-    hi = pq.max(axis=1)
-    # background: each ray's darkest visible sample outside the radius, median over the rays
-    # that have one
     outer_s = u >= 1.0
-    lo = np.full(n, np.nan)
-    for seen in (vis, in_img):
-        ray_min = np.where(seen[:, :, outer_s], prof[:, :, outer_s], np.inf).min(axis=2)
-        lo2 = _masked_quantile(ray_min[:, :, None], np.isfinite(ray_min)[:, :, None], 0.5)[:, 0]
-        lo = np.where(np.isfinite(lo), lo, lo2)
+    pq = np.partition(prof[:, :, inner_s], nr // 4, axis=1)[:, nr // 4, :]
+    lo = np.partition(prof[:, :, outer_s].min(axis=2), nr // 2, axis=1)[:, nr // 2]
+    if part.any():
+        pp, vp, ip = prof[part], vis[part], in_img[part]
+        q = _masked_quantile(pp[:, :, inner_s], vp[:, :, inner_s], 0.25)
+        q = np.where(np.isfinite(q), q, _masked_quantile(pp[:, :, inner_s], ip[:, :, inner_s], 0.25))
+        pq[part] = np.where(np.isfinite(q), q, pq[part])
+        # background: each ray's darkest visible sample outside the radius, median over the
+        # rays that have one
+        lp = np.full(int(part.sum()), np.nan)
+        for seen in (vp, ip):
+            ray_min = np.where(seen[:, :, outer_s], pp[:, :, outer_s], np.inf).min(axis=2)
+            lo2 = _masked_quantile(ray_min[:, :, None], np.isfinite(ray_min)[:, :, None], 0.5)[:, 0]
+            lp = np.where(np.isfinite(lp), lp, lo2)
+        lo[part] = lp
+    hi = pq.max(axis=1)
     lo = np.where(np.isfinite(lo), lo, hi)
     # the rim is where the profile falls through half the level of the disc's dimmest interior
     # (a soap bubble is dim inside its bright rim, an onion disc has dark rings): the first
@@ -820,8 +860,14 @@ def _rim_fit(prof: np.ndarray, in_img: np.ndarray, occ: np.ndarray, r0: np.ndarr
     # seen when the ray does not run into the subject first (a centre may lie just under the
     # subject's outline: the ray counts from where it comes into view)
     crossed = below.any(axis=2) & (j > j0)
-    ok = crossed & (_first_hidden(in_img) > j)
-    seen = ok & (_first_hidden(vis) > j)
+    ns = prof.shape[2]
+    fh_img = np.full((n, nr), ns)
+    fh_vis = np.full((n, nr), ns)
+    if part.any():
+        fh_img[part] = _first_hidden(in_img[part])
+        fh_vis[part] = _first_hidden(vis[part])
+    ok = crossed & (fh_img > j)
+    seen = ok & (fh_vis > j)
     p0, p1 = prof[idx, rows, j - 1], prof[idx, rows, j]
     frac = np.clip((p0 - level[:, None]) / np.where(p0 > p1, p0 - p1, 1.0), 0.0, 1.0)
     radii = (u[j - 1] + frac / spr) * r0[:, None]
@@ -841,19 +887,22 @@ def _rim_fit(prof: np.ndarray, in_img: np.ndarray, occ: np.ndarray, r0: np.ndarr
             coef = np.where(whole[:, None], coef, np.pad(c3, ((0, 0), (0, 2))))
         model = coef @ design.T
         r_ref = np.where(coef[:, 0] > 0.5, coef[:, 0], r_ref)
-    alive = (hi > lo) & (ok.sum(axis=1) >= 8) & (inl.sum(axis=1) >= 8)
+    alive = (hi > lo) & (ok.sum(axis=1) >= nr // 8) & (inl.sum(axis=1) >= nr // 8)
     # where each ray is first hidden: from its start when the disc is in view (part of its
     # area off the subject mask: the centre of a disc behind the subject's outline may lie
     # under it; or its rim faces the background on PARAMS.min_facing_rays of the rays: the mask
     # took in a disc touching the person), else only after coming into view (a bright shape
     # inside the subject, its rim facing the subject, is not a disc the subject hides)
-    inside = u <= 1.0
-    jb = np.minimum(j + int(round(0.25 * spr)), prof.shape[2] - 1)
-    facing = inl & vis[idx, rows, jb]
-    shown = ((vis[:, :, inside].mean(axis=(1, 2)) >= PARAMS.min_visible_share)
-             | (facing.mean(axis=1) >= PARAMS.min_facing_rays))
-    from_start = np.where((~vis).any(axis=2), np.argmax(~vis, axis=2), vis.shape[2])
-    hidden_at = np.where(shown[:, None], from_start, _first_hidden(vis))
+    hidden_at = np.full((n, nr), ns)
+    if part.any():
+        inside = u <= 1.0
+        vp = vis[part]
+        jb = np.minimum(j[part] + int(round(0.25 * spr)), ns - 1)
+        facing = inl[part] & vp[np.arange(vp.shape[0])[:, None], rows, jb]
+        shown = ((vp[:, :, inside].mean(axis=(1, 2)) >= PARAMS.min_visible_share)
+                 | (facing.mean(axis=1) >= PARAMS.min_facing_rays))
+        from_start = np.where((~vp).any(axis=2), np.argmax(~vp, axis=2), ns)
+        hidden_at[part] = np.where(shown[:, None], from_start, fh_vis[part])
     return {"hi": hi, "lo": lo, "level": level, "radii": radii, "inl": inl, "coef": coef,
             "model": model, "r": r_ref, "alive": alive, "hidden_at": hidden_at}
 
@@ -886,8 +935,9 @@ def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0
     keep = np.nonzero(good)[0]
     if keep.size == 0:
         return out
-    prof, in_img, occ = sampler.sample(cx[keep], cy[keep], r0[keep], full=False)
-    f = _rim_fit(prof, in_img, occ, r0[keep], sampler)
+    coarse = sampler.with_rays(PARAMS.n_rays_coarse)
+    prof, in_img, occ = coarse.sample(cx[keep], cy[keep], r0[keep], full=False)
+    f = _rim_fit(prof, in_img, occ, r0[keep], coarse)
     # hopeless after the first pass (lenient: its centre may still be off)? then stop here
     cov1 = f["inl"].mean(axis=1)
     mis1 = _mismatch(prof, f, r0[keep])
@@ -1117,7 +1167,8 @@ def _shape_and_rim(prof: np.ndarray, r0: np.ndarray, sx: np.ndarray, sy: np.ndar
                                float(circ[i]), aspect, angle, float(sharp[i]), float(hi[i]),
                                float(lo[i]), float(order[i]), float(low[i]),
                                float(mismatch[i]), rim_width=float(width[i]),
-                               rim_px=float(t_px[i]), rim_asym=float(asym[i])))
+                               rim_px=float(t_px[i]), rim_asym=float(asym[i]),
+                               rim_xy=pts.astype(np.float64)))
     return out
 
 
@@ -1273,10 +1324,9 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
     sampler = RaySampler(lum, full_rgb=full_rgb, work_scale=s, occluder=occ)
     rejected: dict[str, int] = out["rejected"]
     # accepted hypotheses: (orb (full-res px), is a disc, rim level, (x, y, r) working px,
-    # quality); duplicates of one disc are all kept and resolved at the end (the best that
-    # survives the checks on the whole set wins)
-    found: list[tuple[Orb, bool, float, tuple[float, float, float], float]] = []
-    claimed = np.zeros((hb, wb), np.uint8)   # blob px covered by orbs found so far
+    # quality, measure); duplicates of one disc are all kept and resolved at the end (the best
+    # that survives the checks on the whole set wins)
+    found: list[tuple[Orb, bool, float, tuple[float, float, float], float, DiscMeasure]] = []
     owner = np.zeros((hb, wb), np.uint16)    # 1 + index of the examined blob covering a pixel
     owner_area: list[float] = []
 
@@ -1337,9 +1387,7 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
                     quality = (float(m.coverage >= PARAMS.min_shape_coverage) + m.coverage
                                - 2.0 * m.mismatch)
                     found.append((orb, verdict == "orb", m.lo + 0.5 * (m.hi - m.lo),
-                                  (wx, wy, wr), quality))
-                    cv2.circle(claimed, (round(to_blob(wx)), round(to_blob(wy))),
-                               max(1, round(wr / f)), 1, -1)
+                                  (wx, wy, wr), quality, m))
                     verdicts.append((verdict, len(found) - 1))
                     continue
             reject(verdict)
@@ -1355,75 +1403,85 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
         cut_map |= cv2.dilate((~bbgm).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
 
     examined = 0
-    levels = sorted({c.level for c in comps})
-    for level in levels:
-        todo: list[tuple[_Component, np.ndarray, bool]] = []
-        for c in (c for c in comps if c.level == level):
-            py, px = min(hb - 1, max(0, round(c.cy))), min(wb - 1, max(0, round(c.cx)))
-            if claimed[py, px]:
-                continue                    # the core of an orb found at a lower level
-            parent = int(owner[py, px])
-            if parent and c.area > 0.6 * owner_area[parent - 1]:
-                continue                    # nearly the same blob, measured as a disc already
-            peak_ok = float(lum[c.y * f:(c.y + c.h) * f, c.x * f:(c.x + c.w) * f].max()) \
-                >= min_level
-            if peak_ok and examined >= max_candidates:
-                reject("over the candidate budget")
-                continue
-            mask = np.zeros((c.h, c.w), np.uint8)
-            cv2.drawContours(mask, [c.contour - np.array([c.x, c.y])], -1, 1, thickness=-1)
-            # one disc? (the blob against the disc of its area at its centroid)
+    todo: list[tuple[_Component, np.ndarray, bool]] = []
+    for c in comps:                          # lowest level first
+        py, px = min(hb - 1, max(0, round(c.cy))), min(wb - 1, max(0, round(c.cx)))
+        parent = int(owner[py, px])
+        if parent and c.area > (0.6 if owner_area[parent - 1] >= 0 else 0.8) * abs(
+                owner_area[parent - 1]):
+            continue                    # nearly the same blob as one measured already
+        peak_ok = float(lum[c.y * f:(c.y + c.h) * f, c.x * f:(c.x + c.w) * f].max()) \
+            >= min_level
+        if peak_ok and examined >= max_candidates:
+            reject("over the candidate budget")
+            continue
+        mask = np.zeros((c.h, c.w), np.uint8)
+        cv2.drawContours(mask, [c.contour - np.array([c.x, c.y])], -1, 1, thickness=-1)
+        # one disc? (the blob against the disc of its area at its centroid)
+        disc = np.zeros_like(mask)
+        cv2.circle(disc, (round(c.cx - c.x), round(c.cy - c.y)),
+                   max(1, round(math.sqrt(c.area / math.pi))), 1, -1)
+        inter = np.count_nonzero(disc & mask)
+        single = inter >= PARAMS.min_single_iou * np.count_nonzero(disc | mask)
+        if len(owner_area) < 65535:
+            # a blob inside this one, at a higher level, is worth a look unless this one is
+            # one disc (its measurement does not depend on the level), or too dim to hold a
+            # highlight
+            owner_area.append(0.0 if not peak_ok else (c.area if single else -c.area))
+            cv2.drawContours(owner, [c.contour], -1, len(owner_area), thickness=-1)
+        if not peak_ok:
+            reject("not a highlight")
+            continue
+        examined += 1
+        todo.append((c, mask, single))
+    # 1) blobs that look like one disc: measure them as such, all at once (every level)
+    singles = [t for t in todo if t[2]]
+    hyps = [(to_work(c.cx), to_work(c.cy), f * math.sqrt(c.area / math.pi)) for c, _, _ in singles]
+    uniq = set(_distinct(hyps, []))
+    got = dict(zip(uniq, record(sorted(uniq, key=hyps.index))))
+    split: list[tuple[_Component, np.ndarray]] = []
+    for h, (c, mask, _) in zip(hyps, singles):
+        verdict, fi = got.get(h, ("duplicate", -1))
+        if verdict in ("soft", "duplicate"):
+            continue                    # a smear's skirt is not a neighbouring orb; one circle
+            #                             measured once
+        if verdict == "orb" and fi >= 0:
+            o = found[fi][0]
+            # does the orb leave part of the blob unexplained (a smaller orb on its rim)?
             disc = np.zeros_like(mask)
-            cv2.circle(disc, (round(c.cx - c.x), round(c.cy - c.y)),
-                       max(1, round(math.sqrt(c.area / math.pi))), 1, -1)
-            inter = np.count_nonzero(disc & mask)
-            single = inter >= PARAMS.min_single_iou * np.count_nonzero(disc | mask)
-            if len(owner_area) < 65535:
-                # a blob inside this one, at a higher level, is worth a look unless this one is
-                # one disc measured as such (its measurement does not depend on the level), or too
-                # dim to hold a highlight
-                owner_area.append(0.0 if not peak_ok else (c.area if single else math.inf))
-                cv2.drawContours(owner, [c.contour], -1, len(owner_area), thickness=-1)
-            if not peak_ok:
-                reject("not a highlight")
+            cv2.circle(disc, (round(to_blob((o.x + 0.5) * s - 0.5) - c.x),
+                              round(to_blob((o.y + 0.5) * s - 0.5) - c.y)),
+                       max(1, round(o.r * s / f)), 1, -1)
+            if np.count_nonzero(mask & (disc == 0)) < 0.15 * np.count_nonzero(mask):
                 continue
-            examined += 1
-            todo.append((c, mask, single))
-        # 1) blobs that look like one disc: measure them as such, all at once
-        singles = [t for t in todo if t[2]]
-        verdicts = record([(to_work(c.cx), to_work(c.cy), f * math.sqrt(c.area / math.pi))
-                           for c, _, _ in singles])
-        split: list[tuple[_Component, np.ndarray]] = []
-        for (c, mask, _), (verdict, fi) in zip(singles, verdicts):
-            if verdict == "soft":
-                continue                    # a smear's skirt is not a neighbouring orb
-            if verdict == "orb":
-                o = found[fi][0]
-                # does the orb leave part of the blob unexplained (a smaller orb on its rim)?
-                disc = np.zeros_like(mask)
-                cv2.circle(disc, (round(to_blob((o.x + 0.5) * s - 0.5) - c.x),
-                                  round(to_blob((o.y + 0.5) * s - 0.5) - c.y)),
-                           max(1, round(o.r * s / f)), 1, -1)
-                if np.count_nonzero(mask & (disc == 0)) < 0.15 * np.count_nonzero(mask):
-                    continue
-            split.append((c, mask))
-        split += [(c, mask) for c, mask, single in todo if not single]
-        # 2) blobs made of several discs, or one disc cut by the frame or the face: the circles
-        #    of the arcs of their outline (the distance transform's discs when there are none)
-        props: list[tuple[float, float, float]] = []
-        for c, mask in split:
-            pts = c.contour.reshape(-1, 2)
-            keep = ~cut_map[pts[:, 1], pts[:, 0]]
-            arcs = arc_proposals(pts - np.array([c.x, c.y]), mask > 0, keep=keep,
-                                 min_r=min_d / 2 / f, max_r=0.6 * max(c.w, c.h))
-            dt = distance_proposals(mask, min_r=min_d / 2 / f)
-            if not arcs and len(dt) < 2:
-                reject("irregular blob")
-                continue
-            arcs += dt
-            props += [(to_work(px + c.x), to_work(py + c.y), f * pr) for px, py, pr in arcs]
-        if props:
-            record(props)
+        split.append((c, mask))
+    split += [(c, mask) for c, mask, single in todo if not single]
+    # blobs the whole discs found so far explain already need no proposals
+    claimed = np.zeros((hb, wb), np.uint8)
+    for t in found:
+        if t[1] and t[0].coverage >= PARAMS.min_shape_coverage:
+            wx, wy, wr = t[3]
+            cv2.circle(claimed, (round(to_blob(wx)), round(to_blob(wy))), round(wr / f + 1), 1, -1)
+    split = [(c, mask) for c, mask in split
+             if np.count_nonzero(mask & ~claimed[c.y:c.y + c.h, c.x:c.x + c.w].astype(bool))
+             >= 0.1 * np.count_nonzero(mask)]
+    # 2) blobs made of several discs, or one disc cut by the frame or the face: the circles
+    #    of the arcs of their outline and the distance transform's discs, all at once
+    props: list[tuple[float, float, float]] = []
+    for c, mask in split:
+        pts = c.contour.reshape(-1, 2)
+        keep = ~cut_map[pts[:, 1], pts[:, 0]]
+        arcs = arc_proposals(pts - np.array([c.x, c.y]), mask > 0, keep=keep,
+                             min_r=min_d / 2 / f, max_r=0.6 * max(c.w, c.h))
+        dt = distance_proposals(mask, min_r=min_d / 2 / f)
+        if not arcs and len(dt) < 2:
+            reject("irregular blob")
+            continue
+        arcs += dt
+        props += [(to_work(px + c.x), to_work(py + c.y), f * pr) for px, py, pr in arcs]
+    if props:
+        record(_distinct(props, [t[3] for t in found if t[0].coverage
+                                 >= PARAMS.min_shape_coverage]))
     out["n_candidates"] = examined
     # resolve the set: among duplicates (centres within 0.6 of the larger radius) the best
     # alive one stands for the disc; a partly hidden rim must be hidden by the frame, the subject
@@ -1432,32 +1490,61 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
     alive = [True] * len(found)
     why_dead: dict[int, str] = {}
 
+    xyr = np.array([t[3] for t in found], np.float64).reshape(-1, 3)
+    quality = np.array([t[4] for t in found], np.float64)
+    dup = (np.hypot(xyr[:, None, 0] - xyr[None, :, 0], xyr[:, None, 1] - xyr[None, :, 1])
+           < 0.6 * np.maximum(xyr[:, None, 2], xyr[None, :, 2]))
+
     def winners() -> list[int]:
-        idx = sorted((i for i in range(len(found)) if alive[i]), key=lambda i: -found[i][4])
+        order = [i for i in np.argsort(-quality, kind="stable") if alive[i]]
+        taken = np.zeros(len(found), bool)
         chosen: list[int] = []
-        for i in idx:
-            x, y, r = found[i][3]
-            if not any(math.hypot(x - found[j][3][0], y - found[j][3][1])
-                       < 0.6 * max(r, found[j][3][2]) for j in chosen):
-                chosen.append(i)
+        for i in order:
+            if not taken[i]:
+                chosen.append(int(i))
+                taken |= dup[i]
         return chosen
 
     for _ in range(4):
         win = winners()
         bad: dict[int, str] = {}
-        for i in win:
-            o, disc, level, (wx, wy, wr), _ = found[i]
-            if o.coverage >= PARAMS.min_shape_coverage:
-                continue
-            others = [found[j][3] for j in win
-                      if j != i and math.hypot(found[j][3][0] - wx, found[j][3][1] - wy)
-                      < 1.05 * (found[j][3][2] + wr)]
-            if union_explains(lum, wx, wy, wr, level, others, occluder=occ) < PARAMS.min_union_fit:
-                bad[i] = "hidden rim not explained"
+        part = [i for i in win if found[i][0].coverage < PARAMS.min_shape_coverage]
+        if part:
+            wxyz = np.array([found[i][3] for i in win])
+            pos = {i: q for q, i in enumerate(win)}
+            nbrs = []
+            for i in part:
+                d = np.hypot(wxyz[:, 0] - found[i][3][0], wxyz[:, 1] - found[i][3][1])
+                close = (d < 1.05 * (wxyz[:, 2] + found[i][3][2]))
+                close[pos[i]] = False
+                nbrs.append(wxyz[close])
+            fit = union_explains(lum, np.array([found[i][3] for i in part]),
+                                 np.array([found[i][2] for i in part]), nbrs, occluder=occ)
+            for i, v in zip(part, fit):
+                if v < PARAMS.min_union_fit:
+                    bad[i] = "hidden rim not explained"
         keep = optically_consistent([found[i][0] for i in win], width=W / s, height=H / s)
         for i, ok in zip(win, keep):
             if not ok and i not in bad:
                 bad[i] = "elongated, not optical"
+        # a partly hidden disc's visible rim is an arc of a circle or blade polygon, or, when
+        # the whole discs are anamorphic ovals, of an oval of their shape (one lens, one
+        # squeeze): an ellipse through an arc is not determined by the arc alone
+        oval = _oval_consensus([found[i][0] for i in win])
+        for i in win:
+            m_ = found[i][5]
+            if i in bad or m_.coverage >= PARAMS.min_shape_coverage \
+                    or m_.round_rms <= PARAMS.max_partial_rim_rms:
+                continue
+            fit = None if oval is None else _oval_arc(m_.rim_xy, *oval)
+            if fit is None or fit[3] > PARAMS.max_partial_rim_rms:
+                bad[i] = "visible rim is not an arc of a disc"
+                continue
+            o = found[i][0]
+            ox, oy, r_eq = fit[:3]
+            found[i] = (replace(o, x=(ox + 0.5) / s - 0.5, y=(oy + 0.5) / s - 0.5, r=r_eq / s,
+                                aspect=1.0 / oval[0], angle=oval[1]),) + found[i][1:3] \
+                + ((ox, oy, r_eq),) + found[i][4:]
         if not bad:
             break
         for i, why in bad.items():
@@ -1478,6 +1565,61 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
     out["orbs"] = [t[0] for t in found if t[1]]
     out["soft"] = [t[0] for t in found if not t[1]]
     return out
+
+
+def _oval_consensus(orbs: list[Orb]) -> tuple[float, float] | None:
+    """(aspect long/short, angle degrees) shared by the whole elongated discs when there are at
+    least 3 of them and their long axes agree (``PARAMS.min_oval_agreement``); else None."""
+    ov = [o for o in orbs if o.coverage >= PARAMS.min_shape_coverage and math.isfinite(o.aspect)
+          and o.aspect < PARAMS.round_aspect and math.isfinite(o.angle)]
+    if len(ov) < 3:
+        return None
+    mean, res = _axial_mean_deg([o.angle for o in ov])
+    if res < PARAMS.min_oval_agreement:
+        return None
+    return float(np.median([1.0 / o.aspect for o in ov])), mean
+
+
+def _oval_arc(pts: np.ndarray | None, aspect: float, angle_deg: float
+              ) -> tuple[float, float, float, float] | None:
+    """Fit rim points (K, 2) with an oval of the given aspect (long/short) and long-axis angle:
+    unsqueeze along the long axis, fit a circle (Kasa 1976), squeeze back. Returns (centre x,
+    centre y, equivalent-area radius, trimmed RMS distance over that radius) or None."""
+    if pts is None or len(pts) < 8:
+        return None
+    t = math.radians(angle_deg)
+    u = np.array([math.cos(t), math.sin(t)])
+    v = np.array([-u[1], u[0]])
+    q = np.stack([pts @ u / aspect, pts @ v], axis=1)       # long axis shrunk to the short one
+    a = np.column_stack([2 * q, np.ones(len(q))])
+    sol, *_ = np.linalg.lstsq(a, (q ** 2).sum(axis=1), rcond=None)
+    r2 = sol[2] + sol[0] ** 2 + sol[1] ** 2
+    if not r2 > 0:
+        return None
+    rs = math.sqrt(r2)
+    d = np.sort(np.abs(np.hypot(q[:, 0] - sol[0], q[:, 1] - sol[1]) - rs))
+    rms = float(np.sqrt(np.mean(d[:max(1, int(0.8 * len(d)))] ** 2))) / rs
+    c = sol[0] * aspect * u + sol[1] * v
+    return float(c[0]), float(c[1]), rs * math.sqrt(aspect), rms
+
+
+def _distinct(props: list[tuple[float, float, float]], known: list[tuple[float, float, float]]
+              ) -> list[tuple[float, float, float]]:
+    """The proposals (x, y, r) that are not the same circle as an earlier one or as a ``known``
+    disc (centres within a quarter of the radius, radii within 25 %): one disc is measured
+    once."""
+    if not props:
+        return []
+    p = np.asarray(props, np.float64).reshape(-1, 3)
+    ref = np.concatenate([np.asarray(known, np.float64).reshape(-1, 3), p])
+    big = np.maximum(p[:, None, 2], ref[None, :, 2])
+    same = ((np.hypot(p[:, None, 0] - ref[None, :, 0], p[:, None, 1] - ref[None, :, 1])
+             <= 0.25 * big) & (np.abs(p[:, None, 2] - ref[None, :, 2]) <= 0.25 * big))
+    nk = len(known)
+    keep = np.zeros(len(p), bool)
+    for i in range(len(p)):
+        keep[i] = not (same[i, :nk].any() or (same[i, nk:nk + i] & keep[:i]).any())
+    return [props[i] for i in np.nonzero(keep)[0]]
 
 
 def _blur_at(blur: "Callable[[float, float], float] | None", x: float, y: float) -> float:
@@ -1563,58 +1705,75 @@ def optically_consistent(orbs: list[Orb], *, width: float, height: float) -> lis
     return keep
 
 
-def union_explains(lum: np.ndarray, cx: float, cy: float, r: float, level: float,
-                   others: list[tuple[float, float, float]], *, n_rays: int = PARAMS.n_rays,
-                   occluder: np.ndarray | None = None) -> float:
-    """Fraction of rays from a partly hidden orb whose rim is where the orb and its overlapping
-    neighbours predict it: at the orb's own rim, or where the ray leaves the union of the
-    orb's disc and the neighbours' discs it runs into (overlapping orbs add up, or clip, into
-    one bright region). A bright band or glossy reflection that merely continues past the rim
-    is not explained.
+def union_explains(lum: np.ndarray, orbs: np.ndarray, levels: np.ndarray,
+                   others: list[np.ndarray], *, n_rays: int = PARAMS.n_rays,
+                   occluder: np.ndarray | None = None, n_samples: int = 96) -> np.ndarray:
+    """For each partly hidden orb, the fraction of its rays whose rim is where the orb and its
+    overlapping neighbours predict it: at the orb's own rim, or where the ray leaves the union
+    of the orb's disc and the neighbours' discs it runs into (overlapping orbs add up, or clip,
+    into one bright region), or hidden (off the frame; into the subject, see :func:`_rim_fit`).
+    A bright band or glossy reflection that merely continues past the rim is not explained.
 
-    ``cx, cy, r`` and the ``others`` (x, y, r) are in ``lum`` pixels; ``level`` is the orb's
-    half level (linear luminance).
+    ``orbs``: (M, 3) centre and radius in ``lum`` pixels; ``levels``: (M,) each orb's half
+    level (linear luminance); ``others``: per orb, a (K, 3) array of the neighbours it
+    overlaps. All orbs are handled at once (one remap).
     """
+    orbs = np.asarray(orbs, np.float64).reshape(-1, 3)
+    m = orbs.shape[0]
+    if m == 0:
+        return np.zeros(0)
     h, w = lum.shape
     cos_t, sin_t, _ = _ray_basis(n_rays)
-    exits = np.full(n_rays, float(r))
+    cos_t, sin_t = cos_t.astype(np.float64), sin_t.astype(np.float64)
+    cx, cy, r = orbs[:, 0:1], orbs[:, 1:2], orbs[:, 2:3]
+    k = max([len(o) for o in others] + [1])
+    nb = np.zeros((m, k, 3))
+    for i, o in enumerate(others):
+        if len(o):
+            nb[i, :len(o)] = np.asarray(o, np.float64).reshape(-1, 3)
+    exits = np.repeat(r, n_rays, axis=1)                               # (M, R)
     for _ in range(2):                       # chains of overlapping orbs
-        for bx, by, br in others:
-            dx, dy = bx - cx, by - cy
-            proj = cos_t * dx + sin_t * dy
+        for q in range(k):
+            dx, dy, br = (nb[:, q, 0:1] - cx), (nb[:, q, 1:2] - cy), nb[:, q, 2:3]
+            proj = cos_t[None, :] * dx + sin_t[None, :] * dy
             half2 = br * br - (dx * dx + dy * dy - proj * proj)
             half = np.sqrt(np.maximum(half2, 0.0))
-            enter = (half2 > 0) & (proj - half <= exits + 1.0) & (proj + half > exits)
+            enter = (half2 > 0) & (br > 0) & (proj - half <= exits + 1.0) & (proj + half > exits)
             exits = np.where(enter, proj + half, exits)
-    step = max(r / 32.0, 0.25)
-    rho = np.arange(int((exits.max() * 1.25 + 3.0) / step) + 2, dtype=np.float64) * step
-    mx = (cx + np.outer(cos_t, rho)).astype(np.float32)
-    my = (cy + np.outer(sin_t, rho)).astype(np.float32)
-    prof = cv2.remap(lum, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    j0 = max(1, int(np.searchsorted(rho, 0.3 * r)))
-    below = prof[:, j0:] < level
-    j = np.argmax(below, axis=1) + j0
-    rows = np.arange(n_rays)
-    cross = np.where(below.any(axis=1), rho[j], np.inf)
+    length = exits.max(axis=1, keepdims=True) * 1.25 + 3.0            # (M, 1)
+    step = length / (n_samples - 1)
+    rho = step * np.arange(n_samples)[None, :]                          # (M, S)
+    mx = (cx[:, :, None] + cos_t[None, :, None] * rho[:, None, :]).astype(np.float32)
+    my = (cy[:, :, None] + sin_t[None, :, None] * rho[:, None, :]).astype(np.float32)
+    prof = cv2.remap(lum, mx.reshape(-1, n_samples), my.reshape(-1, n_samples), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE).reshape(m, n_rays, n_samples)
+    idx = np.arange(m)[:, None]
+    rows = np.arange(n_rays)[None, :]
+    j0 = np.maximum(1, np.ceil(0.3 * r / step)).astype(np.int64)        # (M, 1)
+    below = (prof < levels[:, None, None]) & (np.arange(n_samples)[None, None, :] >= j0[:, :, None])
+    j = np.argmax(below, axis=2)
+    cross = np.where(below.any(axis=2), rho[idx, j], np.inf)
     vis = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
     if occluder is not None:
         vis &= ~occluder[np.clip(np.rint(my), 0, h - 1).astype(np.intp),
                          np.clip(np.rint(mx), 0, w - 1).astype(np.intp)]
-    # hidden: the ray leaves the frame or runs into the subject (after coming into view: a
-    # shape inside the subject mask is not hidden by it) before the predicted exit or before
-    # its crossing
-    jx = np.minimum(np.searchsorted(rho, exits), len(rho) - 1)
-    jc = np.minimum(np.searchsorted(rho, np.minimum(cross, rho[-1])), len(rho) - 1)
+    # hidden: the ray leaves the frame or runs into the subject (after coming into view, when
+    # the orb is not in view at all: a shape inside the subject mask is not hidden by it) before
+    # the predicted exit or before its crossing
+    to_idx = lambda v: np.clip(np.ceil(v / step - 1e-9), 0, n_samples - 1).astype(np.int64)  # noqa: E731
+    jx = to_idx(exits)
+    jc = to_idx(np.minimum(cross, length))
     own = np.abs(cross - r) <= 0.2 * r + step
-    jb = np.minimum(np.searchsorted(rho, np.minimum(cross, rho[-1]) + 0.25 * r), len(rho) - 1)
-    if (vis[:, rho <= r].mean() >= PARAMS.min_visible_share
-            or (own & vis[rows, jb]).mean() >= PARAMS.min_facing_rays):
-        fh = np.where((~vis).any(axis=1), np.argmax(~vis, axis=1), vis.shape[1])
-    else:
-        fh = _first_hidden(vis)
+    jb = to_idx(np.minimum(cross, length) + 0.25 * r)
+    inside = rho[:, None, :] <= r[:, :, None]
+    shown = (((vis & inside).sum(axis=(1, 2)) / np.maximum(inside.sum(axis=(1, 2)) * 1.0, 1.0)
+              >= PARAMS.min_visible_share)
+             | ((own & vis[idx, rows, jb]).mean(axis=1) >= PARAMS.min_facing_rays))
+    from_start = np.where((~vis).any(axis=2), np.argmax(~vis, axis=2), n_samples)
+    fh = np.where(shown[:, None], from_start, _first_hidden(vis))
     off_image = (fh <= jx) | (fh <= jc)
     union = np.abs(cross - exits) <= 0.2 * r + step + 1.0
-    return float((own | union | off_image).mean())
+    return (own | union | off_image).mean(axis=1)
 
 
 # ---- image-level summary ----------------------------------------------------------------------
