@@ -104,7 +104,7 @@ References
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -137,23 +137,22 @@ class BokehParams:
     highlight_level_cap: float = 0.6
     #: blobs whose second-moment axis ratio is below this are strips, not orbs nor pairs of orbs.
     min_blob_axis_ratio: float = 0.3
-    #: merged blobs are cropped and resampled to this long side (px) before HoughCircles.
-    hough_crop: int = 80
     #: a blob is measured as one disc only when it overlaps the disc of its area at its centroid
-    #: by this IoU; it is split into orbs only when the union of its distance-transform discs
-    #: covers it by PARAMS.min_merged_iou.
+    #: by this IoU (else, or when that disc fails, it is split into the circles of its outline's
+    #: arcs and its distance-transform maxima).
     min_single_iou: float = 0.5
-    min_merged_iou: float = 0.7
     #: at most this many blobs are measured (lowest seed level first, largest first).
     max_candidates: int = 80
-    #: rays cast from each orb centre, and samples per radius along each ray.
+    #: rays cast from each orb centre (the first, re-centring pass: n_rays_coarse), and samples
+    #: per radius along each ray.
     n_rays: int = 64
+    n_rays_coarse: int = 32
     samples_per_radius: int = 16
     #: orbs smaller than this radius (working px) are measured on full-resolution crops.
     fullres_below_radius: float = 8.0
     #: rays whose rim lies within this fraction of the model radius are inliers.
     inlier_tolerance: float = 0.15
-    min_ray_coverage: float = 0.35
+    min_ray_coverage: float = 0.45
     #: a partly hidden orb needs this fraction of rays explained by its rim or by the union with
     #: the orbs overlapping it.
     min_union_fit: float = 0.85
@@ -174,9 +173,11 @@ class BokehParams:
     #: background's blur where it sits, and a background sharper than this (working px) has none.
     min_disc_over_blur: float = 0.8
     sharp_background_px: float = 1.5
-    #: the subject mask hides part of an orb only while it covers less than this share of it
-    #: (more is evidence that the mask, a template, is wrong there)
-    max_occluded_share: float = 0.7
+    #: the subject mask may hide part of a disc whose area is in view by at least this share
+    #: (a shape wholly inside the mask must close its rim by itself; see :func:`_rim_fit`)
+    min_visible_share: float = 0.25
+    #: ... or whose rim faces the background (off the mask just outside it) on this share of rays
+    min_facing_rays: float = 0.35
     #: oval discs share one orientation (anamorphic) when the resultant length of their doubled
     #: long-axis angles reaches this (cat's-eyes turn with the image radius).
     min_oval_agreement: float = 0.8
@@ -195,6 +196,10 @@ class BokehParams:
     #: the bound is taken this many stops brighter still, for the measurement's spread (a glow
     #: right at glow_max_peak measures within about 10 % of its theoretical width)
     glow_margin_stops: float = 1.0
+    #: the lens's in-focus blur, a Gaussian sigma as a fraction of the long side (1.5 px at
+    #: 1024 px): a small disc's rim may be this soft whatever its radius, if it falls like a
+    #: softened step (symmetric), not like a glow (see :func:`classify`)
+    lens_blur_frac: float = 0.0015
     #: a soft highlight counts as a round Gaussian smear (lowering disc_fraction) only when whole
     #: and at least this round.
     min_soft_circularity: float = 0.9
@@ -227,6 +232,47 @@ def glow_rim_width(peak: float) -> float:
 #: an optical disc's rim (10-90 % width on the unclipped shoulder, over the radius) is narrower
 #: than that of the brightest glow to reject.
 MAX_RIM_WIDTH = glow_rim_width(PARAMS.glow_max_peak * 2.0 ** PARAMS.glow_margin_stops)
+
+
+def glow_rim_asymmetry(peak: float) -> float:
+    """Asymmetry of a Gaussian glow's fall on its unclipped shoulder: the outer half
+    (50 % -> 10 %) over the inner half (90 % -> 50 %), ``(rho_0.1 - rho_0.5) / (rho_0.5 -
+    rho_0.9)`` with ``rho_q = s sqrt(2 ln(P / q))``: 1.35 unclipped, rising with the peak (2.29
+    at 8x white). A step softened by a lens's point spread function (any symmetric blur) falls
+    symmetrically about its half level: 1 (a blurred disc of radius r measures 1.00-1.07 for
+    sigma up to 0.4 r).
+
+    Examples
+    --------
+    >>> round(glow_rim_asymmetry(1.0), 2), round(glow_rim_asymmetry(8.0), 2)
+    (1.35, 2.29)
+    """
+    p = max(float(peak), 1.0)
+    r10, r50, r90 = (math.sqrt(2 * math.log(p / q)) for q in (0.1, 0.5, 0.9))
+    return (r10 - r50) / (r50 - r90)
+
+
+#: a softened step is symmetric (1), the least asymmetric Gaussian glow (unclipped) 1.35: the
+#: bound is their geometric mean.
+MAX_RIM_ASYMMETRY = math.sqrt(1.0 * glow_rim_asymmetry(1.0))
+#: 10-90 % width of a step blurred by a Gaussian of sigma 1 px.
+STEP_EDGE_WIDTH = 2.0 * 1.2815515655446004
+
+
+def max_rim_px(long_side: float) -> float:
+    """Widest rim (10-90 %, px of an image ``long_side`` px long) of a step softened by the
+    lens's in-focus blur (``PARAMS.lens_blur_frac`` of the long side, as a Gaussian sigma)
+    and by the pixel (a 1 px box, 10-90 % width 0.8 px), added in quadrature.
+
+    Examples
+    --------
+    >>> round(max_rim_px(768), 2)
+    3.06
+    """
+    sigma = PARAMS.lens_blur_frac * float(long_side)
+    return math.hypot(STEP_EDGE_WIDTH * sigma, 0.8)
+
+
 #: the lowest seed level is also the least contrast a candidate needs.
 SEED_MIN_CONTRAST = PARAMS.seed_levels[0]
 #: rim 10-90 % width / half-level radius of a Gaussian spot.
@@ -335,6 +381,14 @@ class DiscMeasure:
     rim_width: float = math.nan
     #: trimmed RMS of the visible rim about the best circle, relative to the radius
     circle_rms: float = math.nan
+    #: the same about the best round outline (circle, or blade polygon without ellipse terms)
+    round_rms: float = math.nan
+    #: 10-90 % rim width in px (of the array measured), and the rim's asymmetry: the outer
+    #: half (50 -> 10 %) over the inner half (90 -> 50 %) of the fall, 1 for a softened step
+    rim_px: float = math.nan
+    rim_asym: float = math.nan
+    #: the rim points of the inlier rays (K, 2), px of the measured array
+    rim_xy: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -441,28 +495,6 @@ def find_candidates(lum: np.ndarray, background_mask: np.ndarray, *, min_diamete
 # ---- step 2: proposals inside merged blobs -----------------------------------------------------
 
 
-def hough_proposals(img: np.ndarray, *, min_r: float, max_r: float
-                    ) -> list[tuple[float, float, float]]:
-    """Circles proposed by ``cv2.HoughCircles`` (HOUGH_GRADIENT_ALT) in a crop, (cx, cy, r) in
-    crop px. The crop is resampled so its long side is ``PARAMS.hough_crop`` px (the detector's
-    thresholds are scale-dependent, and the cost grows with the area)."""
-    h, w = img.shape
-    if min(h, w) < 8:
-        return []
-    k = PARAMS.hough_crop / max(h, w)
-    small = cv2.resize(img, (max(8, round(w * k)), max(8, round(h * k))),
-                       interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
-    v = np.sqrt(np.clip(small / max(float(small.max()), 1e-6), 0, 1))   # compress highlights
-    img8 = np.clip(v * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    circles = cv2.HoughCircles(img8, cv2.HOUGH_GRADIENT_ALT, dp=1.5,
-                               minDist=max(2.0, min_r * k), param1=150, param2=0.6,
-                               minRadius=max(2, int(min_r * k)),
-                               maxRadius=max(3, int(math.ceil(max_r * k))))
-    if circles is None:
-        return []
-    return [(float(c[0]) / k, float(c[1]) / k, float(c[2]) / k) for c in circles.reshape(-1, 3)]
-
-
 def distance_proposals(mask: np.ndarray, *, min_r: float, max_n: int = 16
                        ) -> list[tuple[float, float, float]]:
     """Centres of the discs making up a merged blob: maxima of its distance transform."""
@@ -481,35 +513,129 @@ def distance_proposals(mask: np.ndarray, *, min_r: float, max_n: int = 16
     return out
 
 
+def arc_proposals(contour: np.ndarray, inside: np.ndarray, *, keep: np.ndarray | None = None,
+                  min_r: float, max_r: float, max_n: int = 16, min_arc: float = 0.25
+                  ) -> list[tuple[float, float, float]]:
+    """Circles whose arcs make up a blob's outline: a Hough transform of the outline's own
+    points along their inward normals (Ballard 1981; the gradient form of Yuen et al. 1990),
+    then each circle's supporting arc fitted (Kasa 1976) and removed, up to ``max_n`` circles.
+
+    ``contour``: (N, 2) points of the blob's outer contour in order (x, y; px of ``inside``);
+    ``inside``: the blob's mask (decides which normal points inward); ``keep``: (N,) bool, the
+    points that may vote (False on the frame border or a region left out of the search: they
+    are not the rim of a disc). A disc partly behind the subject or cut by the frame, and
+    overlapping discs merged into one blob, each leave an arc of their own rim on the outline;
+    a straight cut (frame, subject) votes for no centre. A circle is proposed when its arc
+    covers ``min_arc`` of its circumference. Returns (cx, cy, r) in the contour's px.
+    OpenCV's HoughCircles cannot be told which edge points to use, hence this form.
+    """
+    pts = np.asarray(contour, np.float64).reshape(-1, 2)
+    n = len(pts)
+    out: list[tuple[float, float, float]] = []
+    if n < 12 or max_r < min_r:
+        return out
+    k = 3 if n >= 40 else 2
+    tan = np.roll(pts, -k, axis=0) - np.roll(pts, k, axis=0)
+    norm = np.hypot(tan[:, 0], tan[:, 1])
+    nrm = np.stack([tan[:, 1], -tan[:, 0]], axis=1) / np.maximum(norm, 1e-9)[:, None]
+    h, w = inside.shape
+    probe = np.rint(pts + 2.0 * nrm).astype(np.int64)
+    okp = (probe[:, 0] >= 0) & (probe[:, 0] < w) & (probe[:, 1] >= 0) & (probe[:, 1] < h)
+    hits = np.zeros(n, bool)
+    hits[okp] = inside[probe[okp, 1], probe[okp, 0]]
+    if hits.mean() < 0.5:
+        nrm = -nrm                                      # point the normals into the blob
+    use = (norm > 0) if keep is None else (np.asarray(keep, bool) & (norm > 0))
+    # the contour's own steps: arc length per point (8-connected steps of 1 or sqrt 2 px)
+    step = np.hypot(*(np.roll(pts, -1, axis=0) - pts).T)
+    radii = np.arange(max(1.0, min_r), max_r + 1.0, 1.0)
+    pad = int(math.ceil(max_r)) + 2
+    gw, gh = w + 2 * pad, h + 2 * pad
+    alive = use.copy()
+    # every point's votes (one per radius along its inward normal), cast once; a point's votes
+    # are taken back when it is explained or discarded
+    cxs = np.rint(pts[:, 0, None] + nrm[:, 0, None] * radii[None, :] + pad).astype(np.int64)
+    cys = np.rint(pts[:, 1, None] + nrm[:, 1, None] * radii[None, :] + pad).astype(np.int64)
+    inb = (cxs >= 0) & (cxs < gw) & (cys >= 0) & (cys < gh)
+    flat = np.where(inb, cys * gw + cxs, gw * gh)                       # gw * gh: no vote
+
+    def votes(sel: np.ndarray) -> np.ndarray:
+        return np.bincount(flat[sel].ravel(), minlength=gw * gh + 1)[:-1].astype(np.float32)
+
+    acc = votes(alive)
+    misses = 0
+    for _ in range(2 * max_n):
+        if alive.sum() < 8 or misses >= 3:
+            break
+        peak = int(np.argmax(cv2.blur(acc.reshape(gh, gw), (3, 3))))
+        py, px = divmod(peak, gw)
+        c = np.array([px - pad, py - pad], np.float64)
+        d = pts - c
+        dist = np.hypot(d[:, 0], d[:, 1])
+        aligned = alive & ((-(d * nrm).sum(axis=1)) >= 0.9 * dist)     # normal toward c
+        if aligned.sum() < 8:
+            break
+        da = dist[aligned]
+        da = da[(da >= radii[0]) & (da <= radii[-1])]
+        if da.size == 0:
+            break
+        r = float(np.argmax(np.bincount(np.rint(da).astype(np.int64))))
+        # supporters: the arc within a blade polygon's spread (+-15 %) of that radius
+        sup = aligned & (np.abs(dist - r) <= max(1.5, PARAMS.inlier_tolerance * r))
+        if sup.sum() >= 8:                              # refine: algebraic circle fit
+            a = np.column_stack([2 * pts[sup], np.ones(int(sup.sum()))])
+            b = (pts[sup] ** 2).sum(axis=1)
+            sol, *_ = np.linalg.lstsq(a, b, rcond=None)
+            r2 = sol[2] + sol[0] ** 2 + sol[1] ** 2
+            if r2 > 0 and math.hypot(*(sol[:2] - c)) <= PARAMS.inlier_tolerance * r:
+                c, r = sol[:2], math.sqrt(r2)
+            else:
+                r = float(np.median(dist[sup]))
+        arc = float(step[sup].sum()) / (2 * math.pi * r)
+        if arc < min_arc or sup.sum() < 8:
+            acc -= votes(aligned)      # the strongest peak is not a circle: drop its voters
+            alive &= ~aligned
+            misses += 1
+            continue
+        misses = 0
+        acc -= votes(sup)
+        alive &= ~sup
+        out.append((float(c[0]), float(c[1]), r))
+        if len(out) >= max_n:
+            break
+    return out
+
+
 # ---- step 3: measurement --------------------------------------------------------------------
 
 
-@lru_cache(maxsize=16)
-def _outer(design_key: tuple[int, int]) -> np.ndarray:
-    nr, n = design_key
-    d = _ray_basis(nr)[2] if n == 0 else _blade_design(nr, n)
-    return (d[:, :, None] * d[:, None, :]).reshape(nr, -1)
-
-
-@lru_cache(maxsize=16)
-def _blade_design(nr: int, n: int) -> np.ndarray:
-    """Harmonics 0..2 plus n and 2n (cos, sin) at ``nr`` equal angles."""
+@lru_cache(maxsize=32)
+def _design(nr: int, blades: int = 0, ellipse: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Design matrix of r(theta) at ``nr`` equal angles: harmonics 0..1 (a circle), plus 2
+    (``ellipse``: the ellipse terms), plus ``blades`` and twice ``blades`` (cos, sin) when given;
+    and its per-ray outer products (rays, k * k) for the normal equations."""
     theta = 2 * np.pi * np.arange(nr) / nr
-    extra = [f(k * n * theta)[:, None] for k in (1, 2) for f in (np.cos, np.sin)]
-    return np.concatenate([_ray_basis(nr)[2]] + extra, axis=1)
+    cols = [np.ones_like(theta), np.cos(theta), np.sin(theta)]
+    if ellipse:
+        cols += [np.cos(2 * theta), np.sin(2 * theta)]
+    if blades:
+        cols += [f(k * blades * theta) for k in (1, 2) for f in (np.cos, np.sin)]
+    d = np.stack(cols, axis=1)
+    return d, (d[:, :, None] * d[:, None, :]).reshape(nr, -1)
 
 
-def _weighted_lstsq(design: np.ndarray, mask: np.ndarray, y: np.ndarray, *, blades: int = 0
-                    ) -> np.ndarray:
-    """Least squares of ``y`` (N, rays) on ``design`` (rays, k; harmonics 0..2, plus ``blades``
-    and twice ``blades`` when given), each row over its masked rays: normal equations with the
-    outer products precomputed (one matrix product for all rows)."""
-    nr, k = design.shape
-    key = (nr, blades)
+def _weighted_lstsq(mask: np.ndarray, y: np.ndarray, *, blades: int = 0, ellipse: bool = True
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares of ``y`` (N, rays) on the :func:`_design` of (``blades``, ``ellipse``),
+    each row over its masked rays: normal equations with the outer products precomputed (one
+    matrix product for all rows). Returns (coefficients (N, k), design (rays, k))."""
+    nr = mask.shape[1]
+    design, outer = _design(nr, blades, ellipse)
+    k = design.shape[1]
     w = mask.astype(np.float64)
-    a = (w @ _outer(key)).reshape(-1, k, k) + 1e-9 * np.eye(k)
+    a = (w @ outer).reshape(-1, k, k) + 1e-9 * np.eye(k)
     b = (w * np.where(mask, y, 0.0)) @ design
-    return np.linalg.solve(a, b[:, :, None])[:, :, 0]
+    return np.linalg.solve(a, b[:, :, None])[:, :, 0], design
 
 _CROSS3 = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
@@ -593,10 +719,12 @@ class RaySampler:
                  work_scale: float = 1.0, n_rays: int = PARAMS.n_rays,
                  occluder: np.ndarray | None = None):
         self.lum = np.asarray(work_lum, dtype=np.float32)
-        #: where the subject may hide an orb (working px): samples there count as hidden, like
-        #: samples off the frame
+        #: where the subject may hide an orb (working px): a ray that runs into it before its
+        #: rim is hidden there (see :func:`_rim_fit`)
         self.occ = None if occluder is None or not np.any(occluder) else np.asarray(occluder, bool)
         self._occ_f = None if self.occ is None else self.occ.astype(np.float32)
+        #: summed-area table of the occluder: which hypotheses can reach it at all
+        self._occ_sum = None if self.occ is None else cv2.integral(self.occ.astype(np.uint8))
         self.full = full_rgb if (full_rgb is not None and work_scale < 0.999) else None
         self.s = float(work_scale)
         self.cos, self.sin, self.design = _ray_basis(n_rays)
@@ -605,10 +733,28 @@ class RaySampler:
         self.u = (np.arange(int(2.6 * PARAMS.samples_per_radius) + 2, dtype=np.float32)
                   / np.float32(PARAMS.samples_per_radius))
 
+    def with_rays(self, n_rays: int) -> "RaySampler":
+        """The same sampler casting ``n_rays`` rays (a cheap first pass)."""
+        other = object.__new__(RaySampler)
+        other.__dict__.update(self.__dict__)
+        other.cos, other.sin, other.design = _ray_basis(n_rays)
+        other.n_rays = n_rays
+        return other
+
+    def _near_occluder(self, cx: np.ndarray, cy: np.ndarray, reach: np.ndarray) -> np.ndarray:
+        """Which hypotheses have occluder pixels within ``reach`` (a square) of their centre."""
+        h, w = self.occ.shape
+        x0 = np.clip(np.floor(cx - reach), 0, w).astype(np.int64)
+        x1 = np.clip(np.ceil(cx + reach) + 1, 0, w).astype(np.int64)
+        y0 = np.clip(np.floor(cy - reach), 0, h).astype(np.int64)
+        y1 = np.clip(np.ceil(cy + reach) + 1, 0, h).astype(np.int64)
+        t = self._occ_sum
+        return (t[y1, x1] - t[y0, x1] - t[y1, x0] + t[y0, x0]) > 0
+
     def sample(self, cx: np.ndarray, cy: np.ndarray, r0: np.ndarray, *, full: bool = True,
-               rho: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Profiles (N, rays, samples) and whether each sample lies inside the image.
-        ``full=False``: everything on the working copy (a cheap first pass). ``rho``: explicit
+               rho: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Profiles (N, rays, samples), whether each sample lies inside the image, and whether
+        it lies on the occluder (the subject; all False without one). ``full=False``: everything on the working copy (a cheap first pass). ``rho``: explicit
         distances from the centre (N, rays, samples; working px) instead of ``u * r0``."""
         h, w = self.lum.shape
         n, nr = len(cx), self.n_rays
@@ -620,16 +766,14 @@ class RaySampler:
         mx = cx.astype(np.float32)[:, None, None] + self.cos[None, :, None] * rho
         my = cy.astype(np.float32)[:, None, None] + self.sin[None, :, None] * rho
         in_img = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+        hit = np.zeros_like(in_img)
         if self.occ is not None:
-            # not for an orb the subject mask covers (nearly) whole: that is evidence that the
-            # (template) mask is wrong there, not that the orb is hidden
-            hit = cv2.remap(self._occ_f, mx.reshape(-1, ns), my.reshape(-1, ns),
-                            cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
-                            borderValue=0.0).reshape(n, nr, ns) > 0.5
-            inside = rho <= r0.astype(np.float32)[:, None, None]
-            covered = (hit & inside).sum(axis=(1, 2)) / np.maximum(inside.sum(axis=(1, 2)), 1)
-            use = covered < PARAMS.max_occluded_share
-            in_img[use] &= ~hit[use]
+            near = self._near_occluder(cx, cy, rho.reshape(n, -1).max(axis=1) + 1.0)
+            if near.any():
+                hit[near] = cv2.remap(self._occ_f, mx[near].reshape(-1, ns),
+                                      my[near].reshape(-1, ns), cv2.INTER_NEAREST,
+                                      borderMode=cv2.BORDER_CONSTANT,
+                                      borderValue=0.0).reshape(-1, nr, ns) > 0.5
         prof = np.empty((n, nr, ns), np.float32)
         small = ((r0 < PARAMS.fullres_below_radius) if (full and self.full is not None)
                  else np.zeros(n, bool))
@@ -661,23 +805,48 @@ class RaySampler:
             prof[small] = cv2.remap(mosaic, fx.reshape(-1, ns), fy.reshape(-1, ns),
                                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
                                     ).reshape(-1, nr, ns)
-        return prof, in_img
+        return prof, in_img, hit
 
 
-def _rim_fit(prof: np.ndarray, in_img: np.ndarray, r0: np.ndarray, sampler: RaySampler
-             ) -> dict[str, np.ndarray]:
+def _rim_fit(prof: np.ndarray, in_img: np.ndarray, occ: np.ndarray, r0: np.ndarray,
+             sampler: RaySampler) -> dict[str, np.ndarray]:
     """Plateau, background, rim radii and the robust harmonic 0..2 rim fit of sampled rays
-    (arrays with one row per hypothesis, radii in working px)."""
+    (arrays with one row per hypothesis, radii in working px; ``in_img``: samples in the frame,
+    ``occ``: samples on the occluder).
+
+    The occluder (the subject mask) is evidence, not truth: a ray whose rim falls on it where
+    the visible rays put the rim is a rim point (the mask took in part of the disc, as a
+    segmentation may take a bright disc touching the person); one that runs into it and finds
+    no such rim is hidden, not missing."""
     n = prof.shape[0]
     nr, u, design = sampler.n_rays, sampler.u, sampler.design
     spr = float(PARAMS.samples_per_radius)
     rows = np.arange(nr)[None, :]
     idx = np.arange(n)[:, None]
     j0 = max(1, int(math.ceil(0.3 * spr)))
-    # lower quartile over rays at each radius (a brighter neighbour covers a few rays)
-    pq = np.partition(prof[:, :, u <= 0.9], nr // 4, axis=1)[:, nr // 4, :]
+    # lower quartile over the visible rays at each radius (a brighter neighbour covers a few
+    # rays; samples off the frame or on the subject say nothing about this disc)
+    vis = in_img & ~occ
+    part = ~vis.reshape(n, -1).all(axis=1)          # rows with hidden samples (the rest: fast)
+    inner_s = u <= 0.9
+    outer_s = u >= 1.0
+    pq = np.partition(prof[:, :, inner_s], nr // 4, axis=1)[:, nr // 4, :]
+    lo = np.partition(prof[:, :, outer_s].min(axis=2), nr // 2, axis=1)[:, nr // 2]
+    if part.any():
+        pp, vp, ip = prof[part], vis[part], in_img[part]
+        q = _masked_quantile(pp[:, :, inner_s], vp[:, :, inner_s], 0.25)
+        q = np.where(np.isfinite(q), q, _masked_quantile(pp[:, :, inner_s], ip[:, :, inner_s], 0.25))
+        pq[part] = np.where(np.isfinite(q), q, pq[part])
+        # background: each ray's darkest visible sample outside the radius, median over the
+        # rays that have one
+        lp = np.full(int(part.sum()), np.nan)
+        for seen in (vp, ip):
+            ray_min = np.where(seen[:, :, outer_s], pp[:, :, outer_s], np.inf).min(axis=2)
+            lo2 = _masked_quantile(ray_min[:, :, None], np.isfinite(ray_min)[:, :, None], 0.5)[:, 0]
+            lp = np.where(np.isfinite(lp), lp, lo2)
+        lo[part] = lp
     hi = pq.max(axis=1)
-    lo = np.partition(prof[:, :, u >= 1.0].min(axis=2), nr // 2, axis=1)[:, nr // 2]
+    lo = np.where(np.isfinite(lo), lo, hi)
     # the rim is where the profile falls through half the level of the disc's dimmest interior
     # (a soap bubble is dim inside its bright rim, an onion disc has dark rings): the first
     # crossing outward is then the outer edge
@@ -687,22 +856,55 @@ def _rim_fit(prof: np.ndarray, in_img: np.ndarray, r0: np.ndarray, sampler: RayS
     level = lo + 0.5 * (inner - lo)
     below = prof[:, :, j0:] < level[:, None, None]
     j = np.argmax(below, axis=2) + j0
-    ok = below.any(axis=2) & (j > j0) & in_img[idx, rows, j]
+    # a rim point is in the frame from where the ray comes into view up to the crossing; it is
+    # seen when the ray does not run into the subject first (a centre may lie just under the
+    # subject's outline: the ray counts from where it comes into view)
+    crossed = below.any(axis=2) & (j > j0)
+    ns = prof.shape[2]
+    fh_img = np.full((n, nr), ns)
+    fh_vis = np.full((n, nr), ns)
+    if part.any():
+        fh_img[part] = _first_hidden(in_img[part])
+        fh_vis[part] = _first_hidden(vis[part])
+    ok = crossed & (fh_img > j)
+    seen = ok & (fh_vis > j)
     p0, p1 = prof[idx, rows, j - 1], prof[idx, rows, j]
     frac = np.clip((p0 - level[:, None]) / np.where(p0 > p1, p0 - p1, 1.0), 0.0, 1.0)
     radii = (u[j - 1] + frac / spr) * r0[:, None]
-    # robust fit: the median circle first, then harmonics 0..2 on the inliers
-    r_ref = _masked_median(radii, ok)
+    # robust fit: the median circle first, then harmonics 0..2 on the inliers; on an arc (a
+    # partly hidden rim) the ellipse terms trade off against the radius and the centre, so
+    # there the outline is a circle (harmonics 0..1)
+    start = np.where((seen.sum(axis=1) >= 8)[:, None], seen, ok)
+    r_ref = _masked_median(radii, start)
     r_ref = np.where(np.isfinite(r_ref), r_ref, r0)
     model = np.repeat(r_ref[:, None], nr, axis=1)
-    for tol in (0.45, 0.3, PARAMS.inlier_tolerance):
-        inl = ok & (np.abs(radii - model) <= tol * r_ref[:, None])
-        coef = _weighted_lstsq(design, inl, radii)
+    whole = ok.mean(axis=1) >= PARAMS.min_shape_coverage
+    for k, tol in enumerate((0.45, 0.3, PARAMS.inlier_tolerance)):
+        inl = (start if k == 0 else ok) & (np.abs(radii - model) <= tol * r_ref[:, None])
+        coef, _ = _weighted_lstsq(inl, radii)
+        if not whole.all():
+            c3, _ = _weighted_lstsq(inl, radii, ellipse=False)
+            coef = np.where(whole[:, None], coef, np.pad(c3, ((0, 0), (0, 2))))
         model = coef @ design.T
         r_ref = np.where(coef[:, 0] > 0.5, coef[:, 0], r_ref)
-    alive = (hi > lo) & (ok.sum(axis=1) >= 8) & (inl.sum(axis=1) >= 8)
+    alive = (hi > lo) & (ok.sum(axis=1) >= nr // 8) & (inl.sum(axis=1) >= nr // 8)
+    # where each ray is first hidden: from its start when the disc is in view (part of its
+    # area off the subject mask: the centre of a disc behind the subject's outline may lie
+    # under it; or its rim faces the background on PARAMS.min_facing_rays of the rays: the mask
+    # took in a disc touching the person), else only after coming into view (a bright shape
+    # inside the subject, its rim facing the subject, is not a disc the subject hides)
+    hidden_at = np.full((n, nr), ns)
+    if part.any():
+        inside = u <= 1.0
+        vp = vis[part]
+        jb = np.minimum(j[part] + int(round(0.25 * spr)), ns - 1)
+        facing = inl[part] & vp[np.arange(vp.shape[0])[:, None], rows, jb]
+        shown = ((vp[:, :, inside].mean(axis=(1, 2)) >= PARAMS.min_visible_share)
+                 | (facing.mean(axis=1) >= PARAMS.min_facing_rays))
+        from_start = np.where((~vp).any(axis=2), np.argmax(~vp, axis=2), ns)
+        hidden_at[part] = np.where(shown[:, None], from_start, fh_vis[part])
     return {"hi": hi, "lo": lo, "level": level, "radii": radii, "inl": inl, "coef": coef,
-            "model": model, "r": r_ref, "alive": alive}
+            "model": model, "r": r_ref, "alive": alive, "hidden_at": hidden_at}
 
 
 def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0.0
@@ -733,11 +935,12 @@ def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0
     keep = np.nonzero(good)[0]
     if keep.size == 0:
         return out
-    prof, in_img = sampler.sample(cx[keep], cy[keep], r0[keep], full=False)
-    f = _rim_fit(prof, in_img, r0[keep], sampler)
+    coarse = sampler.with_rays(PARAMS.n_rays_coarse)
+    prof, in_img, occ = coarse.sample(cx[keep], cy[keep], r0[keep], full=False)
+    f = _rim_fit(prof, in_img, occ, r0[keep], coarse)
     # hopeless after the first pass (lenient: its centre may still be off)? then stop here
     cov1 = f["inl"].mean(axis=1)
-    mis1 = _mismatch(prof, in_img, f, r0[keep])
+    mis1 = _mismatch(prof, f, r0[keep])
     go_on = f["alive"] & (cov1 >= 0.6 * PARAMS.min_ray_coverage) & (f["hi"] >= 0.8 * min_level) \
         & (mis1 <= 2.5 * PARAMS.max_rim_mismatch)
     for i in np.nonzero(f["alive"] & ~go_on)[0]:
@@ -755,16 +958,17 @@ def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0
     r0[keep] = np.where(move, np.clip(r1, 0.8, 4.0 * r0[keep]), r0[keep])
     # pass 2, from the refined centre (full resolution for small orbs)
     sx, sy, sr = cx[keep], cy[keep], r0[keep]
-    prof, in_img = sampler.sample(sx, sy, sr)
-    f = _rim_fit(prof, in_img, sr, sampler)
+    prof, in_img, occ = sampler.sample(sx, sy, sr)
+    f = _rim_fit(prof, in_img, occ, sr, sampler)
     m = prof.shape[0]
     hi, lo, inl, model, r_fit = f["hi"], f["lo"], f["inl"], f["model"], f["r"]
     coverage = inl.mean(axis=1)
-    mismatch = _mismatch(prof, in_img, f, sr)
+    mismatch = _mismatch(prof, f, sr)
     x, y = sx + f["coef"][:, 1], sy + f["coef"][:, 2]                     # fitted centres
     spread = np.full(m, np.nan)
     rim_rms = np.full(m, np.nan)
     circle_rms = np.full(m, np.nan)
+    round_rms = np.full(m, np.nan)
     stage1 = f["alive"] & (coverage >= PARAMS.min_ray_coverage) & (hi >= min_level) \
         & (mismatch <= PARAMS.max_rim_mismatch) & (hi >= PARAMS.seed_min_ratio * np.maximum(lo, 0.0)) \
         & (hi - lo >= SEED_MIN_CONTRAST)
@@ -781,7 +985,8 @@ def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0
     partial = stage2 & (coverage < PARAMS.min_shape_coverage)
     if partial.any():                # the visible arc of a partly hidden orb
         p = np.nonzero(partial)[0]
-        rim_rms[p], circle_rms[p] = _rim_rms(f["radii"][p], inl[p], sampler, r_fit[p])
+        rim_rms[p], circle_rms[p], round_rms[p] = _rim_rms(f["radii"][p], inl[p], sampler,
+                                                           r_fit[p])
     stage3 = stage2 & ~(partial & ~(rim_rms <= PARAMS.max_partial_rim_rms))
     for i in np.nonzero(f["alive"] & ~stage3)[0]:
         out[keep[i]] = DiscMeasure(float(x[i]), float(y[i]), float(r_fit[i]),
@@ -795,12 +1000,12 @@ def measure_discs(sampler: RaySampler, hyps: np.ndarray, *, min_level: float = 0
                                            r_fit[p], coverage[p], mismatch[p], sampler)):
             out[keep[i]] = replace(mm, rim_rms=float(rim_rms[i]),
                                    plateau_spread=float(spread[i]),
-                                   circle_rms=float(circle_rms[i]))
+                                   circle_rms=float(circle_rms[i]),
+                                   round_rms=float(round_rms[i]))
     return out
 
 
-def _mismatch(prof: np.ndarray, in_img: np.ndarray, f: dict[str, np.ndarray],
-              r0: np.ndarray) -> np.ndarray:
+def _mismatch(prof: np.ndarray, f: dict[str, np.ndarray], r0: np.ndarray) -> np.ndarray:
     """Fraction of rays without a fitting rim that are neither hidden by a brighter neighbour
     (still bright just outside the fitted rim) nor out of the image: the blob is not this disc
     there."""
@@ -809,10 +1014,10 @@ def _mismatch(prof: np.ndarray, in_img: np.ndarray, f: dict[str, np.ndarray],
     j1 = np.clip(np.round(1.15 * f["model"] / r0[:, None] * PARAMS.samples_per_radius).astype(np.int64),
                  0, prof.shape[2] - 1)
     hidden = prof[idx, rows, j1] >= f["level"][:, None]
-    # out of the frame, or into the subject, anywhere before the expected rim
-    out_ = ~in_img
-    first_out = np.where(out_.any(axis=2), np.argmax(out_, axis=2), out_.shape[2])
-    left = first_out <= j1
+    # out of the frame, or into the subject, before the expected rim (see _rim_fit's
+    # "hidden_at": a shape inside the subject mask whose rim does not close is not a disc the
+    # subject hides)
+    left = f["hidden_at"] <= j1
     return (~f["inl"] & ~hidden & ~left).mean(axis=1)
 
 
@@ -834,37 +1039,32 @@ def _masked_spread(values: np.ndarray, rays: np.ndarray, *, lower: bool = False)
 
 
 def _rim_rms(radii: np.ndarray, inl: np.ndarray, sampler: RaySampler, r: np.ndarray
-             ) -> np.ndarray:
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Trimmed RMS distance (the best 80 % of the inlier rays: rays grazing a neighbour are
-    the rest) of the rim points from the best of: circle + ellipse terms
-    (harmonics 0..2), plus the harmonics n and 2n of one blade count n = 5..9; relative to the
-    radius. A visible arc
-    of a real (round or polygonal) orb fits within ~2 %; the outline of a window or a glossy
-    reflection cut into pieces does not."""
-    nr = sampler.n_rays
+    the rest) of the rim points from fitted outlines, relative to the radius: (the best of
+    every outline, the circle, the best round outline). The outlines: circle (harmonics 0..1),
+    ellipse (0..2), and for each blade count n = 5..9 the blade polygon (harmonics n and 2n)
+    with and without the ellipse terms; "round" outlines are the circle and the blade polygons
+    without ellipse terms. A visible arc of a real (round or polygonal) orb fits within ~2 %;
+    the outline of a window or a glossy reflection cut into pieces does not."""
     best = np.full(radii.shape[0], np.inf)
     circle = best
-    for n in (-1, 0, 5, 6, 7, 8, 9):
-        d = (sampler.design[:, :3] if n == -1 else sampler.design if n == 0
-             else _blade_design(nr, n))
-        coef = _weighted_lstsq(d, inl, radii, blades=n) if n >= 0 else _circle_lstsq(d, inl, radii)
+    round_ = best
+    keep = np.maximum((0.8 * inl.sum(axis=1)).astype(np.int64), 1)   # trim the worst 20 %
+    rows = np.arange(len(keep))
+    for blades, ellipse in [(0, False), (0, True)] + [(n, e) for n in (5, 6, 7, 8, 9)
+                                                      for e in (False, True)]:
+        coef, d = _weighted_lstsq(inl, radii, blades=blades, ellipse=ellipse)
         sq = np.sort(np.where(inl, (radii - coef @ d.T) ** 2, np.inf), axis=1)
-        keep = np.maximum((0.8 * inl.sum(axis=1)).astype(np.int64), 1)   # trim the worst 20 %
         csum = np.cumsum(np.where(np.isfinite(sq), sq, 0.0), axis=1)
-        res = csum[np.arange(len(keep)), keep - 1] / keep
-        if n == -1:
+        res = csum[rows, keep - 1] / keep
+        if blades == 0 and not ellipse:
             circle = res
+        if not ellipse:
+            round_ = np.minimum(round_, res)
         best = np.minimum(best, res)
     rr = np.maximum(r, 1e-6)
-    return np.sqrt(best) / rr, np.sqrt(circle) / rr
-
-
-def _circle_lstsq(design: np.ndarray, mask: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Least squares of ``y`` on harmonics 0..1 (``design`` with 3 columns), row by row."""
-    w = mask.astype(np.float64)
-    a = np.einsum("nr,ri,rj->nij", w, design, design) + 1e-9 * np.eye(design.shape[1])
-    b = (w * np.where(mask, y, 0.0)) @ design
-    return np.linalg.solve(a, b[:, :, None])[:, :, 0]
+    return np.sqrt(best) / rr, np.sqrt(circle) / rr, np.sqrt(round_) / rr
 
 
 def _rim_crossing(prof: np.ndarray, off: np.ndarray, level: float, *, outward: bool) -> np.ndarray:
@@ -930,7 +1130,7 @@ def _shape_and_rim(prof: np.ndarray, r0: np.ndarray, sx: np.ndarray, sy: np.ndar
     g = np.linspace(-1.0, 1.0, 2 * PARAMS.rim_samples + 1)
     off = half_w[:, None] * g[None, :]                                   # (M, K)
     rho = np.maximum(rim[:, :, None] + off[:, None, :], 0.0)
-    fine, fine_in = sampler.sample(sx, sy, r0, rho=rho)
+    fine, fine_in, _ = sampler.sample(sx, sy, r0, rho=rho)
     w_ = (use[:, :, None] & fine_in).astype(np.float64)
     cnt = w_.sum(axis=1)
     mean_prof = (fine * w_).sum(axis=1) / np.maximum(cnt, 1)
@@ -938,6 +1138,16 @@ def _shape_and_rim(prof: np.ndarray, r0: np.ndarray, sx: np.ndarray, sy: np.ndar
     mean_prof = np.where(cnt > 0, mean_prof, np.nan)
     p90 = _rim_crossing(mean_prof, off, 0.9, outward=False)
     p10 = _rim_crossing(mean_prof, off, 0.1, outward=True)
+    # the half-way point, searched outward from the 90 % point
+    after = (off >= np.nan_to_num(p90, nan=np.inf)[:, None]) & (mean_prof < 0.5)
+    k50 = np.argmax(after, axis=1)
+    rows_m = np.arange(m)
+    a50, b50 = mean_prof[rows_m, np.maximum(k50 - 1, 0)], mean_prof[rows_m, k50]
+    o_a, o_b = off[rows_m, np.maximum(k50 - 1, 0)], off[rows_m, k50]
+    frac50 = np.clip((a50 - 0.5) / np.where(a50 > b50, a50 - b50, 1.0), 0.0, 1.0)
+    p50 = np.where(after.any(axis=1) & (k50 > 0), o_a + frac50 * (o_b - o_a), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        asym = (p10 - p50) / (p50 - p90)
     t_px = p10 - p90
     width = t_px / np.maximum(r_eq, 1e-6)
     sharp = np.clip(1.0 - width / GAUSSIAN_EDGE_WIDTH, 0.0, 1.0)
@@ -956,16 +1166,27 @@ def _shape_and_rim(prof: np.ndarray, r0: np.ndarray, sx: np.ndarray, sy: np.ndar
         out.append(DiscMeasure(float(x[i]), float(y[i]), float(r_eq[i]), float(coverage[i]),
                                float(circ[i]), aspect, angle, float(sharp[i]), float(hi[i]),
                                float(lo[i]), float(order[i]), float(low[i]),
-                               float(mismatch[i]), rim_width=float(width[i])))
+                               float(mismatch[i]), rim_width=float(width[i]),
+                               rim_px=float(t_px[i]), rim_asym=float(asym[i]),
+                               rim_xy=pts.astype(np.float64)))
     return out
 
 
-def classify(m: DiscMeasure, *, min_level: float = 0.0) -> str:
+def classify(m: DiscMeasure, *, min_level: float = 0.0, max_px: float = math.inf) -> str:
     """'orb', 'soft' (a round Gaussian smear) or the reason the hypothesis is not an orb.
 
     ``min_level``: the plateau must reach this linear luminance (the caller passes
     ``PARAMS.highlight_over_median`` x the median background luminance, capped at
-    ``PARAMS.highlight_level_cap``: an orb is the image of a light source).
+    ``PARAMS.highlight_level_cap``: an orb is the image of a light source). ``max_px``: the
+    widest rim (px of the measured array) of a step softened by the lens's in-focus blur
+    (:func:`max_rim_px`).
+
+    The rim criterion: an optical disc's rim is a step softened by at most the lens's in-focus
+    blur. Either its width is a small fraction of the radius (below ``MAX_RIM_WIDTH``, the width
+    of a glow one stop above the brightest to reject), or it is no wider than that blur
+    (``max_px``), falls symmetrically about its half level (``MAX_RIM_ASYMMETRY``: a Gaussian's
+    fall is not symmetric at any peak) and is narrower than the radius (the disc is resolved).
+    A small disc softened by the lens thus stays a disc; a small glow does not.
     """
     if m.coverage < PARAMS.min_ray_coverage:
         return "rim not closed"
@@ -980,8 +1201,8 @@ def classify(m: DiscMeasure, *, min_level: float = 0.0) -> str:
     partial = m.coverage < PARAMS.min_shape_coverage
     if partial and not m.rim_rms <= PARAMS.max_partial_rim_rms:
         return "visible rim is not an arc of a disc"
-    if partial and m.circle_rms <= PARAMS.max_partial_rim_rms:
-        pass                                 # the visible arc is an arc of a circle: round
+    if partial and m.round_rms <= PARAMS.max_partial_rim_rms:
+        pass                 # the visible arc is an arc of a circle or a blade polygon: round
     elif math.isfinite(m.aspect) and m.aspect < (PARAMS.min_partial_aspect if partial else PARAMS.min_aspect):
         return "elongated"
     if math.isfinite(m.circularity) and m.circularity < PARAMS.min_circularity:
@@ -990,6 +1211,8 @@ def classify(m: DiscMeasure, *, min_level: float = 0.0) -> str:
         return "square or triangular"
     if m.rim_width <= MAX_RIM_WIDTH:
         return "orb"
+    if m.rim_px <= max_px and m.rim_asym <= MAX_RIM_ASYMMETRY and m.rim_width <= 1.0:
+        return "orb"
     # a Gaussian smear is only recognised as such when it is whole and round
     if partial or not m.circularity >= PARAMS.min_soft_circularity:
         return "soft and not round"
@@ -997,6 +1220,25 @@ def classify(m: DiscMeasure, *, min_level: float = 0.0) -> str:
 
 
 # ---- steps 1-4 together -----------------------------------------------------------------------
+def _first_hidden(vis: np.ndarray) -> np.ndarray:
+    """Index of the first hidden sample after the first visible one along the last axis
+    (the length of the axis when the ray stays visible once in view)."""
+    n = vis.shape[-1]
+    seen = np.maximum.accumulate(vis, axis=-1)
+    hid = seen & ~vis
+    return np.where(hid.any(axis=-1), np.argmax(hid, axis=-1), n)
+
+
+def _masked_quantile(values: np.ndarray, mask: np.ndarray, q: float) -> np.ndarray:
+    """Quantile ``q`` (lower order statistic) over axis 1 of ``values`` (N, K, ...) restricted to
+    ``mask``; NaN where a column has no masked entry."""
+    v = np.sort(np.where(mask, values, np.inf), axis=1)
+    k = mask.sum(axis=1, keepdims=True)
+    i = np.clip((q * (k - 1)).astype(np.int64), 0, None)
+    out = np.take_along_axis(v, i, axis=1)[:, 0]
+    return np.where(k[:, 0] > 0, out, np.nan)
+
+
 def _masked_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Median of each row over its masked entries (NaN when a row has none)."""
     v = np.sort(np.where(mask, values, np.inf), axis=1)
@@ -1050,6 +1292,7 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
         return out
     s = float(work_scale)
     min_d = max(3.0, min_diameter_frac * max(H, W))
+    rim_px_max = max_rim_px(max(H, W))
     max_d = max(min_d + 1.0, max_diameter_frac * min(H, W))
     k = max(1, int(math.sqrt(H * W / 20000)))          # ~20 000 samples are plenty
     bg_values = lum[::k, ::k][bgm[::k, ::k]]
@@ -1080,9 +1323,10 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
         occ = cv2.dilate(np.asarray(occluder, np.uint8), np.ones((7, 7), np.uint8)) > 0
     sampler = RaySampler(lum, full_rgb=full_rgb, work_scale=s, occluder=occ)
     rejected: dict[str, int] = out["rejected"]
-    found: list[tuple[Orb, bool, float]] = []      # (orb, is a disc, rim level); full-res px
-    found_work: list[tuple[float, float, float]] = []          # the same orbs in working px
-    claimed = np.zeros((hb, wb), np.uint8)   # blob px covered by orbs found so far
+    # accepted hypotheses: (orb (full-res px), is a disc, rim level, (x, y, r) working px,
+    # quality, measure); duplicates of one disc are all kept and resolved at the end (the best
+    # that survives the checks on the whole set wins)
+    found: list[tuple[Orb, bool, float, tuple[float, float, float], float, DiscMeasure]] = []
     owner = np.zeros((hb, wb), np.uint16)    # 1 + index of the examined blob covering a pixel
     owner_area: list[float] = []
 
@@ -1102,16 +1346,24 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
                 return False
         return True
 
-    def record(hyps: list[tuple[float, float, float]]) -> list[str]:
-        """Measure hypotheses (working px) together; keep the orbs and soft highlights."""
+    def record(hyps: list[tuple[float, float, float]]) -> list[tuple[str, int]]:
+        """Measure hypotheses (working px) together; keep the orbs and soft highlights.
+        Returns (verdict, index into ``found`` or -1) per hypothesis."""
         verdicts = []
         for hyp, m in zip(hyps, measure_discs(sampler, np.array(hyps, dtype=np.float64).reshape(-1, 3),
                                               min_level=min_level)):
-            verdict = "no rim" if m is None else classify(m, min_level=min_level)
+            verdict = "no rim" if m is None else classify(m, min_level=min_level, max_px=rim_px_max)
             hx, hy, hr = (hyp if m is None else (m.cx, m.cy, m.r))
             trace.append({"x": (hx + 0.5) / s - 0.5, "y": (hy + 0.5) / s - 0.5, "r": hr / s,
                           "verdict": verdict,
-                          "rim_width": math.nan if m is None else m.rim_width})
+                          "rim_width": math.nan if m is None else m.rim_width,
+                          "coverage": math.nan if m is None else m.coverage,
+                          "mismatch": math.nan if m is None else m.mismatch,
+                          "rim_rms": math.nan if m is None else m.rim_rms,
+                          "round_rms": math.nan if m is None else m.round_rms,
+                          "spread": math.nan if m is None else m.plateau_spread,
+                          "rim_px": math.nan if m is None else m.rim_px,
+                          "rim_asym": math.nan if m is None else m.rim_asym})
             if m is not None and verdict in ("orb", "soft"):
                 wx, wy, wr = m.cx, m.cy, m.r
                 if not (min_d / 2 <= wr <= max_d / 2):
@@ -1123,138 +1375,251 @@ def detect_orbs(work_lum: np.ndarray, background_mask: np.ndarray, *,
                     verdict = ("background is sharp here: not a defocus disc"
                                if b < PARAMS.sharp_background_px
                                else "smaller than the background's blur: texture, not a disc")
-                elif any(math.hypot(wx - a, wy - b) < 0.6 * max(wr, c)
-                         for a, b, c in found_work):
-                    verdict = "duplicate"
                 else:
+                    # a partly hidden disc whose visible arc is round (circle, blade polygon) has
+                    # no measurable aspect: an ellipse through an arc is not determined
+                    round_arc = (m.coverage < PARAMS.min_shape_coverage
+                                 and m.round_rms <= PARAMS.max_partial_rim_rms)
+                    aspect, angle = (math.nan, math.nan) if round_arc else (m.aspect, m.angle)
                     orb = Orb((wx + 0.5) / s - 0.5, (wy + 0.5) / s - 0.5, wr / s,
-                              m.circularity, m.aspect, m.angle, m.edge_sharpness, m.hi,
+                              m.circularity, aspect, angle, m.edge_sharpness, m.hi,
                               m.polygon_order, m.coverage, m.rim_width)
-                    found.append((orb, verdict == "orb", m.lo + 0.5 * (m.hi - m.lo)))
-                    found_work.append((wx, wy, wr))
-                    cv2.circle(claimed, (round(to_blob(wx)), round(to_blob(wy))),
-                               max(1, round(wr / f)), 1, -1)
-                    verdicts.append(verdict)
+                    quality = (float(m.coverage >= PARAMS.min_shape_coverage) + m.coverage
+                               - 2.0 * m.mismatch)
+                    found.append((orb, verdict == "orb", m.lo + 0.5 * (m.hi - m.lo),
+                                  (wx, wy, wr), quality, m))
+                    verdicts.append((verdict, len(found) - 1))
                     continue
             reject(verdict)
-            verdicts.append(verdict)
+            verdicts.append((verdict, -1))
         return verdicts
 
+    # outline points that are not a disc's rim: the frame's edge and the edge of the regions left
+    # out of the search (the faces), in blob px
+    cut_map = np.zeros((hb, wb), bool)
+    cut_map[[0, -1], :] = True
+    cut_map[:, [0, -1]] = True
+    if not bbgm.all():
+        cut_map |= cv2.dilate((~bbgm).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+
     examined = 0
-    levels = sorted({c.level for c in comps})
-    for level in levels:
-        todo: list[tuple[_Component, np.ndarray, bool]] = []
-        for c in (c for c in comps if c.level == level):
-            py, px = min(hb - 1, max(0, round(c.cy))), min(wb - 1, max(0, round(c.cx)))
-            if claimed[py, px]:
-                continue                    # the core of an orb found at a lower level
-            parent = int(owner[py, px])
-            if parent and c.area > 0.6 * owner_area[parent - 1]:
-                continue                    # nearly the same blob, measured as a disc already
-            peak_ok = float(lum[c.y * f:(c.y + c.h) * f, c.x * f:(c.x + c.w) * f].max()) \
-                >= min_level
-            if peak_ok and examined >= max_candidates:
-                reject("over the candidate budget")
-                continue
-            mask = np.zeros((c.h, c.w), np.uint8)
-            cv2.drawContours(mask, [c.contour - np.array([c.x, c.y])], -1, 1, thickness=-1)
-            # one disc? (the blob against the disc of its area at its centroid)
+    todo: list[tuple[_Component, np.ndarray, bool]] = []
+    for c in comps:                          # lowest level first
+        py, px = min(hb - 1, max(0, round(c.cy))), min(wb - 1, max(0, round(c.cx)))
+        parent = int(owner[py, px])
+        if parent and c.area > (0.6 if owner_area[parent - 1] >= 0 else 0.8) * abs(
+                owner_area[parent - 1]):
+            continue                    # nearly the same blob as one measured already
+        peak_ok = float(lum[c.y * f:(c.y + c.h) * f, c.x * f:(c.x + c.w) * f].max()) \
+            >= min_level
+        if peak_ok and examined >= max_candidates:
+            reject("over the candidate budget")
+            continue
+        mask = np.zeros((c.h, c.w), np.uint8)
+        cv2.drawContours(mask, [c.contour - np.array([c.x, c.y])], -1, 1, thickness=-1)
+        # one disc? (the blob against the disc of its area at its centroid)
+        disc = np.zeros_like(mask)
+        cv2.circle(disc, (round(c.cx - c.x), round(c.cy - c.y)),
+                   max(1, round(math.sqrt(c.area / math.pi))), 1, -1)
+        inter = np.count_nonzero(disc & mask)
+        single = inter >= PARAMS.min_single_iou * np.count_nonzero(disc | mask)
+        if len(owner_area) < 65535:
+            # a blob inside this one, at a higher level, is worth a look unless this one is
+            # one disc (its measurement does not depend on the level), or too dim to hold a
+            # highlight
+            owner_area.append(0.0 if not peak_ok else (c.area if single else -c.area))
+            cv2.drawContours(owner, [c.contour], -1, len(owner_area), thickness=-1)
+        if not peak_ok:
+            reject("not a highlight")
+            continue
+        examined += 1
+        todo.append((c, mask, single))
+    # 1) blobs that look like one disc: measure them as such, all at once (every level)
+    singles = [t for t in todo if t[2]]
+    hyps = [(to_work(c.cx), to_work(c.cy), f * math.sqrt(c.area / math.pi)) for c, _, _ in singles]
+    uniq = set(_distinct(hyps, []))
+    got = dict(zip(uniq, record(sorted(uniq, key=hyps.index))))
+    split: list[tuple[_Component, np.ndarray]] = []
+    for h, (c, mask, _) in zip(hyps, singles):
+        verdict, fi = got.get(h, ("duplicate", -1))
+        if verdict in ("soft", "duplicate"):
+            continue                    # a smear's skirt is not a neighbouring orb; one circle
+            #                             measured once
+        if verdict == "orb" and fi >= 0:
+            o = found[fi][0]
+            # does the orb leave part of the blob unexplained (a smaller orb on its rim)?
             disc = np.zeros_like(mask)
-            cv2.circle(disc, (round(c.cx - c.x), round(c.cy - c.y)),
-                       max(1, round(math.sqrt(c.area / math.pi))), 1, -1)
-            inter = np.count_nonzero(disc & mask)
-            single = inter >= PARAMS.min_single_iou * np.count_nonzero(disc | mask)
-            if len(owner_area) < 65535:
-                # a blob inside this one, at a higher level, is worth a look unless this one is
-                # one disc measured as such (its measurement does not depend on the level), or too
-                # dim to hold a highlight
-                owner_area.append(0.0 if not peak_ok else (c.area if single else math.inf))
-                cv2.drawContours(owner, [c.contour], -1, len(owner_area), thickness=-1)
-            if not peak_ok:
-                reject("not a highlight")
+            cv2.circle(disc, (round(to_blob((o.x + 0.5) * s - 0.5) - c.x),
+                              round(to_blob((o.y + 0.5) * s - 0.5) - c.y)),
+                       max(1, round(o.r * s / f)), 1, -1)
+            if np.count_nonzero(mask & (disc == 0)) < 0.15 * np.count_nonzero(mask):
                 continue
-            examined += 1
-            todo.append((c, mask, single))
-        # 1) blobs that look like one disc: measure them as such, all at once
-        singles = [t for t in todo if t[2]]
-        n_found = len(found)
-        verdicts = record([(to_work(c.cx), to_work(c.cy), f * math.sqrt(c.area / math.pi))
-                           for c, _, _ in singles])
-        split: list[tuple[_Component, np.ndarray]] = []
-        accepted = iter(found[n_found:])
-        for (c, mask, _), verdict in zip(singles, verdicts):
-            if verdict == "soft":
-                next(accepted)
-                continue                    # a smear's skirt is not a neighbouring orb
-            if verdict == "orb":
-                o = next(accepted)[0]
-                # does the orb leave part of the blob unexplained (a smaller orb on its rim)?
-                disc = np.zeros_like(mask)
-                cv2.circle(disc, (round(to_blob((o.x + 0.5) * s - 0.5) - c.x),
-                                  round(to_blob((o.y + 0.5) * s - 0.5) - c.y)),
-                           max(1, round(o.r * s / f)), 1, -1)
-                if np.count_nonzero(mask & (disc == 0)) < 0.15 * np.count_nonzero(mask):
-                    continue
-            split.append((c, mask))
-        split += [(c, mask) for c, mask, single in todo if not single]
-        # 2) blobs made of several discs: distance-transform and Hough proposals, all at once
-        props: list[tuple[float, float, float]] = []
-        for c, mask in split:
-            dt = distance_proposals(mask, min_r=min_d / 2 / f)
-            union_img = np.zeros_like(mask)
-            for px, py, pr in dt:
-                cv2.circle(union_img, (round(px), round(py)), max(1, round(pr)), 1, -1)
-            inter = np.count_nonzero(union_img & mask)
-            iou = inter / max(1, np.count_nonzero(union_img | mask))
-            if len(dt) < 2 or iou < PARAMS.min_merged_iou:
-                reject("irregular blob")
-                continue
-            props += [(to_work(px + c.x), to_work(py + c.y), f * pr) for px, py, pr in dt]
-            if iou >= 0.85:
-                continue                    # the distance-transform discs explain it already
-            m = f * (int(0.25 * max(c.w, c.h)) + 2)
-            x0, y0 = max(0, f * c.x - m), max(0, f * c.y - m)
-            x1, y1 = min(W, f * (c.x + c.w) + m), min(H, f * (c.y + c.h) + m)
-            props += [(px + x0, py + y0, pr) for px, py, pr in
-                      hough_proposals(lum[y0:y1, x0:x1], min_r=min_d / 2,
-                                      max_r=0.6 * f * max(c.w, c.h))]
-        if props:
-            record(props)
+        split.append((c, mask))
+    split += [(c, mask) for c, mask, single in todo if not single]
+    # blobs the whole discs found so far explain already need no proposals
+    claimed = np.zeros((hb, wb), np.uint8)
+    for t in found:
+        if t[1] and t[0].coverage >= PARAMS.min_shape_coverage:
+            wx, wy, wr = t[3]
+            cv2.circle(claimed, (round(to_blob(wx)), round(to_blob(wy))), round(wr / f + 1), 1, -1)
+    split = [(c, mask) for c, mask in split
+             if np.count_nonzero(mask & ~claimed[c.y:c.y + c.h, c.x:c.x + c.w].astype(bool))
+             >= 0.1 * np.count_nonzero(mask)]
+    # 2) blobs made of several discs, or one disc cut by the frame or the face: the circles
+    #    of the arcs of their outline and the distance transform's discs, all at once
+    props: list[tuple[float, float, float]] = []
+    for c, mask in split:
+        pts = c.contour.reshape(-1, 2)
+        keep = ~cut_map[pts[:, 1], pts[:, 0]]
+        arcs = arc_proposals(pts - np.array([c.x, c.y]), mask > 0, keep=keep,
+                             min_r=min_d / 2 / f, max_r=0.6 * max(c.w, c.h))
+        dt = distance_proposals(mask, min_r=min_d / 2 / f)
+        if not arcs and len(dt) < 2:
+            reject("irregular blob")
+            continue
+        arcs += dt
+        props += [(to_work(px + c.x), to_work(py + c.y), f * pr) for px, py, pr in arcs]
+    if props:
+        record(_distinct(props, [t[3] for t in found if t[0].coverage
+                                 >= PARAMS.min_shape_coverage]))
     out["n_candidates"] = examined
-    # a partly hidden rim must be hidden by overlapping orbs, not by any bright shape
-    for _ in range(3):
-        keep = []
-        for i, (o, disc, level) in enumerate(found):
-            if o.coverage >= PARAMS.min_shape_coverage:
-                keep.append(True)
+    # resolve the set: among duplicates (centres within 0.6 of the larger radius) the best
+    # alive one stands for the disc; a partly hidden rim must be hidden by the frame, the subject
+    # or overlapping discs, not by any bright shape; an elongated disc must be optical. A
+    # failure falls back to the next best duplicate.
+    alive = [True] * len(found)
+    why_dead: dict[int, str] = {}
+
+    xyr = np.array([t[3] for t in found], np.float64).reshape(-1, 3)
+    quality = np.array([t[4] for t in found], np.float64)
+    dup = (np.hypot(xyr[:, None, 0] - xyr[None, :, 0], xyr[:, None, 1] - xyr[None, :, 1])
+           < 0.6 * np.maximum(xyr[:, None, 2], xyr[None, :, 2]))
+
+    def winners() -> list[int]:
+        order = [i for i in np.argsort(-quality, kind="stable") if alive[i]]
+        taken = np.zeros(len(found), bool)
+        chosen: list[int] = []
+        for i in order:
+            if not taken[i]:
+                chosen.append(int(i))
+                taken |= dup[i]
+        return chosen
+
+    for _ in range(4):
+        win = winners()
+        bad: dict[int, str] = {}
+        part = [i for i in win if found[i][0].coverage < PARAMS.min_shape_coverage]
+        if part:
+            wxyz = np.array([found[i][3] for i in win])
+            pos = {i: q for q, i in enumerate(win)}
+            nbrs = []
+            for i in part:
+                d = np.hypot(wxyz[:, 0] - found[i][3][0], wxyz[:, 1] - found[i][3][1])
+                close = (d < 1.05 * (wxyz[:, 2] + found[i][3][2]))
+                close[pos[i]] = False
+                nbrs.append(wxyz[close])
+            fit = union_explains(lum, np.array([found[i][3] for i in part]),
+                                 np.array([found[i][2] for i in part]), nbrs, occluder=occ)
+            for i, v in zip(part, fit):
+                if v < PARAMS.min_union_fit:
+                    bad[i] = "hidden rim not explained"
+        keep = optically_consistent([found[i][0] for i in win], width=W / s, height=H / s)
+        for i, ok in zip(win, keep):
+            if not ok and i not in bad:
+                bad[i] = "elongated, not optical"
+        # a partly hidden disc's visible rim is an arc of a circle or blade polygon, or, when
+        # the whole discs are anamorphic ovals, of an oval of their shape (one lens, one
+        # squeeze): an ellipse through an arc is not determined by the arc alone
+        oval = _oval_consensus([found[i][0] for i in win])
+        for i in win:
+            m_ = found[i][5]
+            if i in bad or m_.coverage >= PARAMS.min_shape_coverage \
+                    or m_.round_rms <= PARAMS.max_partial_rim_rms:
                 continue
-            wx, wy, wr = found_work[i]
-            others = [p for j, p in enumerate(found_work)
-                      if j != i and math.hypot(p[0] - wx, p[1] - wy) < 1.05 * (p[2] + wr)]
-            keep.append(union_explains(lum, wx, wy, wr, level, others, occluder=occ)
-                        >= PARAMS.min_union_fit)
-        if all(keep):
+            fit = None if oval is None else _oval_arc(m_.rim_xy, *oval)
+            if fit is None or fit[3] > PARAMS.max_partial_rim_rms:
+                bad[i] = "visible rim is not an arc of a disc"
+                continue
+            o = found[i][0]
+            ox, oy, r_eq = fit[:3]
+            found[i] = (replace(o, x=(ox + 0.5) / s - 0.5, y=(oy + 0.5) / s - 0.5, r=r_eq / s,
+                                aspect=1.0 / oval[0], angle=oval[1]),) + found[i][1:3] \
+                + ((ox, oy, r_eq),) + found[i][4:]
+        if not bad:
             break
-        for (o, _, _), ok in zip(found, keep):
-            if not ok:
-                reject("hidden rim not explained by neighbours")
-                trace.append({"x": o.x, "y": o.y, "r": o.r, "verdict": "hidden rim not explained",
-                              "rim_width": o.rim_width})
-        found = [f for f, ok in zip(found, keep) if ok]
-        found_work = [f for f, ok in zip(found_work, keep) if ok]
-    # an elongated orb is optical only as a cat's-eye (tangential, off-centre) or as one of
-    # several anamorphic ovals sharing one orientation
-    keep = optically_consistent([o for o, _, _ in found], width=W / s, height=H / s)
-    for (o, _, _), ok in zip(found, keep):
-        if not ok:
-            reject("elongated, neither cat's-eye nor anamorphic")
-            trace.append({"x": o.x, "y": o.y, "r": o.r, "verdict": "elongated, not optical",
-                          "rim_width": o.rim_width})
-    found = [f for f, ok in zip(found, keep) if ok]
+        for i, why in bad.items():
+            alive[i] = False
+            why_dead[i] = why
+    win = winners()
+    won = set(win)
+    for i in range(len(found)):
+        if i in won:
+            continue
+        o = found[i][0]
+        why = why_dead.get(i, "duplicate")
+        reject({"hidden rim not explained": "hidden rim not explained by neighbours",
+                "elongated, not optical": "elongated, neither cat's-eye nor anamorphic"}.get(why, why))
+        trace.append({"x": o.x, "y": o.y, "r": o.r, "verdict": why, "rim_width": o.rim_width})
+    found = [found[i] for i in win]
     found.sort(key=lambda t: (t[0].y, t[0].x))
-    out["orbs"] = [o for o, disc, _ in found if disc]
-    out["soft"] = [o for o, disc, _ in found if not disc]
+    out["orbs"] = [t[0] for t in found if t[1]]
+    out["soft"] = [t[0] for t in found if not t[1]]
     return out
+
+
+def _oval_consensus(orbs: list[Orb]) -> tuple[float, float] | None:
+    """(aspect long/short, angle degrees) shared by the whole elongated discs when there are at
+    least 3 of them and their long axes agree (``PARAMS.min_oval_agreement``); else None."""
+    ov = [o for o in orbs if o.coverage >= PARAMS.min_shape_coverage and math.isfinite(o.aspect)
+          and o.aspect < PARAMS.round_aspect and math.isfinite(o.angle)]
+    if len(ov) < 3:
+        return None
+    mean, res = _axial_mean_deg([o.angle for o in ov])
+    if res < PARAMS.min_oval_agreement:
+        return None
+    return float(np.median([1.0 / o.aspect for o in ov])), mean
+
+
+def _oval_arc(pts: np.ndarray | None, aspect: float, angle_deg: float
+              ) -> tuple[float, float, float, float] | None:
+    """Fit rim points (K, 2) with an oval of the given aspect (long/short) and long-axis angle:
+    unsqueeze along the long axis, fit a circle (Kasa 1976), squeeze back. Returns (centre x,
+    centre y, equivalent-area radius, trimmed RMS distance over that radius) or None."""
+    if pts is None or len(pts) < 8:
+        return None
+    t = math.radians(angle_deg)
+    u = np.array([math.cos(t), math.sin(t)])
+    v = np.array([-u[1], u[0]])
+    q = np.stack([pts @ u / aspect, pts @ v], axis=1)       # long axis shrunk to the short one
+    a = np.column_stack([2 * q, np.ones(len(q))])
+    sol, *_ = np.linalg.lstsq(a, (q ** 2).sum(axis=1), rcond=None)
+    r2 = sol[2] + sol[0] ** 2 + sol[1] ** 2
+    if not r2 > 0:
+        return None
+    rs = math.sqrt(r2)
+    d = np.sort(np.abs(np.hypot(q[:, 0] - sol[0], q[:, 1] - sol[1]) - rs))
+    rms = float(np.sqrt(np.mean(d[:max(1, int(0.8 * len(d)))] ** 2))) / rs
+    c = sol[0] * aspect * u + sol[1] * v
+    return float(c[0]), float(c[1]), rs * math.sqrt(aspect), rms
+
+
+def _distinct(props: list[tuple[float, float, float]], known: list[tuple[float, float, float]]
+              ) -> list[tuple[float, float, float]]:
+    """The proposals (x, y, r) that are not the same circle as an earlier one or as a ``known``
+    disc (centres within a quarter of the radius, radii within 25 %): one disc is measured
+    once."""
+    if not props:
+        return []
+    p = np.asarray(props, np.float64).reshape(-1, 3)
+    ref = np.concatenate([np.asarray(known, np.float64).reshape(-1, 3), p])
+    big = np.maximum(p[:, None, 2], ref[None, :, 2])
+    same = ((np.hypot(p[:, None, 0] - ref[None, :, 0], p[:, None, 1] - ref[None, :, 1])
+             <= 0.25 * big) & (np.abs(p[:, None, 2] - ref[None, :, 2]) <= 0.25 * big))
+    nk = len(known)
+    keep = np.zeros(len(p), bool)
+    for i in range(len(p)):
+        keep[i] = not (same[i, :nk].any() or (same[i, nk:nk + i] & keep[:i]).any())
+    return [props[i] for i in np.nonzero(keep)[0]]
 
 
 def _blur_at(blur: "Callable[[float, float], float] | None", x: float, y: float) -> float:
@@ -1340,58 +1705,75 @@ def optically_consistent(orbs: list[Orb], *, width: float, height: float) -> lis
     return keep
 
 
-def union_explains(lum: np.ndarray, cx: float, cy: float, r: float, level: float,
-                   others: list[tuple[float, float, float]], *, n_rays: int = PARAMS.n_rays,
-                   occluder: np.ndarray | None = None) -> float:
-    """Fraction of rays from a partly hidden orb whose rim is where the orb and its overlapping
-    neighbours predict it: at the orb's own rim, or where the ray leaves the union of the
-    orb's disc and the neighbours' discs it runs into (overlapping orbs add up, or clip, into
-    one bright region). A bright band or glossy reflection that merely continues past the rim
-    is not explained.
+def union_explains(lum: np.ndarray, orbs: np.ndarray, levels: np.ndarray,
+                   others: list[np.ndarray], *, n_rays: int = PARAMS.n_rays,
+                   occluder: np.ndarray | None = None, n_samples: int = 96) -> np.ndarray:
+    """For each partly hidden orb, the fraction of its rays whose rim is where the orb and its
+    overlapping neighbours predict it: at the orb's own rim, or where the ray leaves the union
+    of the orb's disc and the neighbours' discs it runs into (overlapping orbs add up, or clip,
+    into one bright region), or hidden (off the frame; into the subject, see :func:`_rim_fit`).
+    A bright band or glossy reflection that merely continues past the rim is not explained.
 
-    ``cx, cy, r`` and the ``others`` (x, y, r) are in ``lum`` pixels; ``level`` is the orb's
-    half level (linear luminance).
+    ``orbs``: (M, 3) centre and radius in ``lum`` pixels; ``levels``: (M,) each orb's half
+    level (linear luminance); ``others``: per orb, a (K, 3) array of the neighbours it
+    overlaps. All orbs are handled at once (one remap).
     """
+    orbs = np.asarray(orbs, np.float64).reshape(-1, 3)
+    m = orbs.shape[0]
+    if m == 0:
+        return np.zeros(0)
     h, w = lum.shape
     cos_t, sin_t, _ = _ray_basis(n_rays)
-    exits = np.full(n_rays, float(r))
+    cos_t, sin_t = cos_t.astype(np.float64), sin_t.astype(np.float64)
+    cx, cy, r = orbs[:, 0:1], orbs[:, 1:2], orbs[:, 2:3]
+    k = max([len(o) for o in others] + [1])
+    nb = np.zeros((m, k, 3))
+    for i, o in enumerate(others):
+        if len(o):
+            nb[i, :len(o)] = np.asarray(o, np.float64).reshape(-1, 3)
+    exits = np.repeat(r, n_rays, axis=1)                               # (M, R)
     for _ in range(2):                       # chains of overlapping orbs
-        for bx, by, br in others:
-            dx, dy = bx - cx, by - cy
-            proj = cos_t * dx + sin_t * dy
+        for q in range(k):
+            dx, dy, br = (nb[:, q, 0:1] - cx), (nb[:, q, 1:2] - cy), nb[:, q, 2:3]
+            proj = cos_t[None, :] * dx + sin_t[None, :] * dy
             half2 = br * br - (dx * dx + dy * dy - proj * proj)
             half = np.sqrt(np.maximum(half2, 0.0))
-            enter = (half2 > 0) & (proj - half <= exits + 1.0) & (proj + half > exits)
+            enter = (half2 > 0) & (br > 0) & (proj - half <= exits + 1.0) & (proj + half > exits)
             exits = np.where(enter, proj + half, exits)
-    step = max(r / 32.0, 0.25)
-    rho = np.arange(int((exits.max() * 1.25 + 3.0) / step) + 2, dtype=np.float64) * step
-    mx = (cx + np.outer(cos_t, rho)).astype(np.float32)
-    my = (cy + np.outer(sin_t, rho)).astype(np.float32)
-    prof = cv2.remap(lum, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    j0 = max(1, int(np.searchsorted(rho, 0.3 * r)))
-    below = prof[:, j0:] < level
-    j = np.argmax(below, axis=1) + j0
-    rows = np.arange(n_rays)
-    cross = np.where(below.any(axis=1), rho[j], np.inf)
+    length = exits.max(axis=1, keepdims=True) * 1.25 + 3.0            # (M, 1)
+    step = length / (n_samples - 1)
+    rho = step * np.arange(n_samples)[None, :]                          # (M, S)
+    mx = (cx[:, :, None] + cos_t[None, :, None] * rho[:, None, :]).astype(np.float32)
+    my = (cy[:, :, None] + sin_t[None, :, None] * rho[:, None, :]).astype(np.float32)
+    prof = cv2.remap(lum, mx.reshape(-1, n_samples), my.reshape(-1, n_samples), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE).reshape(m, n_rays, n_samples)
+    idx = np.arange(m)[:, None]
+    rows = np.arange(n_rays)[None, :]
+    j0 = np.maximum(1, np.ceil(0.3 * r / step)).astype(np.int64)        # (M, 1)
+    below = (prof < levels[:, None, None]) & (np.arange(n_samples)[None, None, :] >= j0[:, :, None])
+    j = np.argmax(below, axis=2)
+    cross = np.where(below.any(axis=2), rho[idx, j], np.inf)
     vis = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
-    if occluder is not None:
-        yy, xx = np.ogrid[-int(r):int(r) + 1, -int(r):int(r) + 1]
-        disc = (xx * xx + yy * yy) <= r * r
-        iy = np.clip(np.rint(cy + yy).astype(int), 0, h - 1)
-        ix = np.clip(np.rint(cx + xx).astype(int), 0, w - 1)
-        if occluder[iy, ix][disc].mean() >= PARAMS.max_occluded_share:
-            occluder = None
     if occluder is not None:
         vis &= ~occluder[np.clip(np.rint(my), 0, h - 1).astype(np.intp),
                          np.clip(np.rint(mx), 0, w - 1).astype(np.intp)]
-    jx = np.minimum(np.searchsorted(rho, exits), len(rho) - 1)
-    off_image = ~vis[rows, jx]
-    if occluder is not None:                 # the ray is cut short by the subject
-        jc = np.minimum(np.searchsorted(rho, np.minimum(cross, rho[-1])), len(rho) - 1)
-        off_image |= ~vis[rows, jc]
+    # hidden: the ray leaves the frame or runs into the subject (after coming into view, when
+    # the orb is not in view at all: a shape inside the subject mask is not hidden by it) before
+    # the predicted exit or before its crossing
+    to_idx = lambda v: np.clip(np.ceil(v / step - 1e-9), 0, n_samples - 1).astype(np.int64)  # noqa: E731
+    jx = to_idx(exits)
+    jc = to_idx(np.minimum(cross, length))
     own = np.abs(cross - r) <= 0.2 * r + step
+    jb = to_idx(np.minimum(cross, length) + 0.25 * r)
+    inside = rho[:, None, :] <= r[:, :, None]
+    shown = (((vis & inside).sum(axis=(1, 2)) / np.maximum(inside.sum(axis=(1, 2)) * 1.0, 1.0)
+              >= PARAMS.min_visible_share)
+             | ((own & vis[idx, rows, jb]).mean(axis=1) >= PARAMS.min_facing_rays))
+    from_start = np.where((~vis).any(axis=2), np.argmax(~vis, axis=2), n_samples)
+    fh = np.where(shown[:, None], from_start, _first_hidden(vis))
+    off_image = (fh <= jx) | (fh <= jc)
     union = np.abs(cross - exits) <= 0.2 * r + step + 1.0
-    return float((own | union | off_image).mean())
+    return (own | union | off_image).mean(axis=1)
 
 
 # ---- image-level summary ----------------------------------------------------------------------
@@ -1524,6 +1906,29 @@ def explain(result: MetricResult) -> str:
     return (f"{int(n)} optical bokeh disc{'s' if n != 1 else ''}, {shape},{size}{depth}{extra}")
 
 
+#: the search leaves out each face's oval (Face Mesh, or the detector's oval) scaled by this
+#: about its centre (ears, hairline): catchlights and skin speculars are small hard highlights.
+FACE_EXCLUSION_SCALE = 1.15
+
+
+def face_exclusion(faces: list, shape: tuple[int, int]) -> np.ndarray:
+    """Boolean mask (working px) of the faces' ovals, scaled by ``FACE_EXCLUSION_SCALE`` about
+    their centroids: where no background disc can be seen."""
+    from lenscore.faces import face_region_polygons
+
+    out = np.zeros(shape, np.uint8)
+    for f in faces:
+        try:
+            oval = np.asarray(face_region_polygons(f)["oval"], np.float64)
+        except (KeyError, ValueError, IndexError):       # pragma: no cover - malformed face
+            x, y, w, h = f.box
+            oval = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float64)
+        c = oval.mean(axis=0)
+        pts = np.round(c + FACE_EXCLUSION_SCALE * (oval - c)).astype(np.int32)
+        cv2.fillPoly(out, [pts], 1)
+    return out > 0
+
+
 def _with_clip(d: dict[str, float], rgb: np.ndarray) -> dict[str, float]:
     """Add ``clipped``: the share of the disc's central pixels (inside 0.6 r, full resolution)
     with a channel at white (>= 254.5/255): its colour there is the clip's, not the light's."""
@@ -1550,26 +1955,25 @@ def compute(ctx: "ImageContext") -> MetricResult:
         return FAMILY.nan_result(f"image too small for bokeh ({ctx.width}x{ctx.height} px)")
     bgm = ctx.work_background_mask
     source = getattr(ctx, "subject_source", None)
-    if source == "user":
+    if source in ("user", "user_mask"):
         if not bgm.any():
             return FAMILY.nan_result("no background: the subject covers the whole frame")
         occluder = ctx.work_subject_mask        # the user's subject hides what is behind it
-    elif source == "fallback" or not (~bgm).any():
-        # no subject found: nothing is hidden (a centre box is a guess, not evidence)
-        bgm = np.ones_like(bgm, dtype=bool)
-        occluder = None
-    else:
-        # a detected subject ("face", or the evidence-based sources of the new subject model):
-        # the subject mask is where the subject may hide orbs (rays into it are hidden, not
-        # missing); the search covers everything but the eyes' band of each face (catchlights
-        # are small hard-rimmed discs), so an orb a (template) mask covers by mistake is still
-        # found
+    elif source == "face" and (~bgm).any():
+        # a person found around the detected faces: the subject mask is where the person may
+        # hide discs (a ray into it that finds no rim is hidden, not missing; one that finds the
+        # rim where the disc's visible rays put it is a rim point: a segmentation may take in a
+        # bright disc touching the person). The whole frame is searched but the faces: a disc
+        # behind a head is hidden by it, and catchlights and skin speculars live there.
         occluder = ~bgm
         bgm = np.ones_like(bgm, dtype=bool)
-        for f in ctx.faces:
-            x, y, w, h = (v * ctx.work_scale for v in f.box)
-            bgm[int(max(0, y + 0.2 * h)):int(y + 0.55 * h) + 1,
-                int(max(0, x + 0.1 * w)):int(x + 0.9 * w) + 1] = False
+        bgm &= ~face_exclusion(ctx.work_faces, bgm.shape)
+    else:
+        # no person ("in-focus": the in-focus region, which in a bokeh frame without a face is
+        # the discs themselves; "fallback": no evidence): nothing is hidden, the whole frame is
+        # searched
+        bgm = np.ones_like(bgm, dtype=bool)
+        occluder = None
     # the focus family's defocus map (issue 14), when it exists: read guarded, never required
     # (it must not read this family's result, or the two would wait on each other)
     try:
@@ -1579,7 +1983,7 @@ def compute(ctx: "ImageContext") -> MetricResult:
     det = detect_orbs(ctx.work_luminance, bgm, full_rgb=ctx.rgb, work_scale=ctx.work_scale,
                       occluder=occluder,
                       background_blur=blur_lookup(defocus, ctx.work_luminance.shape))
-    if source not in ("user", "fallback") and ctx.faces:
+    if source == "face" and ctx.faces:
         # a glow on a face is a specular highlight of the skin, not a background light
         def on_face(o: Orb) -> bool:
             return any(x <= o.x <= x + w and y <= o.y <= y + h for x, y, w, h in
