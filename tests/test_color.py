@@ -365,11 +365,11 @@ def compute(rgb, **kw) -> MetricResult:
 
 
 def test_compute_reads_orbs_from_the_bokeh_family_and_the_face_from_the_context():
-    from lenscore.subject import Face
+    from lenscore.metrics.skin import face_from_box
 
     rgb, facts = scene(key_k=3000, bg_k=8000, seed=8)
     ctx = ImageContext(rgb)
-    ctx.faces = [Face(tuple(int(round(v)) for v in facts["face"]), 10)]  # as the detector would
+    ctx.faces = [face_from_box(tuple(int(round(v)) for v in facts["face"]))]  # as the detector would
     ctx.provide("bokeh", MetricResult({}, {}, {"orbs": facts["orbs"]}))
     res = color.compute(ctx)
     v = res.values
