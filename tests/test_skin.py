@@ -396,7 +396,7 @@ def test_registered_outputs_speak_plainly():
     from lenscore.metrics.base import get_family
 
     fam = get_family("skin")
-    assert fam.name == "skin" and fam.version == "2" and fam.requires == ("color",)
+    assert fam.name == "skin" and fam.version == "3" and fam.requires == ("color",)
     assert fam.output("texture_energy").direction == "higher"
     assert fam.output("texture_vs_real").good is not None
     for o in fam.outputs:

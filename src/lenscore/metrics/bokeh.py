@@ -2420,7 +2420,7 @@ def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndar
 
 
 FAMILY = register(MetricFamily(
-    name=F, version="2",
+    name=F, version="3",
     method=("whole background (subject as occluder) -> top-hat candidates on linear luminance, "
             "split by distance-transform maxima / Hough -> ray-cast rim, robust harmonic fit -> "
             "rim width on the unclipped shoulder against the width of a Gaussian glow one stop "

@@ -1781,7 +1781,7 @@ def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndar
 
 
 FAMILY = register(MetricFamily(
-    name=F, version="2",
+    name=F, version="3",
     method=("Cheeks, forehead and nose bridge from the Face Mesh landmarks, scaled to an "
             "inter-ocular distance of 80 px; skin = luma floor AND log-chromaticity near the "
             "face's own (the same under any light); texture = RMS band-limited contrast "
