@@ -13,6 +13,8 @@ import pytest
 from lenscore.cli import run_cli
 from lenscore.evaluator.validate import run_validation
 
+from conftest import SHARED_DATA
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -66,6 +68,8 @@ def test_every_check_meets_its_target_or_holds_its_recorded_shortfall(checks):
     for k, c in checks.items():
         if c.passed is True or _not_judged(c):
             continue
+        if c.passed is None and not SHARED_DATA.is_dir() and c.detail.endswith("not present"):
+            continue  # the real faces are not beside this clone: those checks cannot run here
         if k in SHORTFALLS and not _worse_than(c, SHORTFALLS[k][1]):
             continue
         failed[k] = f"{c.measured:.3g} {c.unit} (target {c.target}; {c.detail})"
