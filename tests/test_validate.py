@@ -37,7 +37,7 @@ def _not_judged(c) -> bool:
 
 #: Targets not yet met, with the level measured on the quick plan (2026-12-01) and the level this
 #: suite holds them to (a regression past it fails). `lenscore validate` still prints them as
-#: FAIL; the README's "Known shortfalls" lists the same figures. A check that meets its target
+#: FAIL; the README's "Known shortfalls" gives the full plan's figures. A check that meets its target
 #: must leave this list (test below): the list is what is still wrong, never a way to pass.
 SHORTFALLS: dict[str, tuple[float, float, str]] = {
     # name: (measured, guard, issue)
