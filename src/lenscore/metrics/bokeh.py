@@ -20,8 +20,10 @@ Method
    outer contours; blobs below the highlight level (``PARAMS.highlight_over_median`` x the median
    background) are dropped. A blob that is one disc is one hypothesis; a blob of several
    (overlapping, touching, clipped into one white region) is split into the maxima of its
-   distance transform (up to 16) and, when those do not explain it, the circles of
-   ``cv2.HoughCircles`` (HOUGH_GRADIENT_ALT), which only propose.
+   distance transform (up to 16) and, when those do not explain it, the circles voted for by
+   the arcs of its own outline (:func:`arc_proposals`: a Hough transform along the outline's
+   inward normals, with the frame and the subject's edges left out, which ``cv2.HoughCircles``
+   cannot be told to do); proposals are only proposals, the rim decides.
 3. **Rim** (:func:`measure_discs`): ``PARAMS.n_rays`` rays from the centre sample linear luminance
    (full-resolution crops for small orbs); on each ray the rim is the first fall through half
    the level of the disc's dimmest interior (a bubble is dim inside its bright rim, an onion has
