@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from _timing import reference, runs
 
 from lenscore.context import ImageContext
 from lenscore.datasets.synthetic import demo_specs, render
@@ -34,13 +34,8 @@ def bench(name: str, rgb: np.ndarray, repeats: int) -> float:
     ctx = ImageContext(rgb)
     ctx.work_background_mask                # shared derivations: not timed
     ctx.work_luminance
-    res = bokeh.compute(ctx)
-    wall, cpu = [], []
-    for _ in range(repeats):
-        t, c = time.perf_counter(), time.process_time()
-        res = bokeh.compute(ctx)
-        wall.append(1000 * (time.perf_counter() - t))
-        cpu.append(1000 * (time.process_time() - c))
+    bokeh.compute(ctx)
+    wall, cpu, res = runs(lambda: bokeh.compute(ctx), repeats)
     h, w = rgb.shape[:2]
     n = res.values["bokeh.orb_count"]
     print(f"{name:34s} {w}x{h}  wall median {statistics.median(wall):6.1f} ms  "
@@ -49,20 +44,6 @@ def bench(name: str, rgb: np.ndarray, repeats: int) -> float:
           f"soft {len(res.artifacts.get('soft_highlights', [])):2d}  "
           f"blobs measured {res.artifacts.get('n_candidates', 0)}")
     return min(cpu)
-
-
-def reference() -> None:
-    """A fixed operation with a known quiet-machine time, to read the figures above against."""
-    import cv2
-
-    a = np.random.default_rng(0).random((1024, 1024), dtype=np.float32)
-    cpu = []
-    for _ in range(20):
-        c = time.process_time()
-        cv2.Laplacian(a, cv2.CV_32F).var()
-        cpu.append(1000 * (time.process_time() - c))
-    print(f"reference: Laplacian + variance at 1024 px, cpu min {min(cpu):.2f} ms "
-          f"(ENVIRONMENT.md, quiet machine: 1.2 ms)")
 
 
 def main() -> None:

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from pathlib import Path
 
 import numpy as np
+from _timing import reference, runs
 
 from lenscore.context import ImageContext
 from lenscore.metrics import color
@@ -32,13 +32,8 @@ def bench(name: str, rgb: np.ndarray, repeats: int) -> float:
     ctx = ImageContext(rgb)
     ctx.faces, ctx.work_subject_mask, ctx.noise_sigma, ctx.work_rgb  # shared: not timed
     ctx.result("bokeh")
-    res = color.compute(ctx)
-    wall, cpu = [], []
-    for _ in range(repeats):
-        t, c = time.perf_counter(), time.process_time()
-        res = color.compute(ctx)
-        wall.append(1000 * (time.perf_counter() - t))
-        cpu.append(1000 * (time.process_time() - c))
+    color.compute(ctx)
+    wall, cpu, res = runs(lambda: color.compute(ctx), repeats)
     h, w = rgb.shape[:2]
     src = res.artifacts.get("sources") or []
     print(f"{name:36s} {w}x{h}  wall median {statistics.median(wall):6.1f} ms  "
@@ -46,20 +41,6 @@ def bench(name: str, rgb: np.ndarray, repeats: int) -> float:
           f"face spots {sum(s['kind'] == 'face' for s in src):2d}  orbs {sum(s['kind'] == 'orb' for s in src):2d}  "
           f"face {'yes' if ctx.faces else 'no '}")
     return min(cpu)
-
-
-def reference() -> None:
-    """A fixed operation with a known quiet-machine time, to read the figures above against."""
-    import cv2
-
-    a = np.random.default_rng(0).random((1024, 1024), dtype=np.float32)
-    cpu = []
-    for _ in range(20):
-        c = time.process_time()
-        cv2.Laplacian(a, cv2.CV_32F).var()
-        cpu.append(1000 * (time.process_time() - c))
-    print(f"reference: Laplacian + variance at 1024 px, cpu min {min(cpu):.2f} ms "
-          f"(ENVIRONMENT.md, quiet machine: 1.2 ms)")
 
 
 def main() -> None:

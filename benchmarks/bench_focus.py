@@ -23,6 +23,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from _timing import runs
 
 from lenscore.context import ImageContext
 from lenscore.metrics import focus
@@ -32,12 +33,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 def timed(fn, repeats: int) -> tuple[float, float]:
     """(median wall ms, median CPU ms) of ``fn()`` over ``repeats`` runs."""
-    wall, cpu = [], []
-    for _ in range(repeats):
-        t, c = time.perf_counter(), time.process_time()
-        fn()
-        wall.append((time.perf_counter() - t) * 1000)
-        cpu.append((time.process_time() - c) * 1000)
+    wall, cpu, _ = runs(fn, repeats)
     return statistics.median(wall), statistics.median(cpu)
 
 
