@@ -171,6 +171,34 @@ def _background_phrase(p: PromptOptics, pr: Predictions) -> str:
     return _m(ARTICLE_BACKGROUND_M)
 
 
+#: effect words that always get the same finding: kind -> (code, message, the article's rewrite)
+_WORD_RULES: dict[str, tuple[str, str, str]] = {
+    "haze": ("haze-word",
+             ("haze is atmosphere, not optics: fine for softer transitions (the article pairs it "
+              "with a smaller Kelvin difference); say where it is"),
+             "light atmospheric haze between subject and crowd"),
+    "particles": ("particles-word", "name the particles and what lights them",
+                  "dust motes backlit by a 3200K tungsten lamp"),
+    "cinematic": ("cinematic-label",
+                  ("a label, not a specification: say what makes it so: light sources that keep "
+                   "their Kelvin separation, the lens"),
+                  "2700K sodium vapor highlights against 6500K LED fill"),
+    "realistic_skin": ("realistic-skin-category",
+                       "a category, not a specification: the model averages it into smoothness",
+                       "visible pore structure, natural sebum reflection"),
+    "smooth_skin": ("smooth-skin",
+                    ("asks for plastic skin; pores and sebum put the face under the same light as "
+                     "the background"),
+                    "visible pore structure, natural sebum reflection"),
+    "photorealistic": ("quality-label",
+                       "a quality label: lens, distance and light make an image photographic",
+                       "85mm f/1.4 at 2.5 m, 2700K key"),
+    "colour_words": ("colour-without-temperature",
+                     "color without temperature is paint: give each source its Kelvin",
+                     "2700K sodium vapor highlights, 6500K LED fill"),
+}
+
+
 def _effect_findings(p: PromptOptics, pr: Predictions) -> list[Finding]:
     out: list[Finding] = []
     t = p.text
@@ -219,39 +247,9 @@ def _effect_findings(p: PromptOptics, pr: Predictions) -> list[Finding]:
             out.append(Finding("effect", "glow-word", "a glow is an effect: name the source that "
                                "makes it and its Kelvin", e.text, e.span,
                                "2700K tungsten practicals"))
-        elif e.kind == "haze":
-            out.append(Finding("effect", "haze-word",
-                               "haze is atmosphere, not optics: fine for softer transitions (the "
-                               "article pairs it with a smaller Kelvin difference); say where it is",
-                               e.text, e.span, "light atmospheric haze between subject and crowd"))
-        elif e.kind == "particles":
-            out.append(Finding("effect", "particles-word", "name the particles and what lights them",
-                               e.text, e.span, "dust motes backlit by a 3200K tungsten lamp"))
-        elif e.kind == "cinematic":
-            out.append(Finding("effect", "cinematic-label",
-                               "a label, not a specification: say what makes it so: light "
-                               "sources that keep their Kelvin separation, the lens",
-                               e.text, e.span,
-                               "2700K sodium vapor highlights against 6500K LED fill"))
-        elif e.kind == "realistic_skin":
-            out.append(Finding("effect", "realistic-skin-category",
-                               "a category, not a specification: the model averages it into "
-                               "smoothness", e.text, e.span,
-                               "visible pore structure, natural sebum reflection"))
-        elif e.kind == "smooth_skin":
-            out.append(Finding("effect", "smooth-skin",
-                               "asks for plastic skin; pores and sebum put the face under the "
-                               "same light as the background", e.text, e.span,
-                               "visible pore structure, natural sebum reflection"))
-        elif e.kind == "photorealistic":
-            out.append(Finding("effect", "quality-label",
-                               "a quality label: lens, distance and light make an image "
-                               "photographic", e.text, e.span,
-                               "85mm f/1.4 at 2.5 m, 2700K key"))
-        elif e.kind == "colour_words":
-            out.append(Finding("effect", "colour-without-temperature",
-                               "color without temperature is paint: give each source its Kelvin",
-                               e.text, e.span, "2700K sodium vapor highlights, 6500K LED fill"))
+        elif e.kind in _WORD_RULES:
+            code, message, rewrite = _WORD_RULES[e.kind]
+            out.append(Finding("effect", code, message, e.text, e.span, rewrite))
         seen_kinds.add(e.kind)
     return out
 
