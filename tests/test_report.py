@@ -303,3 +303,34 @@ def test_explain_draws_real_family_artifacts(tmp_path, capsys):
         assert "bokeh.orb_count" in printed
     assert run_cli(["explain", str(img), "-f", "bokehh"]) == 2  # did-you-mean, exit 2
     assert run_cli(["explain", str(img), "--subject-box", "1,2,3"]) == 2
+
+
+@pytest.mark.parametrize("families", [None, ["focus"]])
+def test_explain_text_never_overlaps_and_leaves_no_large_empty_band(tmp_path, monkeypatch, families):
+    """Every family's sentence and output rows (long n/a reasons included) fit their text column,
+    wide figure or narrow, and the page is not mostly blank rows."""
+    from matplotlib.figure import Figure
+
+    from lenscore.datasets.synthetic import SceneSpec, render, save_render
+
+    img = tmp_path / "portrait.png"
+    save_render(render(SceneSpec(width=512, height=512, seed=4)), img, tmp_path / "truth.json")
+    figs = []
+    save = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: (figs.append(self), save(self, *a, **k))[1])
+    overlays.explain_figure(img, tmp_path / "explain.png", families=families)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = figs[0]
+    renderer = FigureCanvasAgg(fig).get_renderer()  # the figure is closed: measure on a new canvas
+    boxes = [t.get_window_extent(renderer) for ax in fig.axes for t in ax.texts if t.get_text()]
+    assert len(boxes) >= 5  # a sentence and rows per family
+    width = fig.bbox.width
+    for i, a in enumerate(boxes):
+        assert a.x0 >= -1 and a.x1 <= width + 1, "text runs off the page"
+        for b in boxes[i + 1:]:
+            overlap_x = min(a.x1, b.x1) - max(a.x0, b.x0)
+            overlap_y = min(a.y1, b.y1) - max(a.y0, b.y0)
+            assert overlap_x <= 1 or overlap_y <= 1, "two lines of the explain text overlap"
+    page = np.asarray(Image.open(tmp_path / "explain.png").convert("L"))
+    assert (page >= 250).all(axis=1).mean() < 0.25

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -159,9 +160,40 @@ def explain_results(results: Mapping[str, Any]) -> list[FamilyExplanation]:
 
 
 def _grid(n: int) -> tuple[int, int]:
-    """(rows, cols) for n panels with the fewest empty cells, 3 columns when that ties."""
-    best = min(range(2, 6), key=lambda c: ((-n) % c, abs(c - 3)))
+    """(rows, cols) for n panels with the fewest empty cells, then the nearest to 3 columns,
+    then the wider (a wide figure leaves room for the text below it)."""
+    best = min(range(2, 6), key=lambda c: ((-n) % c, abs(c - 3), -c))
     return math.ceil(n / best), best
+
+
+#: explain figure: inches per image panel, points of the sentence and output rows, inches per line
+PANEL_WIDTH_IN = 5.0
+PANEL_HEIGHT_IN = 4.6
+SENTENCE_PT = 9.5
+ROW_PT = 7.5
+LINE_IN = 0.16
+#: the value column of an output row is at most this wide (characters): the direction stays near
+VALUE_CHARS = 56
+
+
+def _explain_row(row: tuple[str, str, str, str | None], chars: int) -> tuple[str, str | None]:
+    """One output line of the explain text, at most ``chars`` characters: name, value (cut to
+    what is left), direction and the good / poor mark."""
+    short, shown, direction, mark = row
+    sym = {"good": "  [good]", "poor": "  [poor]"}.get(mark, "")
+    room = max(12, min(VALUE_CHARS, chars - 23 - len(direction) - len(sym) - 1))
+    value = shown if len(shown) <= room else shown[: room - 3] + "..."
+    return f"{short:<22s} {value:<{room}s} {direction}{sym}", mark
+
+
+def _balanced_split(heights: Sequence[float]) -> int:
+    """Where to cut a list of blocks into two columns of nearly equal height (in order)."""
+    total, run, best, cut = sum(heights), 0.0, math.inf, len(heights)
+    for i, h in enumerate(heights):
+        if abs(total - 2 * run) < best:
+            best, cut = abs(total - 2 * run), i
+        run += h
+    return cut
 
 
 def explain_figure(path: str | os.PathLike, out: str | os.PathLike, *,
@@ -189,10 +221,22 @@ def explain_figure(path: str | os.PathLike, out: str | os.PathLike, *,
     expl = explain_results(results)
     n_img = len(panels) + len(extra)
     rows, cols = _grid(n_img)
-    n_lines = sum(2 + len(e.rows) for e in expl)
-    text_h = 0.19 * n_lines / 2 + 0.6  # two columns of text
-    fig = plt.figure(figsize=(cols * 5.0, rows * 4.6 + text_h))
-    gs = fig.add_gridspec(rows + 1, cols, height_ratios=[4.6] * rows + [text_h])
+    # why: one sentence per family (wrapped to its column), then its outputs; two text columns
+    # when the figure is wide enough for them, else one
+    width_in = cols * PANEL_WIDTH_IN
+    n_text = 2 if cols >= 3 else 1
+    col_in = width_in / n_text
+    sentence_chars = int(col_in * 72 / (0.62 * SENTENCE_PT))   # bold proportional, <= 0.62 em
+    row_chars = int(col_in * 72 / (0.62 * ROW_PT)) - 4          # monospace, 0.6 em per char
+    blocks = [(textwrap.wrap(f"{e.title}: {e.sentence}", sentence_chars) or [e.title],
+               [_explain_row(r, row_chars) for r in e.rows]) for e in expl]
+    heights = [len(sent) * 1.25 + len(rws) + 0.75 for sent, rws in blocks]
+    split = _balanced_split(heights) if n_text == 2 else len(blocks)
+    halves = [blocks[:split], blocks[split:]] if n_text == 2 else [blocks]
+    n_lines = max(sum(heights[:split]), sum(heights[split:])) if n_text == 2 else sum(heights)
+    text_h = LINE_IN * n_lines + 0.3
+    fig = plt.figure(figsize=(width_in, rows * PANEL_HEIGHT_IN + text_h))
+    gs = fig.add_gridspec(rows + 1, cols, height_ratios=[PANEL_HEIGHT_IN] * rows + [text_h])
     axes = [fig.add_subplot(gs[i // cols, i % cols]) for i in range(n_img)]
     for ax in axes:
         ax.axis("off")
@@ -209,22 +253,21 @@ def explain_figure(path: str | os.PathLike, out: str | os.PathLike, *,
             ax.clear()
             ax.axis("off")
         i += 1
-    # why: one sentence per family, then its outputs (two text columns)
-    halves = [expl[: (len(expl) + 1) // 2], expl[(len(expl) + 1) // 2:]]
+    text_ax = fig.add_subplot(gs[rows, :])
+    text_ax.axis("off")
+    step = 1.0 / max(1.0, n_lines)
     for k, part in enumerate(halves):
-        ax = fig.add_subplot(gs[rows, :]) if k == 0 else ax.inset_axes([0.5, 0.0, 0.5, 1.0])
-        ax.axis("off")
+        x0 = k / n_text
         y = 1.0
-        step = 1.0 / max(1, max(sum(2 + len(e.rows) for e in h) for h in halves))
-        for e in part:
-            ax.text(0.0 if k == 0 else 0.02, y, f"{e.title}: {e.sentence}"[:110],
-                    fontsize=9.5, fontweight="bold", va="top", transform=ax.transAxes)
-            y -= step * 1.25
-            for short, shown, direction, mark in e.rows:
-                sym = {"good": "  [good]", "poor": "  [poor]"}.get(mark, "")
-                ax.text(0.02 if k == 0 else 0.04, y, f"{short:<22s} {shown[:44]:<44s} {direction}{sym}",
-                        family="monospace", fontsize=7.5, va="top", transform=ax.transAxes,
-                        color={"good": "#1a7f37", "poor": "#b3261e"}.get(mark, "#222"))
+        for sentence, rws in part:
+            for line in sentence:
+                text_ax.text(x0, y, line, fontsize=SENTENCE_PT, fontweight="bold", va="top",
+                             transform=text_ax.transAxes)
+                y -= step * 1.25
+            for line, mark in rws:
+                text_ax.text(x0 + 0.01, y, line, family="monospace", fontsize=ROW_PT, va="top",
+                             transform=text_ax.transAxes,
+                             color={"good": "#1a7f37", "poor": "#b3261e"}.get(mark, "#222"))
                 y -= step
             y -= step * 0.75
     fig.suptitle(f"lenscore explain: {Path(path).name}", x=0.01, ha="left", fontsize=13,
