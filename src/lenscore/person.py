@@ -113,8 +113,12 @@ class SubjectMask:
 
 
 def _u8(img: np.ndarray) -> np.ndarray:
-    a = np.nan_to_num(np.asarray(img, np.float32), nan=0.0, posinf=1.0, neginf=0.0)
-    a = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
+    # clip first (+inf -> 1, -inf -> 0), then NaN -> 0 in place: one float copy, not three
+    a = np.clip(np.asarray(img, np.float32), 0, 1)
+    np.nan_to_num(a, copy=False, nan=0.0)
+    a *= 255
+    a += 0.5
+    a = a.astype(np.uint8)
     if a.ndim == 2:
         a = np.repeat(a[..., None], 3, axis=2)
     return np.ascontiguousarray(a[..., :3])
@@ -292,7 +296,9 @@ def subject_mask(work_rgb: np.ndarray, faces: Sequence = (), *, refine: str = "f
         return SubjectMask(_centre_ellipse((h, w)) if min(h, w) >= 2 else np.zeros((h, w), bool),
                            "centre (uniform or tiny image)", 0, ["image too small for evidence"])
     img8 = _u8(a)
-    gray = img8.mean(axis=2).astype(np.float32) / 255.0
+    # the channel mean, exact in float32 for 8-bit sums (a reduction over the last axis of 3
+    # costs several times these two adds)
+    gray = (img8[..., 0].astype(np.float32) + img8[..., 1] + img8[..., 2]) / np.float32(3) / np.float32(255)
     if float(gray.max() - gray.min()) < 2 / 255 and img8.std(axis=(0, 1)).max() < 1.0:
         return SubjectMask(_centre_ellipse((h, w)), "centre (uniform or tiny image)", 0,
                            ["uniform image: no evidence, a centred ellipse stands for the subject"])
