@@ -876,11 +876,17 @@ def _gate(name: str, errors: Sequence[float], med_t: float, p90_t: float, unit: 
     e = np.asarray([x if _fin(x) else np.inf for x in errors], float)
     if e.size == 0:
         return False, f"{name}: no scenes"
-    med, p90 = float(np.median(e)), float(np.quantile(e, 0.9))
+    with np.errstate(invalid="ignore"):  # misses are inf: between two of them inf - inf
+        med, p90 = (float(v) if not np.isnan(v) else math.inf
+                    for v in (np.median(e), np.quantile(e, 0.9)))
     ok = med <= med_t and p90 <= p90_t
     fmt = (lambda v: "inf" if not math.isfinite(v) else f"{v:.0f}")
+    read = e[np.isfinite(e)]
+    among = (f"; the {read.size} read: median {fmt(float(np.median(read)))}{unit}, 90th percentile "
+             f"{fmt(float(np.quantile(read, 0.9)))}{unit}") if read.size else ""
     return ok, (f"{name} median error {fmt(med)}{unit}, 90th percentile {fmt(p90)}{unit} on these "
-                f"{e.size} scenes (its own target {med_t:g}{unit} / {p90_t:g}{unit})")
+                f"{e.size} scenes, a scene without a reading counted as a miss (its own target "
+                f"{med_t:g}{unit} / {p90_t:g}{unit}){among}")
 
 
 def validate(plan: "Plan", jobs: int) -> list["Check"]:
