@@ -114,7 +114,7 @@ import cv2
 import numpy as np
 
 from lenscore.imaging import luma, srgb_to_linear
-from lenscore.metrics.base import MetricFamily, MetricResult, Output, register
+from lenscore.metrics.base import MetricFamily, MetricResult, Output, params_dict, register
 
 if TYPE_CHECKING:  # pragma: no cover
     from lenscore.context import ImageContext
@@ -2421,14 +2421,21 @@ def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndar
     return dr.banner(out, [f"bokeh: {explain(result)}", legend])
 
 
+def _defocus_params() -> dict:
+    from lenscore import defocus
+
+    return params_dict(defocus.PARAMS)
+
+
 FAMILY = register(MetricFamily(
-    name=F, version="3",
+    name=F, version="4",
     method=("whole background (subject as occluder) -> top-hat candidates on linear luminance, "
             "split by distance-transform maxima / Hough -> ray-cast rim, robust harmonic fit -> "
             "rim width on the unclipped shoulder against the width of a Gaussian glow one stop "
             "above 8x white (optical discs vs glows) -> 4piA/P^2, blades, Fitzgibbon ellipse; "
             "disc >= background blur when a defocus map is given"),
-    outputs=OUTPUTS, compute=compute, params=PARAMS,
+    # the defocus map it reads is part of what its numbers depend on (the cache key)
+    outputs=OUTPUTS, compute=compute, params={**params_dict(PARAMS), "defocus": _defocus_params()},
     title="Bokeh", order=20, explain=explain,
     headline=("bokeh.disc_fraction", "bokeh.circularity", "bokeh.orb_count"),
     draw=draw, validate=validate))

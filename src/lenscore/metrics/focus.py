@@ -72,7 +72,7 @@ import numpy as np
 
 from lenscore import defocus as dfc
 from lenscore.defocus import robust_noise_sigma, tile_edges, tile_means, weighted_quantile
-from lenscore.metrics.base import MetricFamily, MetricResult, Output, register
+from lenscore.metrics.base import MetricFamily, MetricResult, Output, params_dict, register
 
 if TYPE_CHECKING:  # pragma: no cover
     from lenscore.evaluator.validate import Check, Plan
@@ -805,13 +805,15 @@ def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndar
 
 
 FAMILY = register(MetricFamily(
-    name="focus", version="2",
+    name="focus", version="3",
     method=("Defocus map from evidence (lenscore.defocus): disc transfer-function zeros in the "
             "spectra of textured regions (Cannon 1976; Pentland 1987) at three scales, gradient "
             "ratio after re-blur at edges for small discs (Zhuo & Sim 2011), highlights left out "
             "by brightness; the bokeh family's optical discs as blur evidence; separation = "
             "log10 background / subject blur disc; noise-corrected multi-scale Laplacian "
             "variance as the detail baseline (Pech-Pacheco et al. 2000)"),
-    outputs=OUTPUTS, compute=compute, params=PARAMS, requires=("bokeh",),
+    # the defocus map's parameters are part of what its numbers depend on (the cache key)
+    outputs=OUTPUTS, compute=compute, params={**params_dict(PARAMS), "defocus": params_dict(dfc.PARAMS)},
+    requires=("bokeh",),
     title="Focus", headline=("focus.separation", "focus.background_blur_px"), order=10,
     explain=explain, draw=draw, validate=validate))
