@@ -201,6 +201,71 @@ def test_noise_does_not_move_the_disc():
     assert noisy == pytest.approx(clean, rel=0.15)
 
 
+@pytest.mark.parametrize("chain", ["native", "area 1024->768", "cubic 512->768->512", "jpeg q75"])
+def test_edge_noise_is_measured_where_the_edges_are_read(chain):
+    """White noise of std 0.01, then what a user's file and the working copy do to it: the
+    gradient-domain estimate explains the half-resolution gradient noise the edge detector sees
+    within 25 % (Immerkaer's finest-scale estimate under-reads it 1.5-10x after resampling or
+    JPEG, and noise then reads as sharp edges in a blurred background)."""
+    rng = np.random.default_rng(4)
+    size = 512 if "512" in chain else 1024
+    img = (0.5 + 0.01 * rng.standard_normal((size, size))).astype(np.float32)
+    if chain == "area 1024->768":
+        img = cv2.resize(img, (768, 768), interpolation=cv2.INTER_AREA)
+    elif chain.startswith("cubic"):
+        up = cv2.resize(img, (768, 768), interpolation=cv2.INTER_CUBIC)
+        img = cv2.resize(up, (512, 512), interpolation=cv2.INTER_AREA)
+    elif chain.startswith("jpeg"):
+        ok, buf = cv2.imencode(".jpg", np.round(img * 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 75])
+        img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
+    actual = float(np.std(D._central_gradients(cv2.pyrDown(img))[0]))
+    predicted = D._half_res_gradient_noise_std(D.half_res_gradient_noise_sigma(img))
+    assert predicted == pytest.approx(actual, rel=0.25)
+
+
+def test_gradient_noise_of_a_flat_or_tiny_image():
+    assert D.half_res_gradient_noise_sigma(np.full((64, 64), 0.5, np.float32)) == 0.0
+    assert math.isnan(D.half_res_gradient_noise_sigma(np.zeros((4, 4), np.float32)))
+
+
+def test_pooled_windows_identify_what_no_window_does_alone():
+    """Windows that each prefer 12 px but reject neither 8 nor 18 px by the identification
+    margin: summed over their neighbours they do; a window whose neighbours disagree (best at
+    4 px and at 40 px) identifies neither; unusable windows get nothing."""
+    cands = np.geomspace(1.0, 96.0, 96)
+
+    def prof(best: float, depth: float) -> np.ndarray:
+        return (depth * np.log(cands / best) ** 2 / math.log(1.5) ** 2).astype(np.float32)
+
+    xs = np.array([16.0, 48.0, 80.0, 16.0, 48.0, 80.0, 400.0, 432.0])
+    ys = np.array([16.0, 16.0, 16.0, 48.0, 48.0, 48.0, 400.0, 400.0])
+    P = np.stack([prof(12.0, 4.0)] * 6 + [prof(4.0, 4.0), prof(40.0, 4.0)])
+    z = np.zeros(xs.size)
+    f = D.WindowFits(0, 32.0, xs, ys, z, z, z, z, z, z, np.zeros(xs.size, bool), P, cands)
+    usable = np.ones(xs.size, bool)
+    d, up, dn = D.pooled_margins(f, usable, stride_px=32.0)
+    assert prof(12.0, 4.0)[np.abs(cands - 18.0).argmin()] < D.PARAMS.identify_delta  # alone: no
+    assert np.all(np.abs(d[:6] / 12.0 - 1.0) < 0.05)
+    assert np.all(np.minimum(up[:6], dn[:6]) >= D.PARAMS.identify_delta)
+    assert np.all(np.minimum(up[6:], dn[6:]) < D.PARAMS.identify_delta)  # 4 and 40 px disagree
+    d, up, dn = D.pooled_margins(f, np.zeros(xs.size, bool), stride_px=32.0)
+    assert np.isnan(d).all() and not up.any() and not dn.any()
+
+
+def test_a_small_original_is_measured_at_its_own_size():
+    """A 384 px original (enlarged to the 768 px working copy): measured on its own pixels,
+    with their white noise, its blur reads within 15 % of the truth and the noise reads as
+    the original's, not the enlargement's smoothed copy."""
+    rgb, box = scene(384, 8.0, seed=12, noise=0.01)
+    ctx = ImageContext(rgb, subject_box=box)
+    assert ctx.work_scale == 2.0
+    dm = ctx.defocus
+    assert dm.noise_sigma == pytest.approx(0.01, rel=0.25)
+    ctx.provide("bokeh", MetricResult({}, {}, {"orbs": []}))
+    v = focus.compute(ctx).values["focus.background_blur_px"]
+    assert v == pytest.approx(8.0, rel=0.15)
+
+
 def test_highlight_rims_are_not_sharpness():
     """Bright discs with hard rims (bokeh) on a blurred background: their rims must not read as
     sharp background (they are left out by brightness)."""

@@ -258,4 +258,5 @@ class ImageContext:
         return defocus.defocus_map(self.work_gray, luminance=self.work_luminance,
                                    subject=self.work_subject_mask, noise_sigma=self.noise_sigma,
                                    quant_step=defocus.quantisation_step(self.rgb),
-                                   work_scale=self.work_scale)
+                                   work_scale=self.work_scale,
+                                   native=(self.gray, self.luminance) if self.work_scale > 1 else None)

@@ -21,14 +21,18 @@ Evidence, on the working copy (``ctx.work_gray``, long side 768 px)
    log-spaced grid, where ``E_c`` is the expected ring power of a ``1/f^2`` texture (natural
    images, Field 1987) blurred by the disc, passed through the pyramid's filters and the taper's
    spectral leakage (computed once per window size on the exact DFT grid), and ``alpha`` is free.
-   White noise (``noise_sigma``, Immerkaer 1996, and the 8-bit quantisation floor) is removed
+   White noise (``noise_sigma``, Immerkaer 1996, the lowest 2 % of 32 px tiles, and the 8-bit
+   quantisation floor) is removed
    from every ring and weights each ring by its signal-to-noise ratio. A window **identifies** c
    when the fit at c is better than every fit with a diameter 1.5x larger and 1.5x smaller by
    ``PARAMS.identify_delta`` (in units of the residual variance), its signal is
    ``PARAMS.min_snr`` times the noise and ``PARAMS.min_band_rms`` in RMS, and c is a size its
    level resolves (``PARAMS.min_level_px`` px of the level, the first zero below 0.35 cycles/px,
    up to ``PARAMS.max_window_frac`` of the window, at least three rings before the first zero).
-   A 32 px window whose best fit is finer than that and rejects every 1.5x larger disc is
+   A window that does not identify c alone is read again with its neighbours of the same level
+   and region (:func:`pooled_margins`: their misfit profiles summed, overlap discounted), at
+   half the confidence. A 32 px window whose best fit is finer than that and rejects every 1.5x
+   larger disc is
    evidence of **sharpness** (an upper bound; its best diameter is reported, ~2 px: the in-focus
    blur of the imaging chain). On the finest level a flat spectrum (``alpha`` below
    ``PARAMS.min_alpha``) is noise, not texture, and counts for nothing.
@@ -36,7 +40,9 @@ Evidence, on the working copy (``ctx.work_gray``, long side 768 px)
    after re-blur (Zhuo & Sim 2011), calibrated on edges blurred by a uniform disc
    (:func:`disc_calibration`); an edge pixel counts when its two re-blur estimates and its
    contrast width agree and its ratio is one a step can have (neighbouring edges that cancel in
-   the re-blur read "sharper than sharp" and are dropped).
+   the re-blur read "sharper than sharp" and are dropped). The detector's noise is measured on
+   the gradients it uses (:func:`half_res_gradient_noise_sigma`), not only at the finest scale,
+   which resampling and JPEG wipe.
 3. **Highlights are not evidence here.** Lamps, speculars and bokeh discs (linear luminance
    ``PARAMS.highlight_ratio`` times the local median, or clipped: :func:`highlight_mask`) have
    hard rims that would read as sharp edges in a blurred background; their pixels are left out
@@ -115,12 +121,18 @@ class DefocusParams:
     #: (residual-variance units).
     identify_delta: float = 10.0
     identify_ratio: float = 1.5
+    #: a window identified only with its neighbours (:func:`pooled_margins`) has its pooled
+    #: margin counted at this share (its own evidence was not enough).
+    pooled_weight: float = 0.5
     #: signal power over noise power in the fitted rings.
     min_snr: float = 10.0
     #: least RMS of the signal in the fitted rings (gray, [0, 1]): 1.5 8-bit levels.
     min_band_rms: float = 1.5 / 255.0
     #: least spectral exponent on the finest level (flat = noise, even after JPEG).
     min_alpha: float = 0.8
+    #: ... unless its signal is this many times the noise (no error of the noise model reaches
+    #: that): then it is fine detail in focus (sharp), never a blur.
+    sure_snr: float = 100.0
     #: confidence = 1 - exp(-margin / this).
     confidence_scale: float = 20.0
     #: candidate diameters: this many, log-spaced from 1 px to this multiple of the window.
@@ -153,7 +165,7 @@ class DefocusParams:
     edge_sigma: float = 1.0
     #: noise: quantile of per-tile Immerkaer estimates (tiles of this many px).
     noise_tile_px: int = 32
-    noise_tile_quantile: float = 0.1
+    noise_tile_quantile: float = 0.02
 
 
 PARAMS = DefocusParams()
@@ -213,6 +225,48 @@ def robust_noise_sigma(gray: np.ndarray, *, tile: int = PARAMS.noise_tile_px,
     ok = (mean > 0.05) & (mean < 0.95)
     vals = sig[ok] if ok.any() else sig.ravel()
     return float(np.quantile(vals, quantile))
+
+
+def half_res_gradient_noise_sigma(gray: np.ndarray, *, tile: int = PARAMS.noise_tile_px,
+                                  quantile: float = PARAMS.noise_tile_quantile) -> float:
+    """The white-noise std that explains the noise of the half-resolution gradients the edge
+    detector uses (:func:`edge_samples`), measured on those gradients.
+
+    Immerkaer's estimator sees only the finest scale. Noise that was resampled (a working copy
+    enlarged or reduced from the original) or JPEG-compressed has lost its finest scale but
+    not the next ones: on such images it under-reads the gradient noise by 1.5x (an area
+    reduction of 1024 to 768 px) to 2x (512 px enlarged and reduced back) and 5-10x (JPEG q80-70),
+    and the edge detector then takes noise for edges. Here each tile (``tile`` px of ``gray``)
+    gives the median absolute deviation of the two central-difference components of
+    ``cv2.pyrDown(gray)`` (robust to a tile's shading ramp and to its few edges), tiles within
+    0.05..0.95 in mean are kept (not clipped) and their ``quantile`` is taken (the flattest
+    tiles: texture only adds), then divided by the gradient-noise gain of white noise.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> img = (0.5 + 0.01 * rng.standard_normal((512, 512))).astype(np.float32)
+    >>> bool(0.0085 < half_res_gradient_noise_sigma(img) < 0.0105)
+    True
+    """
+    g = np.asarray(gray, dtype=np.float32)
+    if min(g.shape[:2]) < 8:
+        return float("nan")
+    small = cv2.pyrDown(g)
+    sx, sy = _central_gradients(small)
+    t = max(2, tile // 2)
+    ny, nx = small.shape[0] // t, small.shape[1] // t
+    if ny < 1 or nx < 1:
+        return float("nan")
+
+    def _mad(a: np.ndarray) -> np.ndarray:
+        b = a[:ny * t, :nx * t].reshape(ny, t, nx, t).transpose(0, 2, 1, 3).reshape(ny, nx, t * t)
+        return np.median(np.abs(b - np.median(b, axis=2, keepdims=True)), axis=2)
+    mad = 0.5 * (_mad(sx) + _mad(sy)) / 0.6744897501960817
+    mean = small[:ny * t, :nx * t].reshape(ny, t, nx, t).mean(axis=(1, 3))
+    ok = (mean > 0.05) & (mean < 0.95)
+    vals = mad[ok] if ok.any() else mad.ravel()
+    return float(np.quantile(vals, quantile)) / _HALF_RES_GRADIENT_NOISE_GAIN
 
 
 def quantisation_step(rgb: np.ndarray, *, samples: int = 4096) -> float | None:
@@ -353,6 +407,13 @@ class WindowFits:
     band_rms: np.ndarray      # RMS of the signal in the fitted rings
     alpha: np.ndarray         # fitted spectral exponent at the best diameter
     gaussian: np.ndarray      # the best fit is a Gaussian blur (no zeros), not a lens's disc
+    #: (windows, candidates): each candidate diameter's misfit over the best, in units of the
+    #: residual variance (0 at the best; ``candidates`` are ``spectral_model(...).diameters``
+    #: times 2 ** level, working px)
+    profile: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32), repr=False)
+    candidates: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    #: spectral exponent with no blur (the smallest candidate disc): the raw spectrum's slope
+    alpha_unblurred: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
 
     @classmethod
     def empty(cls, level: int, size: float) -> "WindowFits":
@@ -455,8 +516,46 @@ def window_fits(img: np.ndarray, ok: np.ndarray | None, *, level: int, noise_var
     band_rms = np.sqrt((2.0 * m * np.maximum(S - N, 0)).sum(1) / float(n * n))
     xs = (ix * stride + (n - 1) / 2.0 + 0.5) * s - 0.5
     ys = (iy * stride + (n - 1) / 2.0 + 0.5) * s - 0.5
+    prof_rel = np.where(good[:, None], prof - pb[:, None], 0.0).astype(np.float32)
     return WindowFits(level, float(n * s), xs, ys, ch * s, up, dn, snr, band_rms,
-                      2.0 - b[rows, kb], kb >= cs.size // 2)
+                      2.0 - b[rows, kb], kb >= cs.size // 2, prof_rel, cs * s, 2.0 - b[:, 0])
+
+
+def pooled_margins(f: WindowFits, usable: np.ndarray, *, stride_px: float,
+                   ratio: float = PARAMS.identify_ratio) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Identification from a window and its neighbours together: (diameter, margin up, margin
+    down) per window of ``f``.
+
+    One window of a smooth, heavily blurred or noisy texture often prefers the right diameter
+    without rejecting its neighbours by ``identify_delta``; the windows around it, at the same
+    depth, carry the same evidence. Their misfit profiles are summed (independent residuals: a
+    sum of log-likelihood ratios) over the ``usable`` windows whose centres lie within one
+    window size of this one, each weighted by the share of it that is new information
+    (``(stride / size)^2``: overlapping windows see the same pixels), and the sum is read like
+    one window's. Unusable windows get NaN and 0 margins.
+    """
+    k = f.x.size
+    d = np.full(k, np.nan)
+    up = np.zeros(k)
+    dn = np.zeros(k)
+    if k == 0 or not usable.any() or f.profile.size == 0:
+        return d, up, dn
+    wgt = min(1.0, (stride_px / f.size) ** 2)
+    P = f.profile.astype(np.float64)
+    idx = np.flatnonzero(usable)
+    cs = f.candidates
+    for i in idx:
+        near = usable & (np.abs(f.x - f.x[i]) <= f.size + 1e-6) & (np.abs(f.y - f.y[i]) <= f.size + 1e-6)
+        prof = wgt * P[near].sum(axis=0)
+        kb = int(prof.argmin())
+        pb = prof[kb]
+        ch = cs[kb]
+        hi = prof[cs >= ratio * ch]
+        lo = prof[cs <= ch / ratio]
+        d[i] = ch
+        up[i] = (hi.min() - pb) if hi.size else np.inf
+        dn[i] = (lo.min() - pb) if lo.size else np.inf
+    return d, up, dn
 
 
 # ---------------------------------------------------------------------------------------------
@@ -971,6 +1070,7 @@ def _region_masks(subject: np.ndarray | None, shape: tuple[int, int], margin: in
 def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
                 subject: np.ndarray | None = None, noise_sigma: float | None = None,
                 quant_step: float | None = None, work_scale: float = 1.0,
+                native: tuple[np.ndarray, np.ndarray | None] | None = None,
                 params: DefocusParams = PARAMS) -> DefocusMap:
     """The defocus map of a working-copy gray image (see the module docstring).
 
@@ -992,6 +1092,11 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
         The source's quantisation step (1/255 for 8-bit files): its noise floor is kept.
     work_scale : float
         Working px per full-resolution px (stored for full-resolution queries).
+    native : (gray, luminance or None), optional
+        The original image's gray and linear luminance, when the working copy was enlarged
+        from it: the map is then measured on them (the original's noise is white; the
+        enlarged copy reduced back to the original's size has it smoothed and correlated,
+        which no white-noise model describes). Default: ``gray`` reduced to that size.
 
     Examples
     --------
@@ -1006,14 +1111,19 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
     g = np.ascontiguousarray(gray, dtype=np.float32)
     H, W = g.shape
     if work_scale > 1.0 + 1e-6 and min(H, W) / work_scale >= 32:
-        w_n, h_n = max(1, int(round(W / work_scale))), max(1, int(round(H / work_scale)))
-        lum_n = None if luminance is None else cv2.resize(np.asarray(luminance, np.float32), (w_n, h_n),
-                                                            interpolation=cv2.INTER_AREA)
+        if native is not None:
+            g_n = np.ascontiguousarray(native[0], dtype=np.float32)
+            h_n, w_n = g_n.shape[:2]
+            lum_n = None if native[1] is None else np.asarray(native[1], np.float32)
+        else:
+            w_n, h_n = max(1, int(round(W / work_scale))), max(1, int(round(H / work_scale)))
+            g_n = cv2.resize(g, (w_n, h_n), interpolation=cv2.INTER_AREA)
+            lum_n = None if luminance is None else cv2.resize(np.asarray(luminance, np.float32),
+                                                                (w_n, h_n), interpolation=cv2.INTER_AREA)
         subj_n = None if subject is None else cv2.resize(
             np.asarray(subject, np.uint8), (w_n, h_n), interpolation=cv2.INTER_NEAREST).astype(bool)
-        m = defocus_map(cv2.resize(g, (w_n, h_n), interpolation=cv2.INTER_AREA), luminance=lum_n,
-                        subject=subj_n, noise_sigma=None, quant_step=quant_step, work_scale=1.0,
-                        params=params)
+        m = defocus_map(g_n, luminance=lum_n, subject=subj_n, noise_sigma=None,
+                        quant_step=quant_step, work_scale=1.0, params=params)
         return _lifted(m, W / w_n, H / h_n, (H, W), float(work_scale))
     ye, xe = tile_edges(H, params.cell_px), tile_edges(W, params.cell_px)
     ny, nx = ye.size - 1, xe.size - 1
@@ -1074,17 +1184,42 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
             lo = (params.min_level_px if level == 0 else params.coarse_min_level_px) * s
             hi = params.max_window_frac * n * s
             sig_ok = (f.snr >= params.min_snr) & (f.band_rms >= params.min_band_rms)
+            flat_sharp = np.zeros(f.x.size, bool)
             if level == 0:
+                # a flat spectrum is noise the noise model missed, and no blur: unless it is far
+                # above the noise, then it is detail at the finest scale, i.e. sharp
+                flat_sharp = sig_ok & (f.alpha < params.min_alpha) & (f.snr >= params.sure_snr) & \
+                    (f.alpha_unblurred < params.min_alpha)
                 sig_ok &= f.alpha >= params.min_alpha
             ident = sig_ok & (f.margin_up >= params.identify_delta) & \
                 (f.margin_down >= params.identify_delta) & (f.diameter >= lo) & (f.diameter <= hi)
             sharp = sig_ok & (level == 0) & (f.diameter < lo) & (f.margin_up >= params.identify_delta)
-            for mask, kind, margin_v in ((ident, SOURCE_SPECTRUM, np.minimum(f.margin_up, f.margin_down)),
-                                         (sharp, SOURCE_SHARP, f.margin_up)):
+            diam = f.diameter.copy()
+            m_id = np.minimum(f.margin_up, f.margin_down)
+            m_sh = f.margin_up.copy()
+            if flat_sharp.any():  # its fit means nothing: the in-focus blur, at the least margin
+                diam[flat_sharp] = lo / params.identify_ratio
+                m_sh[flat_sharp] = params.identify_delta
+                sharp |= flat_sharp
+            # the windows no window identifies alone: with their neighbours (same level, region)
+            # (a window whose best fit is a Gaussian, not a lens's disc, is not pooled: summed,
+            # such profiles settle between the two families on no diameter of either)
+            rest = sig_ok & ~ident & ~sharp & ~f.gaussian
+            if rest.any():
+                pd, pu, pn = pooled_margins(f, sig_ok & ~f.gaussian, stride_px=stride * s)
+                p_ident = rest & (pu >= params.identify_delta) & (pn >= params.identify_delta) & \
+                    (pd >= lo) & (pd <= hi)
+                p_sharp = rest & (level == 0) & (pd < lo) & (pu >= params.identify_delta)
+                # pooled evidence is counted at the strength one window would have
+                diam = np.where(p_ident | p_sharp, pd, diam)
+                m_id = np.where(p_ident, params.pooled_weight * np.minimum(np.minimum(pu, pn), 1e6), m_id)
+                m_sh = np.where(p_sharp, params.pooled_weight * np.minimum(pu, 1e6), m_sh)
+                ident, sharp = ident | p_ident, sharp | p_sharp
+            for mask, kind, margin_v in ((ident, SOURCE_SPECTRUM, m_id), (sharp, SOURCE_SHARP, m_sh)):
                 if mask.any():
                     cf = 1.0 - np.exp(-np.minimum(margin_v[mask], 1e6) / params.confidence_scale)
                     rows.append(np.stack([f.x[mask], f.y[mask], np.full(mask.sum(), f.size),
-                                          f.diameter[mask], cf, np.full(mask.sum(), level),
+                                          diam[mask], cf, np.full(mask.sum(), level),
                                           np.full(mask.sum(), kind), np.full(mask.sum(), reg)], 1))
     win = np.concatenate(rows) if rows else np.zeros((0, 8))
     # ---- cells from windows: per level, the windows covering a cell (their central half) give
@@ -1126,7 +1261,13 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
             best_conf = np.where(take, cmean, best_conf)
     # ---- edges where the spectra said nothing ---------------------------------------------
     ok_edges = (bg | subj_core) & ~hl
-    ef = edge_fits(g, ok_edges, noise_sigma=sig, params=params)
+    # the edge detector's noise, measured on the gradients it uses: Immerkaer sees only the
+    # finest scale, which noise that was resampled or JPEG-compressed has lost (not the next
+    # ones), and noise then reads as edges
+    grad_sig = half_res_gradient_noise_sigma(g, tile=params.noise_tile_px,
+                                             quantile=params.noise_tile_quantile)
+    sig_edges = max(sig, float(grad_sig)) if np.isfinite(grad_sig) else sig
+    ef = edge_fits(g, ok_edges, noise_sigma=sig_edges, params=params)
     edges_out = np.zeros((0, 4), np.float32)
     pooled: dict[int, tuple[float, int]] = {}
     if ef.x.size:
