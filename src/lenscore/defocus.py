@@ -228,7 +228,8 @@ def robust_noise_sigma(gray: np.ndarray, *, tile: int = PARAMS.noise_tile_px,
 
 
 def half_res_gradient_noise_sigma(gray: np.ndarray, *, tile: int = PARAMS.noise_tile_px,
-                                  quantile: float = PARAMS.noise_tile_quantile) -> float:
+                                  quantile: float = PARAMS.noise_tile_quantile,
+                                  half: np.ndarray | None = None) -> float:
     """The white-noise std that explains the noise of the half-resolution gradients the edge
     detector uses (:func:`edge_samples`), measured on those gradients.
 
@@ -252,7 +253,7 @@ def half_res_gradient_noise_sigma(gray: np.ndarray, *, tile: int = PARAMS.noise_
     g = np.asarray(gray, dtype=np.float32)
     if min(g.shape[:2]) < 8:
         return float("nan")
-    small = cv2.pyrDown(g)
+    small = cv2.pyrDown(g) if half is None else half
     sx, sy = _central_gradients(small)
     t = max(2, tile // 2)
     ny, nx = small.shape[0] // t, small.shape[1] // t
@@ -860,7 +861,7 @@ class EdgeFits:
 
 
 def edge_fits(img: np.ndarray, ok: np.ndarray | None, *, noise_sigma: float,
-              params: DefocusParams = PARAMS) -> EdgeFits:
+              params: DefocusParams = PARAMS, half: np.ndarray | None = None) -> EdgeFits:
     """Gradient-ratio blur-disc diameter at the edges of ``img`` where ``ok`` (Zhuo & Sim 2011).
 
     An edge pixel is ``consistent`` when its two re-blur estimates and its contrast width agree
@@ -871,7 +872,7 @@ def edge_fits(img: np.ndarray, ok: np.ndarray | None, *, noise_sigma: float,
     g = np.asarray(img, dtype=np.float32)
     rb = tuple(params.edge_reblur)
     e = edge_samples(g, noise_sigma=noise_sigma, region=ok, max_pixels=params.max_edge_samples,
-                     reblur_sigmas=rb)
+                     reblur_sigmas=rb, half=half)
     if e.ys.size == 0:
         return EdgeFits.empty()
     cal = disc_calibration(EDGE_SIGMA, rb)
@@ -1264,10 +1265,11 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
     # the edge detector's noise, measured on the gradients it uses: Immerkaer sees only the
     # finest scale, which noise that was resampled or JPEG-compressed has lost (not the next
     # ones), and noise then reads as edges
+    # (both read the pyramid's half-resolution level, made once above)
     grad_sig = half_res_gradient_noise_sigma(g, tile=params.noise_tile_px,
-                                             quantile=params.noise_tile_quantile)
+                                             quantile=params.noise_tile_quantile, half=pyr[1])
     sig_edges = max(sig, float(grad_sig)) if np.isfinite(grad_sig) else sig
-    ef = edge_fits(g, ok_edges, noise_sigma=sig_edges, params=params)
+    ef = edge_fits(g, ok_edges, noise_sigma=sig_edges, params=params, half=pyr[1])
     edges_out = np.zeros((0, 4), np.float32)
     pooled: dict[int, tuple[float, int]] = {}
     if ef.x.size:
