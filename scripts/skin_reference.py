@@ -34,7 +34,8 @@ BAND_MARGIN = 1.15
 #: the parameters the texture depends on (stored so a change is caught)
 TEXTURE_PARAMS = ("iod_px", "prefilter_sigma", "pore_band", "lum_sigma", "erode_px", "open_px", "texture_channel",
                   "mask_blur", "mask_sigma", "blue_weight", "chroma_loose", "min_region_px", "min_region_frac",
-                  "min_luma_frac", "chroma_tol",
+                  "min_luma_frac", "chroma_tol", "noise_tile_px", "noise_tile_quantile",
+                  "noise_min_tiles", "noise_max_octave_ratio", "noise_context_faces",
                   "percent")
 
 

@@ -107,6 +107,72 @@ def test_noise_gain_is_exact():
         assert var == pytest.approx(1e-4 * skin.noise_band_gain(round(k, 3), (1.0, 2.0)), rel=0.1)
 
 
+def _jpeg(img: np.ndarray, q: int) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)[..., ::-1],
+                           [cv2.IMWRITE_JPEG_QUALITY, q])
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].astype(np.float32) / 255.0
+
+
+def test_jpeg_grid_is_found_and_lost_with_resampling():
+    img, _ = face_image(0.02, fw=300)
+    noisy = np.clip(img + np.random.default_rng(1).normal(0, 0.01, img.shape), 0, 1).astype(np.float32)
+    j = _jpeg(noisy, 80)
+    assert imaging.jpeg_grid_strength(j[..., 1]) > imaging.JPEG_GRID_MIN
+    assert imaging.jpeg_grid_strength(noisy[..., 1]) < 0.5 * imaging.JPEG_GRID_MIN
+    resized = cv2.resize(j, None, fx=0.9, fy=0.9, interpolation=cv2.INTER_AREA)
+    assert imaging.jpeg_grid_strength(resized[..., 1]) < imaging.JPEG_GRID_MIN
+    # invariant to a brightness offset; NaN when too small to fold, 0 on a flat image
+    assert imaging.jpeg_grid_strength(j[..., 1] * 0.8 + 0.1) == pytest.approx(
+        imaging.jpeg_grid_strength(j[..., 1]), rel=0.05)
+    assert math.isnan(imaging.jpeg_grid_strength(np.zeros((16, 16), np.float32)))
+    assert imaging.jpeg_grid_strength(np.full((64, 64), 0.5, np.float32)) == 0.0
+
+
+@pytest.mark.parametrize("k", [1.0, 1.6, 2.5])
+def test_band_noise_of_white_noise_is_its_true_power(k):
+    g = (0.5 + 0.01 * np.random.default_rng(2).standard_normal((900, 900))).astype(np.float32)
+    power, tiles = skin.tiled_band_noise(g, k, None)
+    assert tiles >= skin.PARAMS.noise_min_tiles
+    assert power == pytest.approx(1e-4 * skin.noise_band_gain(round(k, 3), (1.0, 2.0)), rel=0.05)
+
+
+def test_band_noise_skips_texture_the_face_and_dead_tiles():
+    rng = np.random.default_rng(4)
+    # scene texture with a natural spectrum (power ~ 1/f^2: equal power per octave) is not noise
+    f = np.fft.fftfreq(512)
+    r = np.hypot(*np.meshgrid(f, f)) + 1e-3
+    tex = np.real(np.fft.ifft2(np.fft.fft2(rng.standard_normal((512, 512))) / r))
+    tex = (0.5 + 0.05 * tex / tex.std()).astype(np.float32)
+    assert math.isnan(skin.tiled_band_noise(tex, 1.0, None)[0])
+    # a flat frame (or one JPEG flattened: no detail left) has no noise to measure
+    assert math.isnan(skin.tiled_band_noise(np.full((512, 512), 0.5, np.float32), 1.0, None)[0])
+    # noise only inside the excluded box is not measured
+    g = np.full((512, 512), 0.5, np.float32)
+    g[100:400, 100:400] += 0.02 * rng.standard_normal((300, 300)).astype(np.float32)
+    assert skin.tiled_band_noise(g, 1.0, (90, 90, 410, 410))[1] == 0
+    assert skin.tiled_band_noise(g, 1.0, None)[1] > 0
+
+
+def test_noise_baked_in_by_jpeg_is_removed_and_pores_are_kept():
+    """A plastic face and a textured one, 2 % noise, JPEG q80: the floor measured in the band on
+    the frame's flat areas removes the noise (the white-noise floor alone leaves most of it) and
+    leaves the texture."""
+    rng = np.random.default_rng(5)
+    out = {}
+    for amp in (0.0, 0.03):
+        img, face = face_image(amp, fw=300, size=900)
+        j = _jpeg(np.clip(img + rng.normal(0, 0.02, img.shape), 0, 1), 80)
+        r = skin.measure_skin(j, face)
+        white = 100 * math.sqrt(max(0.0, r["bands"]["pore"] - r["bands"]["noise_sigma"] ** 2
+                                    * skin.noise_band_gain(round(r["k"], 3), (1.0, 2.0))))
+        out[amp] = (r["texture_energy"], white, r["bands"]["jpeg_grid"])
+    (plastic, plastic_white, grid), (tex, _, _) = out[0.0], out[0.03]
+    assert grid > imaging.JPEG_GRID_MIN
+    assert plastic < 0.5 * plastic_white
+    assert plastic < 0.3 * expected_rms(0.03)
+    assert tex == pytest.approx(expected_rms(0.03), rel=0.25)
+
+
 def test_robust_power_ignores_a_few_edges():
     r = np.random.default_rng(1).normal(0, 0.01, 10000)
     assert skin.robust_power(r) == pytest.approx(1e-4, rel=0.05)
@@ -237,6 +303,9 @@ def test_reference_is_package_data_with_provenance_and_current_parameters():
     for k, v in ref["params"].items():
         cur = getattr(skin.PARAMS, k)
         assert (list(cur) if isinstance(cur, tuple) else cur) == v, f"re-run scripts/skin_reference.py ({k})"
+    # a change of method the parameters do not show (the estimator, the noise floor) bumps the
+    # family's version: the reference must be re-made with it
+    assert ref["skin_family_version"] == skin.FAMILY.version, "re-run scripts/skin_reference.py (version)"
     scales = ref["scales"]
     assert scales[0]["iod_px"] <= 48 and all(s["lo"] < s["median"] < s["hi"] for s in scales)
 
@@ -396,7 +465,7 @@ def test_registered_outputs_speak_plainly():
     from lenscore.metrics.base import get_family
 
     fam = get_family("skin")
-    assert fam.name == "skin" and fam.version == "3" and fam.requires == ("color",)
+    assert fam.name == "skin" and fam.version == "4" and fam.requires == ("color",)
     assert fam.output("texture_energy").direction == "higher"
     assert fam.output("texture_vs_real").good is not None
     for o in fam.outputs:

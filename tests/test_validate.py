@@ -49,6 +49,11 @@ SHORTFALLS: dict[str, tuple[float, float, str]] = {
     "focus: background blur ordered with aperture (share of sweeps)": (33.3, 33.0, "14"),
     "bokeh: recall with a detected subject": (0.875, 0.85, "15"),
     "color: one-light scenes read as one light": (93.3, 86.0, "16"),
+    # quick plan: 5 renderer scenes and 4 London faces, one case each is 20 and 25 points; the
+    # full plan passes the first two (95.2 % of 21 scenes, 91.7 % of 96 images)
+    "skin: renderer: no pores reads plastic": (80.0, 80.0, "17"),
+    "skin: London: sensor noise 1-3 % reads as less than one ladder step": (75.0, 75.0, "17"),
+    "skin: renderer: noise baked in by JPEG, no pores, reads plastic": (42.9, 42.0, "17"),
     "color: light coherence: key in the scene <= 25 mired, key from nowhere (>= 50 mired off) "
     "above": (87.5, 75.0, "16"),
 }
