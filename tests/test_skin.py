@@ -536,6 +536,32 @@ def test_london_ladder_and_resolution():
 
 
 @pytest.mark.realdata
+def test_deep_skin_under_a_2000k_key_is_skin_with_its_texture():
+    """London face 096 (deep skin) under a 2000 K key: its blue is under 1 of 255 levels, whose
+    chromaticity is rounding; it read "paint" and lost its texture. The colour signs are silent
+    there and the texture agrees with the 2700 K reading."""
+    from lenscore.datasets import london
+
+    if not london.available():
+        pytest.skip("real data not present")
+    person = london.load_face("096")
+    rng = np.random.default_rng([17, 96])          # the validation's scene for this face
+    kw = dict(frame=(1024, 1024), face_width_frac=float(rng.uniform(0.16, 0.32)), roll_deg=0.0,
+              background="texture", seed=17096, center_x_frac=float(rng.uniform(0.4, 0.6)))
+    scale = float(rng.uniform(0.75, 0.95))
+    reads = {}
+    for key in (2000.0, 2700.0):
+        ex = scale * min(1.0, 1.0 / float(np.max(london.key_gain(key))))
+        img, _ = london.compose(person, key_kelvin=key, exposure=ex, **kw)
+        res = skin.compute(ImageContext(np.clip(img, 0, 1).astype(np.float32)))
+        reads[key] = res
+    r = reads[2000.0]
+    assert r.values["skin.is_skin"] != 0.0, r.artifacts.get("colour")
+    assert r.values["skin.texture_energy"] == pytest.approx(
+        reads[2700.0].values["skin.texture_energy"], rel=0.15)
+
+
+@pytest.mark.realdata
 def test_statue_reads_not_skin_and_real_faces_natural():
     bust = SHARED_DATA / "comfyui-png" / "hypernetwork_example_output.png"
     if not bust.is_file():
