@@ -171,6 +171,14 @@ def test_noise_baked_in_by_jpeg_is_removed_and_pores_are_kept():
     assert plastic < 0.5 * plastic_white
     assert plastic < 0.3 * expected_rms(0.03)
     assert tex == pytest.approx(expected_rms(0.03), rel=0.25)
+    # the band floor is what removed it (the notes say so); white noise keeps the white floor
+    img, face = face_image(0.0, fw=300, size=900)
+    noisy = np.clip(img + rng.normal(0, 0.02, img.shape), 0, 1).astype(np.float32)
+    assert skin.measure_skin(_jpeg(noisy, 80), face)["bands"]["floor_from_band"]
+    assert not skin.measure_skin(noisy, face)["bands"]["floor_from_band"]
+    values, reasons = {}, {}
+    skin._texture_values(values, reasons, {}, skin.measure_skin(_jpeg(noisy, 80), face), 132.0)
+    assert "through JPEG" in reasons["skin"]
 
 
 def test_robust_power_ignores_a_few_edges():

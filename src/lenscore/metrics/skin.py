@@ -714,12 +714,13 @@ def band_energies(gray: np.ndarray, mask: np.ndarray, labels: np.ndarray | None 
         e_p = robust_power(pore[m])
         e_l = robust_power(low[m])
         f_p = noise_sigma ** 2 * gain_p
-        if direct is not None:
-            f_p = max(f_p, float(np.mean(direct[m], dtype=np.float64)))
+        f_jpeg = float(np.mean(direct[m], dtype=np.float64)) if direct is not None else 0.0
+        f_p = max(f_p, f_jpeg)
         f_l = noise_sigma ** 2 * gain_l
         c_p, c_l = max(0.0, e_p - f_p), max(0.0, e_l - f_l)
         per.append({"pore": e_p, "pore_noise_floor": f_p, "pore_corrected": c_p, "low": c_l,
-                    "band_ratio": c_p / c_l if c_l > 0 else nan, "n": int(m.sum())})
+                    "band_ratio": c_p / c_l if c_l > 0 else nan, "n": int(m.sum()),
+                    "floor_from_band": bool(f_jpeg >= f_p and f_jpeg > 0)})
     out["regions"] = per
     ok = [r for r in per if r is not None]
     if not ok:
@@ -728,6 +729,7 @@ def band_energies(gray: np.ndarray, mask: np.ndarray, labels: np.ndarray | None 
         out[key] = float(np.median([r[key] for r in ok]))
     out["band_ratio"] = out["pore_corrected"] / out["low"] if out["low"] > 0 else nan
     out["n"] = int(sum(r["n"] for r in ok))
+    out["floor_from_band"] = bool(sum(r["floor_from_band"] for r in ok) * 2 > len(ok))
     return out
 
 
@@ -1345,8 +1347,10 @@ def _texture_values(values, reasons, artifacts, res, iod) -> None:
     r = reading(v, band)
     artifacts["reading"] = r
     lo, hi = band["lo"] / band["median"], band["hi"] / band["median"]
+    grain = ("; grain that went through JPEG measured on the frame's flat areas and removed"
+             if (res.get("bands") or {}).get("floor_from_band") else "")
     reasons["skin"] = (f"{r}: texture {v:.2f}x real skin at this face size (real faces "
-                       f"{lo:.2f}-{hi:.2f}x)") + (f"; {reasons['skin']}" if reasons.get("skin") else "")
+                       f"{lo:.2f}-{hi:.2f}x){grain}") + (f"; {reasons['skin']}" if reasons.get("skin") else "")
 
 
 def compute(ctx) -> MetricResult:
