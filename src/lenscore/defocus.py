@@ -93,7 +93,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from lenscore.imaging import immerkaer_response
+from lenscore.imaging import immerkaer_response, tile_blocks
 
 
 @dataclass(frozen=True)
@@ -261,7 +261,7 @@ def half_res_gradient_noise_sigma(gray: np.ndarray, *, tile: int = PARAMS.noise_
         return float("nan")
 
     def _mad(a: np.ndarray) -> np.ndarray:
-        b = a[:ny * t, :nx * t].reshape(ny, t, nx, t).transpose(0, 2, 1, 3).reshape(ny, nx, t * t)
+        b = tile_blocks(a, t)
         return np.median(np.abs(b - np.median(b, axis=2, keepdims=True)), axis=2)
     mad = 0.5 * (_mad(sx) + _mad(sy)) / 0.6744897501960817
     mean = small[:ny * t, :nx * t].reshape(ny, t, nx, t).mean(axis=(1, 3))

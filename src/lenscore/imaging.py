@@ -95,6 +95,20 @@ def immerkaer_noise_sigma(gray: np.ndarray) -> float:
     return float(np.sqrt(np.pi / 2.0) * resp.sum(dtype=np.float64) / (6.0 * (w - 2) * (h - 2)))
 
 
+def tile_blocks(a: np.ndarray, t: int) -> np.ndarray:
+    """The whole ``t`` x ``t`` tiles of a 2-D array as (rows, cols, t * t) (a copy; what is
+    left at the right and bottom edges is not a tile). Empty tiles axis when smaller than t.
+
+    Examples
+    --------
+    >>> tile_blocks(np.arange(20).reshape(4, 5), 2)[1, 0].tolist()
+    [10, 11, 15, 16]
+    """
+    a = np.asarray(a)
+    ny, nx = a.shape[0] // t, a.shape[1] // t
+    return a[:ny * t, :nx * t].reshape(ny, t, nx, t).swapaxes(1, 2).reshape(ny, nx, t * t)
+
+
 #: JPEG's 8 x 8 block grid shows when the differences across one column (and one row) phase
 #: of 8 exceed the other phases' median by this share on both axes: renders with noise then JPEG
 #: below q90 read 0.24-2.3 (23 of 23), q90-95 0.01-0.4; without JPEG most read 0.003-0.12, but a

@@ -794,11 +794,10 @@ def _tile_quantile_gain(tile: int, q: float, band: tuple[float, float], seed: in
 
 def _tile_powers(band: np.ndarray, usable: np.ndarray, tile: int) -> np.ndarray:
     """(1.4826 median |band|)^2 of every ``tile`` x ``tile`` tile that is all ``usable``."""
-    ny, nx = band.shape[0] // tile, band.shape[1] // tile
-    if ny < 1 or nx < 1:
+    if band.shape[0] < tile or band.shape[1] < tile:
         return np.zeros(0)
-    t = band[:ny * tile, :nx * tile].reshape(ny, tile, nx, tile).swapaxes(1, 2).reshape(ny * nx, -1)
-    ok = usable[:ny * tile, :nx * tile].reshape(ny, tile, nx, tile).swapaxes(1, 2).reshape(ny * nx, -1).all(1)
+    t = imaging.tile_blocks(band, tile).reshape(-1, tile * tile)
+    ok = imaging.tile_blocks(usable, tile).reshape(-1, tile * tile).all(1)
     if not ok.any():
         return np.zeros(0)
     return (1.482602218505602 * np.median(np.abs(t[ok]), axis=1).astype(np.float64)) ** 2
@@ -978,18 +977,25 @@ def _skin_colour_mask(lin: np.ndarray, luma: np.ndarray, regions: np.ndarray, p:
     return ok, med
 
 
+def _face_exclusion(face) -> tuple[float, float, float, float]:
+    """The face's oval box grown 1.3x (x0, y0, x1, y1, full-res px): what the frame-wide light
+    and noise estimates leave out (in a headshot the frame is mostly the face)."""
+    fx, fy, fw, fh = face.box
+    cx, cy = fx + fw / 2, fy + fh / 2
+    return (cx - 0.65 * fw, cy - 0.65 * fh, cx + 0.65 * fw, cy + 0.65 * fh)
+
+
 def _noise_context(rgb: np.ndarray, face, p: SkinParams):
     """The frame's green channel (encoded) within ``noise_context_faces`` face widths of the
-    face, and the face's box in it (x1.3, left out): where :func:`tiled_band_noise` looks."""
+    face, and :func:`_face_exclusion` in it (left out): where :func:`tiled_band_noise` looks."""
     H, W = rgb.shape[:2]
     fx, fy, fw, fh = face.box
     cx, cy = fx + fw / 2, fy + fh / 2
     r = p.noise_context_faces * max(fw, fh)
     x0, y0 = max(0, int(cx - r)), max(0, int(cy - r))
     x1, y1 = min(W, int(math.ceil(cx + r))), min(H, int(math.ceil(cy + r)))
-    green = rgb[y0:y1, x0:x1, 1]
-    ex = (cx - 0.65 * fw - x0, cy - 0.65 * fh - y0, cx + 0.65 * fw - x0, cy + 0.65 * fh - y0)
-    return green, ex
+    ex0, ey0, ex1, ey1 = _face_exclusion(face)
+    return rgb[y0:y1, x0:x1, 1], (ex0 - x0, ey0 - y0, ex1 - x0, ey1 - y0)
 
 
 def measure_skin(rgb: np.ndarray, face, *, key_uv: tuple[float, float] | None = None,
@@ -1092,11 +1098,8 @@ def measure_skin(rgb: np.ndarray, face, *, key_uv: tuple[float, float] | None = 
     out["mask"], out["specular_mask"] = skin_all, spec
     # --- the light: the key given (the colour family's) and the frame's shades of grey
     if scene_linear is not None:       # the frame without the face (x1.3 its oval box)
-        fb = face.box
-        cxf, cyf = fb[0] + fb[2] / 2, fb[1] + fb[3] / 2
-        ex = ((cxf - 0.65 * fb[2]) / W, (cyf - 0.65 * fb[3]) / H,
-              (cxf + 0.65 * fb[2]) / W, (cyf + 0.65 * fb[3]) / H)
-        scene = scene_uv(scene_linear, exclude=ex)
+        ex0, ey0, ex1, ey1 = _face_exclusion(face)
+        scene = scene_uv(scene_linear, exclude=(ex0 / W, ey0 / H, ex1 / W, ey1 / H))
     else:
         scene = None
     lights = [(uv, src_) for uv, src_ in ((key_uv, "given"),
@@ -1762,7 +1765,7 @@ def validate(plan: "Plan", jobs: int) -> list["Check"]:
     checks.append(C(F, "renderer: no pores reads plastic", pct(pla), ">= 90 %",
                     bool(pla) and pct(pla) >= 90, note, unit="%"))
     # every scene again with noise baked in by JPEG (white noise then JPEG is not white noise)
-    gr = [r["grain"] for r in rres if all(math.isfinite(g["texture"]) for g in r.get("grain", ()))]
+    gr = [r["grain"] for r in rres if all(math.isfinite(g["texture"]) for g in r["grain"])]
     gnote = (f"{len(gr)} scenes, each again with noise {100 * GRAIN_NOISE[0]:.1f}-{100 * GRAIN_NOISE[1]:.0f} % "
              f"then JPEG q{GRAIN_QUALITY[0]}-{GRAIN_QUALITY[1]}; ")
     gp = [g[0]["reading"] == "plastic" for g in gr]
