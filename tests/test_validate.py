@@ -54,8 +54,6 @@ SHORTFALLS: dict[str, tuple[float, float, str]] = {
     "skin: renderer: no pores reads plastic": (80.0, 80.0, "17"),
     "skin: London: sensor noise 1-3 % reads as less than one ladder step": (75.0, 75.0, "17"),
     "skin: renderer: noise baked in by JPEG, no pores, reads plastic": (42.9, 42.0, "17"),
-    "color: light coherence: key in the scene <= 25 mired, key from nowhere (>= 50 mired off) "
-    "above": (87.5, 75.0, "16"),
 }
 
 
