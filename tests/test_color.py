@@ -255,6 +255,16 @@ def test_one_broad_glow_does_not_outvote_a_single_small_highlight():
     assert keep2.tolist() == [True, False] and np.allclose(key2.uv, key.uv)
 
 
+def test_coherence_is_given_only_where_its_call_is_decisive():
+    d = color.COHERENT_MIRED
+    assert not color.coherence_decisive(d, 0.1)  # on the threshold: never decisive
+    # monotone: more noise never turns an undecided call into a decided one
+    for dist in (0.0, 10.0, 40.0, 150.0):
+        calls = [color.coherence_decisive(dist, n) for n in np.linspace(0, 100, 201)]
+        assert calls == sorted(calls, reverse=True)
+    assert color.coherence_decisive(150.0, 60.0) and not color.coherence_decisive(10.0, 12.0)
+
+
 def test_fit_lights_needs_a_visible_split():
     # two colours 10 mired apart, measured very precisely: decisive BIC, but no visible split
     uv = np.vstack([color.planckian_uv(np.full(10, 4000.0)), color.planckian_uv(np.full(10, 1e6 / 260.0))])

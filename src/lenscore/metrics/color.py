@@ -93,7 +93,8 @@ Lights
   the background orbs, the image achieves coherence"): the mired distance (Duv folded in)
   between the key light and the nearest light colour seen in the orbs; at or below
   ``COHERENT_MIRED`` = 25 the skin shows a light of the scene. NaN when either side has no
-  evidence.
+  evidence, or when the distance is within ``coherence_z`` = 1.645 standard uncertainties of
+  25 mired (the call would be a coin toss: :func:`coherence_decisive`).
 
 What the other families read (stable keys)
 ------------------------------------------
@@ -137,11 +138,13 @@ checks on seeds 17 and 18 (another 400 scenes) in brackets:
   orbs and the other light shows in one orb, or in two orbs read on their clipped rims, that
   light was set aside as an outlier (``orb_evidence`` now lets such orbs stand);
 * tinted lights (|Duv| > 0.02) given a CCT: 0 of 53;
-* light coherence (the key among the orbs vs a key from nowhere, >= 50 mired off): 14 / 14
-  decided [27 / 27; 17 / 17]. Decided on few scenes: one highlight's colour is known to
-  ~16 mired (``sys_uv_spot``), so a key read on one or two spots is too uncertain to call a
-  25 mired threshold. Version 2 decided 43 with the per-spot error left out, and 4 of them
-  wrong (single spots 17-89 mired off);
+* light coherence (the key among the orbs vs a key from nowhere, >= 50 mired off): 28 / 30
+  decided right, 93.3 % [35 / 36; 37 / 38]. One highlight's colour is known to ~16 mired
+  (``sys_uv_spot``), so a key read on one or two spots cannot call a match within 25 mired;
+  a distance that far from 25 is still a decision (``coherence_decisive``). Version 2 gated on
+  the noise alone (<= 12.5 mired) with the per-spot error left out: 43 decided, 4 wrong
+  (single spots 17-89 mired off), and on the example library 9 of 12 renders undecided (now
+  12 of 12 read: the 2700 K key is 213-277 mired from the 6500 K orbs);
 * coloured props, wall and clothes against the same scenes in grey: worst shift 5.4 mired
   (median 0.2) on 26 readings of the same lights [6.4; 8.0]. Version 2: 34.1 (scene 19, the
   astronaut before a green wall: in grey one of its three highlights reads as the skin's own
@@ -328,9 +331,10 @@ class ColorParams:
     #: is off by up to ~25 mired (JPEG chroma, a prop behind it); 50 mired is the validation's
     #: "clearly different lights"
     lone_min_split_mired: float = 50.0
-    #: light_coherence is given when the key's and the scene light's uncertainties together
-    #: (mired) are at most this: half the coherence threshold, so that the call is decisive
-    max_coherence_noise_mired: float = 12.5
+    #: light_coherence is given when the call it supports is decisive: the distance is at
+    #: least this many standard uncertainties (the key's and the scene light's together, in
+    #: mired) from the coherence threshold ``COHERENT_MIRED`` (1.645: one-sided 95 %)
+    coherence_z: float = 1.645
     #: floor of a cluster spread in the separation ratio (~15 mired)
     spread_floor_uv: float = 0.005
     # -- the scene illuminant
@@ -1379,6 +1383,16 @@ def fit_lights(uv: np.ndarray, sigma: np.ndarray, *, p: ColorParams = PARAMS,
     return one
 
 
+def coherence_decisive(distance_mired: float, noise_mired: float, *, p: ColorParams = PARAMS) -> bool:
+    """Whether a light-coherence distance decides its call: it lies at least ``coherence_z``
+    standard uncertainties from ``COHERENT_MIRED`` (coherent below, composited above).
+
+    >>> coherence_decisive(5.0, 10.0), coherence_decisive(5.0, 15.0), coherence_decisive(140.0, 40.0)
+    (True, False, True)
+    """
+    return bool(abs(distance_mired - COHERENT_MIRED) >= p.coherence_z * noise_mired)
+
+
 def separation_and_mud(uv: np.ndarray, sigma: np.ndarray, weight: np.ndarray,
                        fit: LightFit, *, floor: float = PARAMS.spread_floor_uv
                        ) -> tuple[float, float]:
@@ -1616,12 +1630,13 @@ def measure_color(rgb: np.ndarray, *, face_box: Sequence[float] | None = None,
                "noise_mired": float(math.hypot(key.sigma_uv, near.sigma_uv)
                                     / uv_per_mired(float(np.nanmean(km)))),
                "nearest": near.as_dict()}
-        if coh["noise_mired"] <= p.max_coherence_noise_mired:
+        if coherence_decisive(coh["distance_mired"], coh["noise_mired"], p=p):
             values["light_coherence"] = float(dists[j])
         else:
             reasons["light_coherence"] = (
-                f"the skin's light and the scene's are read too uncertainly (+-{coh['noise_mired']:.0f} "
-                f"mired together) to tell whether they match within {COHERENT_MIRED:.0f} mired")
+                f"the skin's light is {coh['distance_mired']:.0f} mired from the scene's, read to "
+                f"+-{coh['noise_mired']:.0f} mired: too close to {COHERENT_MIRED:.0f} mired to tell "
+                "whether they match")
     else:
         reasons["light_coherence"] = ("needs a light on the skin and a light in the scene: " + (
             "no highlight on the face" if key is None else "no orb in the scene"))
