@@ -196,7 +196,7 @@ def test_a_lone_orb_of_the_scene_s_size_and_clearly_another_colour_is_a_lamp():
 
 def test_orb_evidence_weak_rims_and_lone_discs():
     def orb(r, sigma, clipped):
-        return color.Source("orb", 0.0, 0.0, r, np.ones(3), np.zeros(2), sigma, 1.0, 50, clipped)
+        return color.Source("orb", 0.0, 0.0, r, np.ones(3), color.planckian_uv(5000.0), sigma, 1.0, 50, clipped)
     p = color.PARAMS
     sys_rim = math.hypot(p.sys_uv_orb, p.sys_uv_rim)
     orbs = [orb(20, 0.0016, False), orb(18, sys_rim * 1.01, True), orb(19, 0.009, True), orb(90, 0.002, False)]
@@ -205,6 +205,11 @@ def test_orb_evidence_weak_rims_and_lone_discs():
     assert weak.tolist() == [False, False, True, False]
     assert lone.tolist() == [True, False, False, False]
     assert [a.size for a in color.orb_evidence([])] == [0, 0]
+    # a single coloured disc off the locus (a sign, a lit surface) is no lamp on its own
+    tinted = [orb(20, 0.0016, False), orb(20, 0.0016, False)]
+    tinted[1] = color.Source("orb", 0.0, 0.0, 20, np.ones(3), color.planckian_uv(5000.0) + [0.0, 0.03],
+                             0.0016, 1.0, 50, False)
+    assert color.orb_evidence(tinted)[1].tolist() == [True, False]
 
 
 def test_two_well_read_rims_back_a_light_two_slivers_do_not():

@@ -66,8 +66,9 @@ Lights
   BIC(2) > ``bic_margin`` = 10 ("very strong", Kass & Raftery 1995), the two colours differ by at
   least ``min_split_mired`` and each is backed by two sources, one of them not a faint clipped
   rim (rim noise above ``rim_strong_stat`` of the rim floor), or is the key's face alone, or
-  one orb read on its whole disc, the size of the others (``lone_orb_max_r``) and at least
-  ``lone_min_split_mired`` = 50 from the other light: a lamp of another colour. Any other
+  one orb read on its whole disc, the size of the others (``lone_orb_max_r``), white light
+  (within ``tint_duv`` of the locus) and at least ``lone_min_split_mired`` = 50 from the
+  other light: a lamp of another colour. Any other
   deviant orb is an outlier, not a lamp (``orb_evidence``). ``separation`` (distance
   over the pooled spread along the axis joining them, Fisher / Ashman-D style, spread floored at
   ``spread_floor_uv``), ``mud_fraction`` and ``warm_cct_k`` / ``cool_cct_k`` exist only with two.
@@ -1279,10 +1280,12 @@ def _ivw(uv: np.ndarray, sig: np.ndarray) -> tuple[np.ndarray, float, float]:
 def orb_evidence(orbs: Sequence[Source], *, p: ColorParams = PARAMS) -> tuple[np.ndarray, np.ndarray]:
     """How much each orb can say about a light of its own: ``weak`` (read on a clipped rim
     whose own noise is above ``rim_strong_stat`` x ``sys_uv_rim``: a sliver whose colour the
-    clipped white bleeds into) and ``lone`` (read on its whole disc and at most
-    ``lone_orb_max_r`` x the median orb radius: it may be a lamp of its own colour).
+    clipped white bleeds into) and ``lone`` (read on its whole disc, at most ``lone_orb_max_r``
+    x the median orb radius and white light, within ``tint_duv`` of the locus: it may be a
+    lamp of its own colour; a single coloured disc is as likely a lit surface or a sign's
+    reflection).
 
-    >>> o = [Source("orb", 0, 0, r, np.ones(3), np.zeros(2), sg, 1.0, 50, c)
+    >>> o = [Source("orb", 0, 0, r, np.ones(3), planckian_uv(5000.0), sg, 1.0, 50, c)
     ...      for r, sg, c in ((20, 0.0016, False), (18, 0.0062, True), (19, 0.009, True), (90, 0.002, False))]
     >>> [a.tolist() for a in orb_evidence(o)]
     [[False, False, True, False], [True, False, False, False]]
@@ -1295,7 +1298,8 @@ def orb_evidence(orbs: Sequence[Source], *, p: ColorParams = PARAMS) -> tuple[np
     stat = np.sqrt(np.maximum(sig ** 2 - sys_rim ** 2, 0.0))
     weak = clipped & (stat > p.rim_strong_stat * p.sys_uv_rim)
     r = np.array([o.r for o in orbs], np.float64)
-    lone = ~clipped & (r <= p.lone_orb_max_r * float(np.median(r)))
+    duv = planckian_position(np.stack([o.uv for o in orbs]))[1]
+    lone = ~clipped & (r <= p.lone_orb_max_r * float(np.median(r))) & (np.abs(duv) <= p.tint_duv)
     return weak, lone
 
 
