@@ -162,9 +162,11 @@ mixed 1 of 1), reads 17 mired warmer than the backdrop (median, p90 32; version 
 casts every face read at every Kelvin follows the cast frame by frame (key 17 / 17, scene
 illuminant 32 / 32). Small, JPEG'd faces under a warm key can read 30-90 mired off on one highlight.
 Clipped orbs in JPEG images have no readable rim (their 1 px edge
-is within the clip margin). Cost (``benchmarks/bench_color.py``, one thread, CPU, beyond the
-shared derivations and the bokeh family): 4-7 ms for a 1024 px frame without a face, 10-20 ms
-with one (median 14.2 ms on the randomised scenes, 12.8 ms on the real images).
+is within the clip margin). Cost (``benchmarks/bench_color.py``, one thread, CPU, beyond the shared derivations and the
+bokeh family; 2026-12-02, a loaded machine, two runs each): median 20-22 ms on the randomised
+scenes and 16-21 ms on the real images (6-9 ms for a 1024 px frame without a face, 25-35 ms
+with one); version 2 on the same machine the same hour: 21-24 and 15-21 ms. Issue 16 aims at
+10 ms.
 
 References
 ----------
