@@ -580,6 +580,56 @@ def test_renderer_equal_kelvin_astronaut_and_two_lights():
     assert v["color.delta_mired"] > 150 and v["color.light_count"] == 2
 
 
+def test_the_background_light_does_not_hang_on_whether_the_key_was_reported():
+    synthetic = pytest.importorskip("lenscore.datasets.synthetic")
+    # 2700 K key, 6500 K background; most orbs (and most orb light) show the key's colour
+    r = synthetic.render(synthetic.SceneSpec(width=768, height=768, key_kelvin=2700,
+                                             background_kelvin=6500, key_light_orbs=0.9, seed=0))
+    ctx = ImageContext(r.rgb)
+    lights = ctx.result("color").artifacts["scene_lights"]
+    assert len(lights) == 2 and max(lights, key=lambda L: L["weight"])["cct_k"] < 3000
+    face = ctx.faces[0]
+    kw = dict(face_box=face.box, face=face, orbs=ctx.result("bokeh").artifacts.get("orbs"),
+              subject_mask=ctx.work_subject_mask, encoded_small=ctx.work_rgb,
+              linear_small=ctx.work_linear, small_scale=float(ctx.work_scale))
+    read = color.measure_color(ctx.rgb, **kw)
+    # the same image with the key set aside as too uncertain: the background is still the
+    # light that is not the key's, not the heavier one
+    unsure = color.measure_color(ctx.rgb, max_key_sigma_uv=0.0, **kw)
+    assert math.isfinite(read.values["subject_cct_k"]) and not math.isfinite(unsure.values["subject_cct_k"])
+    assert "too uncertain" in unsure.reasons["subject_cct_k"]
+    assert abs(read.values["background_cct_k"] - 6500) < 150
+    assert unsure.values["background_cct_k"] == read.values["background_cct_k"]
+
+
+def test_small_highlights_in_a_jpeg_carry_its_chroma_error():
+    p = color.PARAMS
+    # flat at and above one chroma block's half width, 1 / r^2 below (monotone in the radius)
+    assert color.jpeg_spot_sigma(40.0) == color.jpeg_spot_sigma(p.jpeg_chroma_px) == p.sys_uv_jpeg_spot
+    radii = [1.0, 2.0, 3.0, 5.0, 8.0, 12.0]
+    sig = [color.jpeg_spot_sigma(r) for r in radii]
+    assert sig == sorted(sig, reverse=True)
+    assert color.jpeg_spot_sigma(4.0) == pytest.approx(4 * p.sys_uv_jpeg_spot)
+
+
+def test_a_jpeg_d_render_has_its_grid_seen_and_its_small_highlights_made_less_certain():
+    synthetic = pytest.importorskip("lenscore.datasets.synthetic")
+    from lenscore.imaging import JPEG_GRID_MIN
+
+    # the renderer's own camera: noise, then JPEG q70 (or not). On a noise-free render the
+    # 8 x 8 grid is faint (q80: 0.05, below JPEG_GRID_MIN) and the chroma floor is not
+    # applied: a known gap
+    spec = dict(width=768, height=768, key_kelvin=3200, background_kelvin=6500, noise_sigma=0.015,
+                face_width_frac=0.12, seed=2)
+    jpg_ctx = ImageContext(synthetic.render(synthetic.SceneSpec(jpeg_quality=70, **spec)).rgb)
+    png_ctx = ImageContext(synthetic.render(synthetic.SceneSpec(**spec)).rgb)
+    assert png_ctx.jpeg_grid < 0.5 * JPEG_GRID_MIN and jpg_ctx.jpeg_grid > 1.5 * JPEG_GRID_MIN
+    sj = [q for q in jpg_ctx.result("color").artifacts["sources"] if q["kind"] == "face"]
+    assert sj
+    for q in sj:  # every JPEG'd spot carries at least the chroma floor of its size
+        assert q["sigma_uv"] >= color.jpeg_spot_sigma(q["r"]) - 1e-9
+
+
 def test_light_truth_summary_and_light_errors():
     synthetic = pytest.importorskip("lenscore.datasets.synthetic")
 

@@ -245,6 +245,13 @@ class ImageContext:
         """False when the family raised on this image (its result is NaN with the reason)."""
         return self._results[family][1] if family in self._results else True
 
+    @cached_property
+    def jpeg_grid(self) -> float:
+        """How strongly the full-resolution gray shows JPEG's 8 x 8 block grid
+        (:func:`lenscore.imaging.jpeg_grid_strength`; at or above ``imaging.JPEG_GRID_MIN`` the
+        file went through JPEG, whatever its extension says)."""
+        return imaging.jpeg_grid_strength(self.gray)
+
     # ---- blur evidence -------------------------------------------------------------------------
     @cached_property
     def defocus(self) -> "DefocusMap":
