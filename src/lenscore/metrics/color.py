@@ -1741,7 +1741,8 @@ def compute(ctx: "ImageContext") -> MetricResult:
     out = measure_color(ctx.rgb, face_box=None if face is None else face.box, face=face,
                         orbs=orbs, subject_mask=ctx.work_subject_mask, noise_sigma=sigma,
                         encoded_small=ctx.work_rgb, linear_small=ctx.work_linear,
-                        small_scale=float(ctx.work_scale), jpeg=ctx.jpeg_grid >= JPEG_GRID_MIN,
+                        small_scale=float(ctx.work_scale),
+                        jpeg=face is not None and ctx.jpeg_grid >= JPEG_GRID_MIN,  # (only with spots)
                         face_reason="no face found: the key light is read on the face's highlights")
     values = {f"{FAMILY_NAME}.{k}": float(v) for k, v in out.values.items()}
     reasons = {f"{FAMILY_NAME}.{k}": v for k, v in out.reasons.items()
