@@ -72,8 +72,8 @@ Lights
   rim (rim noise above ``rim_strong_stat`` of the rim floor), or is the key's face alone, or
   one orb read on its whole disc, the size of the others (``lone_orb_max_r``), white light
   (within ``tint_duv`` of the locus) and at least ``lone_min_split_mired`` = 50 from the
-  other light: a lamp of another colour. Any other
-  deviant orb is an outlier, not a lamp (``orb_evidence``). ``separation`` (distance
+  other light: a lamp of another colour. Any other deviant orb is an outlier, not a lamp
+  (``orb_evidence``). ``separation`` (distance
   over the pooled spread along the axis joining them, Fisher / Ashman-D style, spread floored at
   ``spread_floor_uv``), ``mud_fraction`` and ``warm_cct_k`` / ``cool_cct_k`` exist only with two.
 * **Background lights** (``background_cct_k``): the orbs, one colour or two by the same test;
@@ -168,10 +168,10 @@ key, read on 23 faces (black 2 of 4, east Asian 2 of 2, west Asian 1 of 2, white
 mixed 1 of 1), reads 17 mired warmer than the backdrop (median, p90 32; version 2: 24 faces,
 +20, p90 34; soft light: the skin's sheen mixes with its diffuse colour); relit by 2700-9000 K
 casts every face read at every Kelvin follows the cast frame by frame (key 17 / 17, scene
-illuminant 32 / 32). Small, JPEG'd faces under a warm key can read 30-90 mired off on one highlight.
-Clipped orbs in JPEG images have no readable rim (their 1 px edge
-is within the clip margin). Cost (``benchmarks/bench_color.py``, one thread, CPU, beyond the shared derivations and the
-bokeh family; 2026-12-02, a loaded machine, two runs each): median 20-22 ms on the randomised
+illuminant 32 / 32). Small, JPEG'd faces under a warm key can read 30-90 mired off on one
+highlight. Clipped orbs in JPEG images have no readable rim (their 1 px edge is within the clip
+margin). Cost (``benchmarks/bench_color.py``, one thread, CPU, beyond the shared derivations and
+the bokeh family; 2026-12-02, a loaded machine, two runs each): median 20-22 ms on the randomised
 scenes and 16-21 ms on the real images (6-9 ms for a 1024 px frame without a face, 25-35 ms
 with one); version 2 on the same machine the same hour: 21-24 and 15-21 ms. Issue 16 aims at
 10 ms.
