@@ -179,8 +179,24 @@ def test_fit_lights_one_deviant_orb_is_an_outlier_not_a_lamp():
     uv = color.planckian_uv(np.full(12, 5000.0))
     uv[3] = color.planckian_uv(3000.0)
     assert color.fit_lights(uv, np.full(12, 0.0015)).n_lights == 1
-    # ... unless that lone source is the key light's face highlights
-    assert color.fit_lights(uv, np.full(12, 0.0015), solo=3).n_lights == 2
+    # ... unless that lone source is the key light's face highlights (133 mired away)
+    key = np.zeros(12, bool)
+    key[3] = True
+    assert color.fit_lights(uv, np.full(12, 0.0015), lone=key).n_lights == 2
+
+
+def _orb(r, sigma, clipped, uv=None):
+    """An orb source of a 5000 K light (or ``uv``) for the light-fit tests."""
+    uv = color.planckian_uv(5000.0) if uv is None else uv
+    return color.Source("orb", 0.0, 0.0, r, np.ones(3), uv, sigma, 1.0, 50, clipped)
+
+
+def _spot(kelvin, w, sigma):
+    """A face highlight of a ``kelvin`` light carrying luminance ~``w`` (its weight)."""
+    from lenscore.datasets.synthetic import light_xyz
+
+    rgb = w * np.linalg.solve(color._M, np.asarray(light_xyz(kelvin, 0.0), np.float64))
+    return color.Source("face", 0.0, 0.0, 3.0, rgb, color.xyz_to_uv(color._M @ rgb), sigma, w, 200)
 
 
 def test_a_lone_orb_of_the_scene_s_size_and_clearly_another_colour_is_a_lamp():
@@ -195,46 +211,35 @@ def test_a_lone_orb_of_the_scene_s_size_and_clearly_another_colour_is_a_lamp():
 
 
 def test_orb_evidence_weak_rims_and_lone_discs():
-    def orb(r, sigma, clipped):
-        return color.Source("orb", 0.0, 0.0, r, np.ones(3), color.planckian_uv(5000.0), sigma, 1.0, 50, clipped)
-    p = color.PARAMS
-    sys_rim = math.hypot(p.sys_uv_orb, p.sys_uv_rim)
-    orbs = [orb(20, 0.0016, False), orb(18, sys_rim * 1.01, True), orb(19, 0.009, True), orb(90, 0.002, False)]
+    sys_rim = color.orb_floor_uv(True)
+    orbs = [_orb(20, 0.0016, False), _orb(18, sys_rim * 1.01, True), _orb(19, 0.009, True), _orb(90, 0.002, False)]
     weak, lone = color.orb_evidence(orbs)
     # a broad rim read at its floor is evidence; a noisy sliver is not; a disc 4.5x the others is no lone lamp
     assert weak.tolist() == [False, False, True, False]
     assert lone.tolist() == [True, False, False, False]
     assert [a.size for a in color.orb_evidence([])] == [0, 0]
     # a single coloured disc off the locus (a sign, a lit surface) is no lamp on its own
-    tinted = [orb(20, 0.0016, False), orb(20, 0.0016, False)]
-    tinted[1] = color.Source("orb", 0.0, 0.0, 20, np.ones(3), color.planckian_uv(5000.0) + [0.0, 0.03],
-                             0.0016, 1.0, 50, False)
+    tinted = [_orb(20, 0.0016, False), _orb(20, 0.0016, False, uv=color.planckian_uv(5000.0) + [0.0, 0.03])]
     assert color.orb_evidence(tinted)[1].tolist() == [True, False]
 
 
 def test_two_well_read_rims_back_a_light_two_slivers_do_not():
     uv = np.vstack([color.planckian_uv(np.full(12, 2877.0)), color.planckian_uv(np.full(2, 4289.0))])
-    sys_rim = math.hypot(color.PARAMS.sys_uv_orb, color.PARAMS.sys_uv_rim)
-    sig = np.r_[np.full(12, 0.0015), np.full(2, sys_rim * 1.01)]
+    sig = np.r_[np.full(12, 0.0015), np.full(2, color.orb_floor_uv(True) * 1.01)]
     clipped = np.r_[np.zeros(12, bool), np.ones(2, bool)]
-    orbs = [color.Source("orb", 0.0, 0.0, 20.0, np.ones(3), u, s, 1.0, 50, c) for u, s, c in zip(uv, sig, clipped)]
+    orbs = [_orb(20.0, s, c, uv=u) for u, s, c in zip(uv, sig, clipped)]
     weak, lone = color.orb_evidence(orbs)
     assert color.fit_lights(uv, sig, weak=weak, lone=lone).n_lights == 2
     sig[12:] = 0.0095  # slivers: their noise is above the rim floor
-    orbs = [color.Source("orb", 0.0, 0.0, 20.0, np.ones(3), u, s, 1.0, 50, c) for u, s, c in zip(uv, sig, clipped)]
+    orbs = [_orb(20.0, s, c, uv=u) for u, s, c in zip(uv, sig, clipped)]
     weak, lone = color.orb_evidence(orbs)
     assert color.fit_lights(uv, sig, weak=weak, lone=lone).n_lights == 1
 
 
 def test_one_highlight_is_a_less_certain_key_than_three_that_agree():
-    from lenscore.datasets.synthetic import light_xyz
-
-    def spot(kelvin, w, sigma):
-        rgb = np.linalg.solve(color._M, np.asarray(light_xyz(kelvin, 0.0), np.float64))
-        return color.Source("face", 0.0, 0.0, 3.0, rgb, color.xyz_to_uv(color._M @ rgb), sigma, w, 200)
     p = color.PARAMS
-    one, _ = color.combine_spots([spot(3000.0, 2.0, 1e-4)])
-    three, keep = color.combine_spots([spot(3000.0, 2.0, 1e-4) for _ in range(3)])
+    one, _ = color.combine_spots([_spot(3000.0, 2.0, 1e-4)])
+    three, keep = color.combine_spots([_spot(3000.0, 2.0, 1e-4) for _ in range(3)])
     # each highlight carries its own systematic error (skin colour mixed in, JPEG chroma): one
     # spot is known to ~hypot(face floor, spot error); three that agree average the spot error
     assert abs(one.sigma_uv - math.hypot(p.sys_uv_face, p.sys_uv_spot)) < 1e-4
@@ -243,15 +248,10 @@ def test_one_highlight_is_a_less_certain_key_than_three_that_agree():
 
 
 def test_one_broad_glow_does_not_outvote_a_single_small_highlight():
-    from lenscore.datasets.synthetic import light_xyz
-
-    def spot(kelvin, w, sigma):
-        rgb = w * np.linalg.solve(color._M, np.asarray(light_xyz(kelvin, 0.0), np.float64))
-        return color.Source("face", 0.0, 0.0, 3.0, rgb, color.xyz_to_uv(color._M @ rgb), sigma, w, 200)
     # the renderer's astronaut before a grey wall: a chin glow 20x the weight of the one small
     # specular left, 34 mired warmer (skin colour mixed in). Each weight is capped at 3x the
     # others' median, so the glow no longer sets the reference alone
-    glow, small = spot(1e6 / 351.0, 80.0, 0.0027), spot(1e6 / 320.0, 4.0, 0.0025)
+    glow, small = _spot(1e6 / 351.0, 80.0, 0.0027), _spot(1e6 / 320.0, 4.0, 0.0025)
     key, keep = color.combine_spots([glow, small])
     assert keep.tolist() == [False, True]
     assert abs(color.planckian_position(key.uv)[0][0] - 320.0) < 1.0

@@ -69,11 +69,11 @@ Lights
   dispersion the two-colour fit leaves, Burnham & Anderson 2002), two lights when BIC(1) -
   BIC(2) > ``bic_margin`` = 10 ("very strong", Kass & Raftery 1995), the two colours differ by at
   least ``min_split_mired`` and each is backed by two sources, one of them not a faint clipped
-  rim (rim noise above ``rim_strong_stat`` of the rim floor), or is the key's face alone, or
-  one orb read on its whole disc, the size of the others (``lone_orb_max_r``), white light
-  (within ``tint_duv`` of the locus) and at least ``lone_min_split_mired`` = 50 from the
-  other light: a lamp of another colour. Any other deviant orb is an outlier, not a lamp
-  (``orb_evidence``). ``separation`` (distance
+  rim (rim noise above ``rim_strong_stat`` of the rim floor), or stands alone at least
+  ``lone_min_split_mired`` = 50 from the other light: the key's face alone, or one orb read on
+  its whole disc, the size of the others (``lone_orb_max_r``) and white light (within
+  ``tint_duv`` of the locus): a lamp of another colour. Any other deviant orb is an outlier,
+  not a lamp (``orb_evidence``). ``separation`` (distance
   over the pooled spread along the axis joining them, Fisher / Ashman-D style, spread floored at
   ``spread_floor_uv``), ``mud_fraction`` and ``warm_cct_k`` / ``cool_cct_k`` exist only with two.
 * **Background lights** (``background_cct_k``): the orbs, one colour or two by the same test;
@@ -345,9 +345,10 @@ class ColorParams:
     #: and its radius is at most this x the median orb radius (a lamp at the background's
     #: depth; a far larger "orb" is a lit surface or a foreground blob) ...
     lone_orb_max_r: float = 2.0
-    #: ... and it differs from the other light by at least this (mired): one source's colour
-    #: is off by up to ~25 mired (JPEG chroma, a prop behind it); 50 mired is the validation's
-    #: "clearly different lights"
+    #: ... and it differs from the other light by at least this (mired); so must the key's face
+    #: when it is a light colour alone (version 2 let it stand at ``min_split_mired``): one
+    #: source's colour is off by up to ~25 mired (JPEG chroma, a prop behind it); 50 mired is
+    #: the validation's "clearly different lights"
     lone_min_split_mired: float = 50.0
     #: light_coherence is given when the call it supports is decisive: the distance is at
     #: least this many standard uncertainties (the key's and the scene light's together, in
@@ -1043,9 +1044,10 @@ def _measure_spot(lin: np.ndarray, use: np.ndarray, uvmap: np.ndarray, x: int, y
 def combine_spots(spots: Sequence[Source], *, p: ColorParams = PARAMS) -> tuple[LightReading | None, np.ndarray]:
     """The key light from its spots: the spots within ``spot_keep_mired`` / ``spot_keep_duv``
     of their weighted median (each weight capped at 3x the median weight of the other spots,
-    so one large spot does not decide alone, even beside a single other) are summed. Uncertainty: the face floor ``sys_uv_face``, each spot's own
-    systematic error ``sys_uv_spot`` (independent between spots: averaged over the kept ones),
-    photon noise and the kept spots' scatter. Returns (light or None, kept mask)."""
+    so one large spot does not decide alone, even beside a single other) are summed.
+    Uncertainty: the face floor ``sys_uv_face``, each spot's own systematic error
+    ``sys_uv_spot`` (independent between spots: averaged over the kept ones), photon noise and
+    the kept spots' scatter. Returns (light or None, kept mask)."""
     n = len(spots)
     if n == 0:
         return None, np.zeros(0, bool)
@@ -1082,6 +1084,12 @@ def _weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
 
 def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:
     return _weighted_quantile(x, w, 0.5)
+
+
+def orb_floor_uv(clipped: bool, p: ColorParams = PARAMS) -> float:
+    """The systematic floor of an orb's colour (uv): ``sys_uv_orb``, and ``sys_uv_rim`` with it
+    for an orb read on its clipped rim only."""
+    return math.hypot(p.sys_uv_orb, p.sys_uv_rim) if clipped else p.sys_uv_orb
 
 
 def orb_sources(rgb: np.ndarray, orbs: Sequence[Mapping[str, Any]], *, noise_sigma: float = 0.0,
@@ -1162,7 +1170,7 @@ def orb_sources(rgb: np.ndarray, orbs: Sequence[Mapping[str, Any]], *, noise_sig
         if not stat <= p.max_orb_sigma_uv:  # too faint a rim to say its colour
             continue
         clipped = bool(clip[d <= r].mean() > 0.3)
-        sys_uv = math.hypot(p.sys_uv_orb, p.sys_uv_rim) if clipped else p.sys_uv_orb
+        sys_uv = orb_floor_uv(clipped, p)
         out.append(Source("orb", x, y, r, s_rgb * k * k, xyz_to_uv(_M @ s_rgb),
                           math.sqrt(stat ** 2 + sys_uv ** 2), float(s_rgb @ _Y) * k * k,
                           n * k * k, clipped))
@@ -1325,8 +1333,7 @@ def orb_evidence(orbs: Sequence[Source], *, p: ColorParams = PARAMS) -> tuple[np
         return np.zeros(0, bool), np.zeros(0, bool)
     clipped = np.array([o.clipped for o in orbs], bool)
     sig = np.array([o.sigma_uv for o in orbs], np.float64)
-    sys_rim = math.hypot(p.sys_uv_orb, p.sys_uv_rim)
-    stat = np.sqrt(np.maximum(sig ** 2 - sys_rim ** 2, 0.0))
+    stat = np.sqrt(np.maximum(sig ** 2 - orb_floor_uv(True, p) ** 2, 0.0))
     weak = clipped & (stat > p.rim_strong_stat * p.sys_uv_rim)
     r = np.array([o.r for o in orbs], np.float64)
     duv = planckian_position(np.stack([o.uv for o in orbs]))[1]
@@ -1335,8 +1342,7 @@ def orb_evidence(orbs: Sequence[Source], *, p: ColorParams = PARAMS) -> tuple[np
 
 
 def fit_lights(uv: np.ndarray, sigma: np.ndarray, *, p: ColorParams = PARAMS,
-               solo: int | None = None, weak: np.ndarray | None = None,
-               lone: np.ndarray | None = None) -> LightFit:
+               weak: np.ndarray | None = None, lone: np.ndarray | None = None) -> LightFit:
     """One light colour or two? Gaussian model selection with known measurement noise.
 
     Each source i has chromaticity ``uv[i]`` with isotropic standard uncertainty ``sigma[i]``.
@@ -1350,10 +1356,10 @@ def fit_lights(uv: np.ndarray, sigma: np.ndarray, *, p: ColorParams = PARAMS,
     (10: "very strong" evidence, Kass & Raftery 1995) and the colours differ by at least
     ``min_split_mired``, each backed by two sources at least, one of them not ``weak`` (an
     orb read on a faint clipped rim only: :func:`orb_evidence`): one deviant source is an
-    outlier, not a lamp -- except source ``solo`` (the key light's face highlights, themselves
-    several spots) and the sources marked ``lone`` (an orb read on its whole disc, the size of
-    the scene's other orbs: a lamp of another colour), which may stand alone when the split is
-    at least ``lone_min_split_mired``.
+    outlier, not a lamp -- except the sources marked ``lone`` (the key light's face highlights,
+    themselves several spots; an orb read on its whole disc, the size of the scene's other
+    orbs: a lamp of another colour), which may stand alone when the split is at least
+    ``lone_min_split_mired``.
 
     Examples
     --------
@@ -1406,9 +1412,7 @@ def fit_lights(uv: np.ndarray, sigma: np.ndarray, *, p: ColorParams = PARAMS,
     strong = np.ones(n, bool) if weak is None else ~np.asarray(weak, bool)
     single = np.zeros(n, bool)
     if lone is not None and split >= p.lone_min_split_mired:
-        single |= np.asarray(lone, bool)
-    if solo is not None:
-        single[solo] = True
+        single = np.asarray(lone, bool)
     alone_ok = [(sizes[k] >= 2 and bool(strong[lab == k].any()))
                 or (sizes[k] == 1 and bool(single[lab == k].all()))
                 for k in (0, 1)]
