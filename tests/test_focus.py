@@ -223,6 +223,67 @@ def test_edge_noise_is_measured_where_the_edges_are_read(chain):
     assert predicted == pytest.approx(actual, rel=0.25)
 
 
+@pytest.mark.parametrize("scale", [1.0, 0.75, 0.5])
+@pytest.mark.parametrize("level", [0, 1, 2])
+def test_spectral_noise_model_is_the_noise_each_level_sees(scale, level):
+    """White noise of std 0.01 in the original, reduced to the working copy by ``scale`` as
+    ImageContext does, then ``level`` pyrDowns: the ring power of its windows (the fit's own
+    detrend and taper) is the model's within 12 % on every fitted ring. (The model once lacked
+    the pyramid's decimation and read the noise of levels 1 and 2 4x and 16x too high, and a
+    white model reads a 1024 -> 768 reduction's noise 0.5x-3x off.)"""
+    from numpy.lib.stride_tricks import sliding_window_view
+    from lenscore.imaging import resize_long_side
+
+    rng = np.random.default_rng(7)
+    work = 1024 * 2 ** max(0, level - 1)  # enough windows on the coarse levels
+    native = int(round(work / scale))
+    img = resize_long_side((0.5 + 0.01 * rng.standard_normal((native, native))).astype(np.float32),
+                           work) - 0.5
+    for _ in range(level):
+        img = cv2.pyrDown(img)
+    n = {0: 32, 1: 64, 2: 64}[level]
+    md = D.spectral_model(n, level)
+    v = sliding_window_view(img, (n, n))[:: n // 2, :: n // 2].reshape(-1, n * n).astype(np.float64)
+    v = v - (v @ md.detrend_pinv.T.astype(np.float64)) @ md.detrend_basis.T.astype(np.float64)
+    f = np.fft.rfft2(v.reshape(-1, n, n) * md.taper)
+    measured = ((np.abs(f) ** 2).reshape(len(v), -1) @ md.radial / md.taper_power).mean(axis=0)
+    model = 1e-4 * D.noise_ring_shape(n, level, D.resample_autocorrelation(scale))
+    rings = slice(D.PARAMS.min_ring - 1, int(D.PARAMS.max_ring_frac * n))
+    assert measured[rings] / model[rings] == pytest.approx(1.0, abs=0.12)
+
+
+def test_resampled_noise_known_answers_and_immerkaer_reading():
+    """A 2:1 box keeps half the variance per axis and leaves neighbours independent; no resize is
+    white; Immerkaer reads white noise as itself and a 1024 -> 768 reduction's as simulated."""
+    from lenscore.imaging import immerkaer_noise_sigma, resize_long_side
+
+    assert D.resample_autocorrelation(1.0) == (1.0, 0.0, 0.0)
+    c = D.resample_autocorrelation(0.5)
+    assert c[0] == pytest.approx(0.5, abs=0.01) and abs(c[1]) < 0.01
+    assert D.immerkaer_gain(D.resample_autocorrelation(1.0)) == pytest.approx(1.0)
+    z = 0.5 + 0.01 * np.random.default_rng(3).standard_normal((1024, 1024)).astype(np.float32)
+    read = (immerkaer_noise_sigma(resize_long_side(z, 768)) / 0.01) ** 2
+    assert D.immerkaer_gain(D.resample_autocorrelation(0.75)) == pytest.approx(read, rel=0.05)
+    # correlated noise reads lower on Immerkaer than its variance: the model undoes that
+    assert D.immerkaer_gain(D.resample_autocorrelation(0.75)) < D.resample_autocorrelation(0.75)[0] ** 2
+
+
+def test_jpeg_noise_does_not_move_the_disc():
+    """A low-contrast texture blurred by a 40 px disc, noise 1 %, then JPEG q75 (which removes
+    the noise's finest scale, where Immerkaer reads it, and keeps the coarser ones the coarse
+    windows fit), on a 1024 px frame: the disc is the noise-free one's within 15 %, not "too
+    little evidence" (it was NaN before the coarse levels read their own noise)."""
+    rgb, box = scene(1024, 40.0, seed=12)
+    rgb = (0.5 + 0.3 * (rgb - 0.5)).astype(np.float32)
+    clean = measure(rgb, box).values["focus.background_blur_px"]
+    noisy = np.clip(rgb + np.random.default_rng(5).normal(0, 0.01, rgb.shape[:2])[..., None], 0, 1)
+    ok, buf = cv2.imencode(".jpg", np.round(noisy * 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 75])
+    jpeg = cv2.imdecode(buf, cv2.IMREAD_COLOR).astype(np.float32) / 255.0
+    got = measure(jpeg, box).values["focus.background_blur_px"]
+    assert clean == pytest.approx(40.0, rel=0.1)
+    assert got == pytest.approx(clean, rel=0.15)
+
+
 def test_gradient_noise_of_a_flat_or_tiny_image():
     assert D.half_res_gradient_noise_sigma(np.full((64, 64), 0.5, np.float32)) == 0.0
     assert math.isnan(D.half_res_gradient_noise_sigma(np.zeros((4, 4), np.float32)))

@@ -266,4 +266,5 @@ class ImageContext:
                                    subject=self.work_subject_mask, noise_sigma=self.noise_sigma,
                                    quant_step=defocus.quantisation_step(self.rgb),
                                    work_scale=self.work_scale,
-                                   native=(self.gray, self.luminance) if self.work_scale > 1 else None)
+                                   native=(self.gray, self.luminance) if self.work_scale > 1 else None,
+                                   compressed=bool(self.jpeg_grid >= imaging.JPEG_GRID_MIN))

@@ -21,9 +21,15 @@ Evidence, on the working copy (``ctx.work_gray``, long side 768 px)
    log-spaced grid, where ``E_c`` is the expected ring power of a ``1/f^2`` texture (natural
    images, Field 1987) blurred by the disc, passed through the pyramid's filters and the taper's
    spectral leakage (computed once per window size on the exact DFT grid), and ``alpha`` is free.
-   White noise (``noise_sigma``, Immerkaer 1996, the lowest 2 % of 32 px tiles, and the 8-bit
-   quantisation floor) is removed
-   from every ring and weights each ring by its signal-to-noise ratio. A window **identifies** c
+   Noise is removed from every ring and weights each ring by its signal-to-noise ratio. Its
+   model is white noise in the original (Immerkaer 1996 on the lowest 2 % of 32 px tiles, and
+   the 8-bit quantisation floor) through what the working copy and the pyramid did to it: the
+   area reduction from the original (:func:`resample_autocorrelation`; a 1024 -> 768 px
+   reduction correlates neighbours, and a white model is 2-3x low on every ring), each
+   pyrDown's filter and decimation, and the taper (:func:`noise_ring_shape`; within ~5 % of
+   the measured noise on every level). A JPEG (its 8 x 8 grid seen) has lost the noise's finest
+   scale, where Immerkaer reads it, but not the coarser ones: levels 1 and 2 then read their
+   noise on the level itself (``compressed``). A window **identifies** c
    when the fit at c is better than every fit with a diameter 1.5x larger and 1.5x smaller by
    ``PARAMS.identify_delta`` (in units of the residual variance), its signal is
    ``PARAMS.min_snr`` times the noise and ``PARAMS.min_band_rms`` in RMS, and c is a size its
@@ -311,6 +317,106 @@ def gaussian_otf(c: float | np.ndarray, f: np.ndarray) -> np.ndarray:
     return np.exp(-2.0 * np.pi ** 2 * sig ** 2 * np.asarray(f, dtype=np.float64) ** 2)
 
 
+#: lags of the resampled noise's autocorrelation that are kept (an area reduction by 1/2 or more
+#: makes neighbours share input px, never pixels two apart; beyond, the estimate is its own noise).
+RESAMPLE_LAGS = 2
+
+
+@functools.lru_cache(maxsize=32)
+def resample_autocorrelation(scale: float) -> tuple[float, ...]:
+    """Autocorrelation, lags 0..:data:`RESAMPLE_LAGS`, of unit white noise after the working
+    copy's area reduction by ``scale`` (:func:`lenscore.imaging.resize_long_side`, 1-D: the
+    reduction is separable), averaged over the output phase; ``(1, 0, ...)`` at ``scale >= 1``.
+
+    An area reduction correlates neighbouring pixels (a 1024 -> 768 px one by +0.14): the noise
+    of a working copy is no longer white, Immerkaer's finest-scale estimate under-reads it, and
+    a white-noise model built on that estimate is 2-3x low in power on every ring of every
+    pyramid level (measured). Simulated once per scale (0.13 M samples, a few ms).
+
+    Examples
+    --------
+    >>> resample_autocorrelation(1.0)
+    (1.0, 0.0, 0.0)
+    >>> c = resample_autocorrelation(0.5)  # 2:1 box: variance 1/2 per axis, neighbours independent
+    >>> round(c[0], 2), round(abs(c[1]), 2)
+    (0.5, 0.0)
+    """
+    if scale >= 1.0 - 1e-6:
+        return (1.0,) + (0.0,) * RESAMPLE_LAGS
+    n_in = 1 << 15
+    z = np.random.default_rng(0).standard_normal((4, n_in)).astype(np.float32)
+    out = cv2.resize(z, (max(8, int(round(n_in * scale))), z.shape[0]),
+                     interpolation=cv2.INTER_AREA).astype(np.float64)
+    return tuple(float(np.mean(out[:, : out.shape[1] - k] * out[:, k:]))
+                 for k in range(RESAMPLE_LAGS + 1))
+
+
+def _noise_transfer(acf: tuple[float, ...], f: np.ndarray) -> np.ndarray:
+    """Power spectrum, at ``f`` cycles / px, of noise with autocorrelation ``acf`` (lags 0..)."""
+    out = np.full(np.shape(f), acf[0], np.float64)
+    for k, c in enumerate(acf[1:], start=1):
+        out += 2.0 * c * np.cos(2.0 * np.pi * k * f)
+    return np.maximum(out, 0.0)
+
+
+@functools.lru_cache(maxsize=64)
+def immerkaer_gain(acf: tuple[float, ...], level: int = 0) -> float:
+    """What Immerkaer's estimator reads (as a variance) on pyramid level ``level`` of noise with
+    the separable autocorrelation ``acf`` (lags in working px), per unit variance of the white
+    noise it came from: his kernel ``[1, -2, 1]`` along each axis has the power response
+    ``(4 sin^2(pi f))^2`` per axis (36 in all for white noise), integrated against the noise's
+    spectrum on that level (:func:`noise_ring_shape`'s model, which leaves out the pyramid's
+    aliases: on levels 1 and 2 it reads ~10-15 % below a simulation). 1 for white noise on
+    level 0.
+
+    Examples
+    --------
+    >>> round(immerkaer_gain((1.0, 0.0, 0.0)), 3)
+    1.0
+    """
+    m = 128
+    FX, FY = np.meshgrid(np.fft.fftfreq(m), np.fft.fftfreq(m))
+    k = 2 ** level
+    p = _pyramid_power(m, level) * _noise_transfer(acf, FX / k) * _noise_transfer(acf, FY / k) / 4.0 ** level
+    mk = (4.0 * np.sin(np.pi * FX) ** 2) * (4.0 * np.sin(np.pi * FY) ** 2)
+    return float((p * mk * mk).mean() / 36.0)
+
+
+@functools.lru_cache(maxsize=64)
+def noise_ring_shape(n: int, level: int, acf: tuple[float, ...]) -> np.ndarray:
+    """Expected ring power, in an n x n window of pyramid level ``level``, of noise with the
+    separable autocorrelation ``acf`` (lags in working px) per unit variance of the white noise
+    it came from: the noise spectrum through the pyramid's filters and the taper's leakage (the
+    texture model's own path, :func:`spectral_model`). For white noise it is
+    ``spectral_model(n, level).noise_shape``."""
+    md = spectral_model(n, level)
+    fx = np.fft.fftfreq(n)
+    FX, FY = np.meshgrid(fx, fx)
+    k = 2 ** level
+    p = _pyramid_power(n, level) * _noise_transfer(acf, FX / k) * _noise_transfer(acf, FY / k) / 4.0 ** level
+    return (_leak(p)[:, : n // 2 + 1].ravel() @ md.radial.astype(np.float64)).astype(np.float64)
+
+
+def _pyramid_power(n: int, level: int) -> np.ndarray:
+    """|H|^2 of ``level`` cv2.pyrDown filters on the n x n DFT grid of that level."""
+    fx = np.fft.fftfreq(n)
+    FX, FY = np.meshgrid(fx, fx)
+    h2 = np.ones((n, n))
+    for lv in range(level):
+        k = 2 ** (level - lv)
+        h2 *= (_binomial_response(FX / k) * _binomial_response(FY / k)) ** 2
+    return h2
+
+
+_LEAK1 = np.array([1.0, 4.0, 1.0]) / 6.0
+
+
+def _leak(p: np.ndarray) -> np.ndarray:
+    """The Hann taper's power leakage on the DFT grid (taps 1/6, 4/6, 1/6 per axis)."""
+    p = np.roll(p, 1, 0) * _LEAK1[0] + p * _LEAK1[1] + np.roll(p, -1, 0) * _LEAK1[2]
+    return np.roll(p, 1, 1) * _LEAK1[0] + p * _LEAK1[1] + np.roll(p, -1, 1) * _LEAK1[2]
+
+
 @dataclass(frozen=True)
 class SpectralModel:
     """Tables for fitting the windows of one size at one pyramid level."""
@@ -343,15 +449,8 @@ def spectral_model(n: int, level: int, n_diameters: int = PARAMS.n_diameters,
     FX, FY = np.meshgrid(fx, fx)
     R = np.hypot(FX, FY)
     R[0, 0] = 1e-6
-    h2 = np.ones_like(R)
-    for lv in range(level):
-        k = 2 ** (level - lv)
-        h2 *= (_binomial_response(FX / k) * _binomial_response(FY / k)) ** 2
-    leak1 = np.array([1.0, 4.0, 1.0]) / 6.0
-
-    def leak(p: np.ndarray) -> np.ndarray:
-        p = np.roll(p, 1, 0) * leak1[0] + p * leak1[1] + np.roll(p, -1, 0) * leak1[2]
-        return np.roll(p, 1, 1) * leak1[0] + p * leak1[1] + np.roll(p, -1, 1) * leak1[2]
+    h2 = _pyramid_power(n, level)
+    leak = _leak
 
     kmax = n // 2
     rb = np.round(R * n).astype(np.int64)[:, : n // 2 + 1]
@@ -375,7 +474,9 @@ def spectral_model(n: int, level: int, n_diameters: int = PARAMS.n_diameters,
             p[0, 0] = 0.0
             logm[fam * cs.size + i] = np.log(np.maximum(ring(leak(p)), 1e-300))
     cs = np.concatenate([cs, cs])
-    q = ring(leak(h2))
+    # white noise through the pyramid: each pyrDown filters it (h2) and keeps every 4th sample
+    # (the power per sample of the level drops by 4 more; aliases add <1 %, measured)
+    q = ring(leak(h2)) / 4.0 ** level
     hann = np.hanning(n + 1)[:n]
     taper = np.outer(hann, hann)
     yy, xx = (np.mgrid[0:n, 0:n] - (n - 1) / 2.0) / n
@@ -424,13 +525,15 @@ class WindowFits:
 
 def window_fits(img: np.ndarray, ok: np.ndarray | None, *, level: int, noise_var: float,
                 n: int = 32, stride: int = 16, min_ok: float = 1.0, detrend: bool = True,
-                within: np.ndarray | None = None, params: DefocusParams = PARAMS) -> WindowFits:
+                within: np.ndarray | None = None, noise_shape: np.ndarray | None = None,
+                params: DefocusParams = PARAMS) -> WindowFits:
     """Fit every ``n`` x ``n`` window (``stride`` apart) of one pyramid level ``img``.
 
     ``ok`` marks the usable pixels; a window is fitted when at least ``min_ok`` of it is usable
     (below 1, the rest is filled by normalised convolution first) and all of it is ``within``.
     ``noise_var``: white-noise variance in working-copy units (the pyramid's filtering of it is
-    in the model). ``detrend``: remove a least-squares quadratic surface (a smooth gradient is
+    in the model); with ``noise_shape`` (per ring, :func:`noise_ring_shape`), the variance of
+    the white noise that ``noise_shape`` is per unit of (the original's, before a resize). ``detrend``: remove a least-squares quadratic surface (a smooth gradient is
     not texture), else the mean.
     """
     from numpy.lib.stride_tricks import sliding_window_view
@@ -480,7 +583,7 @@ def window_fits(img: np.ndarray, ok: np.ndarray | None, *, level: int, noise_var
     T = md.log_model[:, use]
     x = np.log(md.freqs[use])
     m = md.counts[use]
-    N = noise_var * md.noise_shape[use]
+    N = noise_var * (md.noise_shape if noise_shape is None else np.asarray(noise_shape))[use]
     snr_k = np.clip((S - N) / np.maximum(S, 1e-300), 0.0, 1.0)
     w = m * snr_k ** 2
     L = np.log(np.maximum(S - N, 0.05 * N + 1e-300))
@@ -1072,7 +1175,7 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
                 subject: np.ndarray | None = None, noise_sigma: float | None = None,
                 quant_step: float | None = None, work_scale: float = 1.0,
                 native: tuple[np.ndarray, np.ndarray | None] | None = None,
-                params: DefocusParams = PARAMS) -> DefocusMap:
+                compressed: bool = False, params: DefocusParams = PARAMS) -> DefocusMap:
     """The defocus map of a working-copy gray image (see the module docstring).
 
     A working copy that was enlarged from a smaller original (``work_scale`` > 1) is measured at
@@ -1092,7 +1195,11 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
     quant_step : float, optional
         The source's quantisation step (1/255 for 8-bit files): its noise floor is kept.
     work_scale : float
-        Working px per full-resolution px (stored for full-resolution queries).
+        Working px per full-resolution px (stored for full-resolution queries; below 1 it is
+        the area reduction whose effect on the noise the spectral model includes).
+    compressed : bool
+        The file went through JPEG (:func:`lenscore.imaging.jpeg_grid_strength`): the coarse
+        levels read their noise on themselves.
     native : (gray, luminance or None), optional
         The original image's gray and linear luminance, when the working copy was enlarged
         from it: the map is then measured on them (the original's noise is white; the
@@ -1124,7 +1231,7 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
         subj_n = None if subject is None else cv2.resize(
             np.asarray(subject, np.uint8), (w_n, h_n), interpolation=cv2.INTER_NEAREST).astype(bool)
         m = defocus_map(g_n, luminance=lum_n, subject=subj_n, noise_sigma=None,
-                        quant_step=quant_step, work_scale=1.0, params=params)
+                        quant_step=quant_step, work_scale=1.0, compressed=compressed, params=params)
         return _lifted(m, W / w_n, H / h_n, (H, W), float(work_scale))
     ye, xe = tile_edges(H, params.cell_px), tile_edges(W, params.cell_px)
     ny, nx = ye.size - 1, xe.size - 1
@@ -1145,11 +1252,15 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
     rob = robust_noise_sigma(g, tile=params.noise_tile_px, quantile=params.noise_tile_quantile)
     cands = [v for v in (noise_sigma, rob) if v is not None and np.isfinite(v)]
     sig = float(min(cands)) if cands else 0.0
+    # the noise model of the spectral windows: white noise of the original (variance noise_var)
+    # through the area reduction that made the working copy (its autocorrelation acf), the
+    # pyramid and the taper; Immerkaer's estimate on the working copy is converted back
+    acf = resample_autocorrelation(round(float(work_scale), 4))
     qvar = 0.0
     if quant_step:
-        # per-channel rounding, mixed into luma, averaged by a downscale to the working copy
-        qvar = _LUMA_W2 * quant_step ** 2 / 12.0 * min(1.0, float(work_scale)) ** 2
-    noise_var = max(sig * sig, qvar)
+        # per-channel rounding, mixed into luma (white in the original)
+        qvar = _LUMA_W2 * quant_step ** 2 / 12.0
+    noise_var = max(sig * sig / immerkaer_gain(acf), qvar)
     lum = srgb_to_linear(g) if luminance is None else np.asarray(luminance, np.float32)
     hl_half = highlight_mask(lum, params=params)
     hl = cv2.resize(hl_half.astype(np.uint8), (W, H), interpolation=cv2.INTER_NEAREST).astype(bool)
@@ -1170,14 +1281,23 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
     rows = []   # x, y, size, diameter, confidence, level, kind (2 spectrum / 3 sharp), region
     for level, n, stride, min_ok in params.windows:
         img = pyr[level]
+        nv_level = noise_var
+        if compressed and level > 0:
+            # JPEG removed the noise's finest scale, which Immerkaer reads on level 0, but not the
+            # coarser ones this level fits: its noise is read on the level itself
+            rob_l = robust_noise_sigma(img, tile=max(8, params.noise_tile_px // 2 ** (level - 1)),
+                                       quantile=params.noise_tile_quantile)
+            if np.isfinite(rob_l):
+                nv_level = max(noise_var, rob_l * rob_l / immerkaer_gain(acf, level))
         regions = [(REGION_BACKGROUND, okp[level] > 0.999)]
         if level == 0 and ok_subj.any():
             regions.append((REGION_SUBJECT, ok_subj))
         # (a window must lie in one region: what is not usable inside it is filled only when it
         # is a highlight, never the other region; hence the region test on the unfilled mask)
         for reg, ok in regions:
-            f = window_fits(img, ok, level=level, noise_var=noise_var, n=n, stride=stride,
+            f = window_fits(img, ok, level=level, noise_var=nv_level, n=n, stride=stride,
                             min_ok=min_ok, detrend=True, params=params,
+                            noise_shape=noise_ring_shape(n, level, acf),
                             within=(bg_lv[level] if reg == REGION_BACKGROUND else subj_core))
             if f.x.size == 0:
                 continue
