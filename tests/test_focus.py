@@ -284,6 +284,18 @@ def test_jpeg_noise_does_not_move_the_disc():
     assert got == pytest.approx(clean, rel=0.15)
 
 
+@pytest.mark.parametrize("c", [11.0, 12.0])
+@pytest.mark.parametrize("noise", [0.0, 0.02])
+def test_a_disc_between_two_pyramid_levels_is_read(c, noise):
+    """An 11-12 px disc on a 1024 px frame (8-9 working px: the top of the finest level's reach
+    and the floor of the next) on a low-contrast texture, clean and with 2 % noise: read within
+    10 % (it was NaN, or level 1's floor reading, before level 1 started at 4 of its px and
+    gave way to level 0 near that floor)."""
+    rgb, box = scene(1024, c, seed=21, noise=noise)
+    rgb = (0.5 + 0.3 * (rgb - 0.5)).astype(np.float32)
+    assert measure(rgb, box).values["focus.background_blur_px"] == pytest.approx(c, rel=0.10)
+
+
 def test_gradient_noise_of_a_flat_or_tiny_image():
     assert D.half_res_gradient_noise_sigma(np.full((64, 64), 0.5, np.float32)) == 0.0
     assert math.isnan(D.half_res_gradient_noise_sigma(np.zeros((4, 4), np.float32)))

@@ -60,7 +60,9 @@ The map
 -------
 Cells of ``PARAMS.cell_px`` working px. Each cell takes, among the levels whose identifying
 windows cover it (their central half), the level with the most confident windows (mean
-confidence), and their confidence-weighted geometric-mean diameter; without spectral evidence,
+confidence), and their confidence-weighted geometric-mean diameter (level 1 reading under
+``PARAMS.floor_trust`` times its least disc never replaces level 0's, and is dropped where a
+level-0 window inside it read a smaller disc); without spectral evidence,
 the median of its consistent edges when that is a small blur (at most ``PARAMS.edge_max_px``).
 Windows never mix the subject and the background (``subject`` mask, with a margin), so each cell
 is background, subject or mixed; the subject's edges are also pooled (a face has few per cell).
@@ -114,9 +116,18 @@ class DefocusParams:
                                                         (2, 64, 16, 0.85))
     #: smallest diameter a level identifies, px of that level: its first zero at <= 0.35 cycles/px
     #: on the finest level; coarser levels alias near their Nyquist limit (cv2.pyrDown is no
-    #: ideal low-pass) and read small discs high, so they start at coarse_min_level_px.
+    #: ideal low-pass) and read discs below about 4 px of the level high, so levels 1 and 2
+    #: start at coarse_min_level_px (chosen on the randomised focus scenes and sweeps: 3.5 on
+    #: level 1 read 6-7 px discs of 1024 px frames at 9-10 px; 4.5 left 8-11 px discs under
+    #: noise to level 1's floor reading, 12-14 px).
     min_level_px: float = 3.5
-    coarse_min_level_px: float = 4.5
+    coarse_min_level_px: tuple[float, ...] = (4.0, 4.5)
+    #: near its floor (under this times its least disc) level 1 reads small discs at that floor:
+    #: there it does not replace level 0's cells, and its windows that contain a level-0 window
+    #: with a smaller disc (or sharp detail) are dropped. (Level 2 is not held back so: level 1
+    #: reads a Gaussian blur, which has no zeros, at half its equal-moment disc, and level 2
+    #: reads it right.)
+    floor_trust: float = 1.5
     #: largest, as a fraction of the window: at least three rings before the first zero.
     max_window_frac: float = 0.375
     #: rings fitted: from this ring ...
@@ -1160,6 +1171,13 @@ def _lifted(m: DefocusMap, fx: float, fy: float, shape: tuple[int, int], work_sc
                       analysis_scale=1.0 / f)
 
 
+def _level_min_px(level: int, params: DefocusParams = PARAMS) -> float:
+    """The least diameter (px of the level) a level identifies."""
+    if level <= 0:
+        return params.min_level_px
+    return params.coarse_min_level_px[min(level, len(params.coarse_min_level_px)) - 1]
+
+
 def _region_masks(subject: np.ndarray | None, shape: tuple[int, int], margin: int):
     if subject is None or not np.asarray(subject).any():
         bg = np.ones(shape, bool)
@@ -1302,7 +1320,7 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
             if f.x.size == 0:
                 continue
             s = 2 ** level
-            lo = (params.min_level_px if level == 0 else params.coarse_min_level_px) * s
+            lo = _level_min_px(level, params) * s
             hi = params.max_window_frac * n * s
             sig_ok = (f.snr >= params.min_snr) & (f.band_rms >= params.min_band_rms)
             flat_sharp = np.zeros(f.x.size, bool)
@@ -1343,9 +1361,27 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
                                           diam[mask], cf, np.full(mask.sum(), level),
                                           np.full(mask.sum(), kind), np.full(mask.sum(), reg)], 1))
     win = np.concatenate(rows) if rows else np.zeros((0, 8))
+    if win.shape[0]:
+        # a level near its own floor (params.floor_trust) reads small discs at that floor:
+        # where the next finer level, inside the same window, found a smaller disc (or sharp
+        # detail), the coarse window is dropped
+        keep = np.ones(win.shape[0], bool)
+        for level in range(1, min(1, int(win[:, 5].max())) + 1):
+            lo_l = _level_min_px(level, params) * 2 ** level
+            near = np.flatnonzero((win[:, 5] == level) & (win[:, 3] < params.floor_trust * lo_l))
+            fine = win[win[:, 5] == level - 1]
+            if near.size == 0 or fine.shape[0] == 0:
+                continue
+            c = win[near]
+            inside = (np.abs(fine[None, :, 0] - c[:, None, 0]) <= c[:, None, 2] / 2) & \
+                (np.abs(fine[None, :, 1] - c[:, None, 1]) <= c[:, None, 2] / 2)
+            smaller = fine[None, :, 3] < c[:, None, 3] / params.identify_ratio ** 0.5
+            keep[near[(inside & smaller).any(axis=1)]] = False
+        win = win[keep]
     # ---- cells from windows: per level, the windows covering a cell (their central half) give
     # it their mean confidence and their confidence-weighted geometric-mean diameter; the cell
-    # takes the level whose windows are most confident
+    # takes the level whose windows are most confident, but level 1 near its floor never
+    # replaces level 0's reading
     best_conf = np.zeros((ny, nx))
     if win.shape[0]:
         cxs = 0.5 * (xe[:-1] + xe[1:])
@@ -1376,6 +1412,8 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
             dmean = np.exp(np.where(csum > 0, lsum / np.maximum(csum, 1e-12), 0.0)).reshape(ny, nx)
             all_sharp = (sharp_n == nwin).reshape(ny, nx)
             take = has.reshape(ny, nx) & (cmean > best_conf)
+            if level == 1:
+                take &= (best_conf == 0) | (dmean >= params.floor_trust * _level_min_px(1, params) * 2)
             diameter[take] = dmean[take]
             conf[take] = cmean[take]
             source[take] = np.where(all_sharp[take], SOURCE_SHARP, SOURCE_SPECTRUM)
