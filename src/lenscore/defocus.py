@@ -1362,22 +1362,21 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
                                           np.full(mask.sum(), kind), np.full(mask.sum(), reg)], 1))
     win = np.concatenate(rows) if rows else np.zeros((0, 8))
     if win.shape[0]:
-        # a level near its own floor (params.floor_trust) reads small discs at that floor:
-        # where the next finer level, inside the same window, found a smaller disc (or sharp
-        # detail), the coarse window is dropped
-        keep = np.ones(win.shape[0], bool)
-        for level in range(1, min(1, int(win[:, 5].max())) + 1):
-            lo_l = _level_min_px(level, params) * 2 ** level
-            near = np.flatnonzero((win[:, 5] == level) & (win[:, 3] < params.floor_trust * lo_l))
-            fine = win[win[:, 5] == level - 1]
-            if near.size == 0 or fine.shape[0] == 0:
-                continue
+        # level 1 near its own floor (params.floor_trust) reads small discs at that floor: where
+        # level 0, inside the same window and region, found a smaller disc (or sharp detail),
+        # the level-1 window is dropped
+        floor1 = params.floor_trust * _level_min_px(1, params) * 2
+        near = np.flatnonzero((win[:, 5] == 1) & (win[:, 3] < floor1))
+        fine = win[win[:, 5] == 0]
+        if near.size and fine.shape[0]:
             c = win[near]
             inside = (np.abs(fine[None, :, 0] - c[:, None, 0]) <= c[:, None, 2] / 2) & \
-                (np.abs(fine[None, :, 1] - c[:, None, 1]) <= c[:, None, 2] / 2)
+                (np.abs(fine[None, :, 1] - c[:, None, 1]) <= c[:, None, 2] / 2) & \
+                (fine[None, :, 7] == c[:, None, 7])  # the same region (a sharp face is no evidence)
             smaller = fine[None, :, 3] < c[:, None, 3] / params.identify_ratio ** 0.5
+            keep = np.ones(win.shape[0], bool)
             keep[near[(inside & smaller).any(axis=1)]] = False
-        win = win[keep]
+            win = win[keep]
     # ---- cells from windows: per level, the windows covering a cell (their central half) give
     # it their mean confidence and their confidence-weighted geometric-mean diameter; the cell
     # takes the level whose windows are most confident, but level 1 near its floor never
