@@ -386,11 +386,9 @@ def immerkaer_gain(acf: tuple[float, ...], level: int = 0) -> float:
     1.0
     """
     m = 128
-    FX, FY = np.meshgrid(np.fft.fftfreq(m), np.fft.fftfreq(m))
-    k = 2 ** level
-    p = _pyramid_power(m, level) * _noise_transfer(acf, FX / k) * _noise_transfer(acf, FY / k) / 4.0 ** level
+    FX, FY = _dft_grid(m)
     mk = (4.0 * np.sin(np.pi * FX) ** 2) * (4.0 * np.sin(np.pi * FY) ** 2)
-    return float((p * mk * mk).mean() / 36.0)
+    return float((_level_noise_power(m, level, acf) * mk * mk).mean() / 36.0)
 
 
 @functools.lru_cache(maxsize=64)
@@ -401,17 +399,29 @@ def noise_ring_shape(n: int, level: int, acf: tuple[float, ...]) -> np.ndarray:
     texture model's own path, :func:`spectral_model`). For white noise it is
     ``spectral_model(n, level).noise_shape``."""
     md = spectral_model(n, level)
+    p = _leak(_level_noise_power(n, level, acf))
+    return (p[:, : n // 2 + 1].ravel() @ md.radial.astype(np.float64)).astype(np.float64)
+
+
+def _dft_grid(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(FX, FY): the frequencies (cycles / px) of an n x n DFT."""
     fx = np.fft.fftfreq(n)
-    FX, FY = np.meshgrid(fx, fx)
+    return np.meshgrid(fx, fx)
+
+
+def _level_noise_power(n: int, level: int, acf: tuple[float, ...]) -> np.ndarray:
+    """Power spectrum, per sample of pyramid level ``level`` on its n x n DFT grid, of noise
+    with the separable autocorrelation ``acf`` (working px) per unit variance of the white noise
+    it came from: each pyrDown filters it (|H|^2) and keeps one sample in 4 (the power per sample
+    drops 4x more; the aliases add little, measured)."""
+    FX, FY = _dft_grid(n)
     k = 2 ** level
-    p = _pyramid_power(n, level) * _noise_transfer(acf, FX / k) * _noise_transfer(acf, FY / k) / 4.0 ** level
-    return (_leak(p)[:, : n // 2 + 1].ravel() @ md.radial.astype(np.float64)).astype(np.float64)
+    return _pyramid_power(n, level) * _noise_transfer(acf, FX / k) * _noise_transfer(acf, FY / k) / 4.0 ** level
 
 
 def _pyramid_power(n: int, level: int) -> np.ndarray:
     """|H|^2 of ``level`` cv2.pyrDown filters on the n x n DFT grid of that level."""
-    fx = np.fft.fftfreq(n)
-    FX, FY = np.meshgrid(fx, fx)
+    FX, FY = _dft_grid(n)
     h2 = np.ones((n, n))
     for lv in range(level):
         k = 2 ** (level - lv)
@@ -456,12 +466,10 @@ def spectral_model(n: int, level: int, n_diameters: int = PARAMS.n_diameters,
     level ``level`` (cv2.pyrDown applied ``level`` times to the working copy), with the Hann
     taper's leakage (power taps 1/6, 4/6, 1/6 per axis on the DFT grid; Harris 1978). Cached."""
     cs = np.exp(np.linspace(math.log(1.0), math.log(max_diameter_frac * n), n_diameters))
-    fx = np.fft.fftfreq(n)
-    FX, FY = np.meshgrid(fx, fx)
+    FX, FY = _dft_grid(n)
     R = np.hypot(FX, FY)
     R[0, 0] = 1e-6
     h2 = _pyramid_power(n, level)
-    leak = _leak
 
     kmax = n // 2
     rb = np.round(R * n).astype(np.int64)[:, : n // 2 + 1]
@@ -483,11 +491,9 @@ def spectral_model(n: int, level: int, n_diameters: int = PARAMS.n_diameters,
         for fam, otf in ((0, disc_otf(c, R)), (1, gaussian_otf(c, R))):
             p = R ** -2.0 * otf ** 2 * h2
             p[0, 0] = 0.0
-            logm[fam * cs.size + i] = np.log(np.maximum(ring(leak(p)), 1e-300))
+            logm[fam * cs.size + i] = np.log(np.maximum(ring(_leak(p)), 1e-300))
     cs = np.concatenate([cs, cs])
-    # white noise through the pyramid: each pyrDown filters it (h2) and keeps every 4th sample
-    # (the power per sample of the level drops by 4 more; aliases add <1 %, measured)
-    q = ring(leak(h2)) / 4.0 ** level
+    q = ring(_leak(_level_noise_power(n, level, resample_autocorrelation(1.0))))
     hann = np.hanning(n + 1)[:n]
     taper = np.outer(hann, hann)
     yy, xx = (np.mgrid[0:n, 0:n] - (n - 1) / 2.0) / n
@@ -544,8 +550,9 @@ def window_fits(img: np.ndarray, ok: np.ndarray | None, *, level: int, noise_var
     (below 1, the rest is filled by normalised convolution first) and all of it is ``within``.
     ``noise_var``: white-noise variance in working-copy units (the pyramid's filtering of it is
     in the model); with ``noise_shape`` (per ring, :func:`noise_ring_shape`), the variance of
-    the white noise that ``noise_shape`` is per unit of (the original's, before a resize). ``detrend``: remove a least-squares quadratic surface (a smooth gradient is
-    not texture), else the mean.
+    the white noise that ``noise_shape`` is per unit of (the original's, before a resize).
+    ``detrend``: remove a least-squares quadratic surface (a smooth gradient is not texture),
+    else the mean.
     """
     from numpy.lib.stride_tricks import sliding_window_view
 
@@ -1361,11 +1368,11 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
                                           diam[mask], cf, np.full(mask.sum(), level),
                                           np.full(mask.sum(), kind), np.full(mask.sum(), reg)], 1))
     win = np.concatenate(rows) if rows else np.zeros((0, 8))
+    # level 1 near its own floor (under floor1, working px) reads small discs at that floor
+    floor1 = params.floor_trust * _level_min_px(1, params) * 2
     if win.shape[0]:
-        # level 1 near its own floor (params.floor_trust) reads small discs at that floor: where
-        # level 0, inside the same window and region, found a smaller disc (or sharp detail),
-        # the level-1 window is dropped
-        floor1 = params.floor_trust * _level_min_px(1, params) * 2
+        # where level 0, inside the same window and region, found a smaller disc (or sharp
+        # detail), a level-1 window under floor1 is dropped
         near = np.flatnonzero((win[:, 5] == 1) & (win[:, 3] < floor1))
         fine = win[win[:, 5] == 0]
         if near.size and fine.shape[0]:
@@ -1412,7 +1419,7 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
             all_sharp = (sharp_n == nwin).reshape(ny, nx)
             take = has.reshape(ny, nx) & (cmean > best_conf)
             if level == 1:
-                take &= (best_conf == 0) | (dmean >= params.floor_trust * _level_min_px(1, params) * 2)
+                take &= (best_conf == 0) | (dmean >= floor1)
             diameter[take] = dmean[take]
             conf[take] = cmean[take]
             source[take] = np.where(all_sharp[take], SOURCE_SHARP, SOURCE_SPECTRUM)
