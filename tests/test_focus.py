@@ -296,6 +296,35 @@ def test_a_disc_between_two_pyramid_levels_is_read(c, noise):
     assert measure(rgb, box).values["focus.background_blur_px"] == pytest.approx(c, rel=0.10)
 
 
+@pytest.mark.parametrize("level,contrast", [(0.08, 0.1), (0.12, 0.15)])
+def test_a_dark_smooth_background_in_an_8_bit_file_is_read(level, contrast):
+    """A dark, low-contrast background blurred by a 60 px disc on a 1024 px frame, saved in 8
+    bits: its rounding is a staircase of false contours, not white noise, and the coarse
+    windows read it as texture with no blur (NaN "no evidence" before each window's noise took
+    in the rounding's own ring power). Read within 10 %."""
+    rgb, box = scene(1024, 60.0, seed=12)
+    rgb = (np.round(np.clip(level + contrast * (rgb - 0.5), 0, 1) * 255) / 255).astype(np.float32)
+    assert measure(rgb, box).values["focus.background_blur_px"] == pytest.approx(60.0, rel=0.10)
+
+
+def test_the_quantisation_residual_is_the_rounding_of_a_smooth_image():
+    """Known answer: a shallow ramp rounded to 8 bits (terraces 26 px wide): the residual is
+    the rounding error (correlation > 0.9, within half a step everywhere). A fine texture far
+    above the step (its rounding is white, which the noise model has): 0 on nearly every pixel.
+    Edge: a flat image (nothing to round) gives 0."""
+    ramp = np.tile(np.linspace(0.30, 0.34, 256, dtype=np.float32), (64, 1))
+    q = np.round(ramp * 255) / 255
+    r = D.quantisation_residual(q, 1 / 255)
+    assert np.abs(r).max() <= 0.5 / 255 + 1e-6
+    assert np.corrcoef(r.ravel(), (q - ramp).ravel())[0, 1] > 0.9
+    tex = np.round(np.clip(0.5 + np.random.default_rng(3).normal(0, 0.05, (256, 256)), 0, 1) * 255) / 255
+    rt = D.quantisation_residual(tex.astype(np.float32), 1 / 255)
+    assert np.abs(rt).max() <= 0.5 / 255 + 1e-6
+    assert np.mean(rt != 0) < 0.1
+    flat = np.full((64, 64), 100 / 255, np.float32)
+    assert np.abs(D.quantisation_residual(flat, 1 / 255)).max() < 1e-6
+
+
 def test_gradient_noise_of_a_flat_or_tiny_image():
     assert D.half_res_gradient_noise_sigma(np.full((64, 64), 0.5, np.float32)) == 0.0
     assert math.isnan(D.half_res_gradient_noise_sigma(np.zeros((4, 4), np.float32)))

@@ -29,7 +29,13 @@ Evidence, on the working copy (``ctx.work_gray``, long side 768 px)
    pyrDown's filter and decimation, and the taper (:func:`noise_ring_shape`; within ~5 % of
    the measured noise on every level). A JPEG (its 8 x 8 grid seen) has lost the noise's finest
    scale, where Immerkaer reads it, but not the coarser ones: levels 1 and 2 then read their
-   noise on the level itself (``compressed``). A window **identifies** c
+   noise on the level itself (``compressed``). An 8-bit file's rounding is white only where the
+   image is textured: on a smooth, heavily blurred background it is a staircase of false
+   contours, ~100x the white floor at the coarse levels, that reads as texture with no blur
+   (a street at a 61 px disc read NaN; from the float render, 60.9 px). So each window's noise
+   is, ring by ring, the larger of the white model and the ring power of the same window of
+   :func:`quantisation_residual` (the image minus its smoothest version within half a step).
+   A window **identifies** c
    when the fit at c is better than every fit with a diameter 1.5x larger and 1.5x smaller by
    ``PARAMS.identify_delta`` (in units of the residual variance), its signal is
    ``PARAMS.min_snr`` times the noise and ``PARAMS.min_band_rms`` in RMS, and c is a size its
@@ -90,6 +96,8 @@ References
    transform", Proc. IEEE 66(1), 51-83, 1978. https://doi.org/10.1109/PROC.1978.10837
 .. [8] P. Burt, E. Adelson, "The Laplacian pyramid as a compact image code", IEEE Trans.
    Communications 31(4), 1983. https://doi.org/10.1109/TCOM.1983.1095851
+.. [9] D. C. Youla, H. Webb, "Image restoration by the method of convex projections: part 1,
+   theory", IEEE Trans. Medical Imaging 1(2), 81-94, 1982. https://doi.org/10.1109/TMI.1982.4307555
 """
 
 from __future__ import annotations
@@ -128,6 +136,9 @@ class DefocusParams:
     #: reads a Gaussian blur, which has no zeros, at half its equal-moment disc, and level 2
     #: reads it right.)
     floor_trust: float = 1.5
+    #: the box smoothings (side, working px), coarse to fine, that estimate an 8-bit file's
+    #: rounding error (:func:`quantisation_residual`)
+    dequantise_schedule: tuple[int, ...] = (33, 17, 9, 5, 3)
     #: largest, as a fraction of the window: at least three rings before the first zero.
     max_window_frac: float = 0.375
     #: rings fitted: from this ring ...
@@ -295,6 +306,45 @@ def quantisation_step(rgb: np.ndarray, *, samples: int = 4096) -> float | None:
     idx = np.linspace(0, x.size - 1, min(samples, x.size)).astype(np.int64)
     v = x[idx] * 255.0
     return 1.0 / 255.0 if float(np.mean(np.abs(v - np.round(v)) < 1e-3)) > 0.99 else None
+
+
+def quantisation_residual(gray: np.ndarray, step: float,
+                          schedule: tuple[int, ...] | None = None) -> np.ndarray:
+    """The rounding error of an image quantised to ``step``, estimated: the image minus the
+    smoothest image within half a step of every pixel (alternating projections, Youla & Webb
+    1982: a box smoothing of each side of ``schedule`` (px), coarse to fine, each followed by
+    the clip back to +-step/2).
+
+    Rounding a smooth gradient leaves flat terraces whose risers are edges at every scale
+    (false contours): in a heavily blurred background that staircase carries ~100x the power
+    of white rounding noise (step^2/12) at the coarse pyramid levels, and a window fit reads it
+    as texture with no blur. Where the image is textured (3 x 3 px span more than one step) the
+    rounding is white and the residual is 0 there (the projection would only pin the texture to
+    +-step/2).
+
+    Examples
+    --------
+    >>> ramp = np.tile(np.linspace(0.2, 0.21, 256, dtype=np.float32), (64, 1))
+    >>> q = np.round(ramp * 255) / 255
+    >>> r = quantisation_residual(q, 1 / 255)
+    >>> bool(np.abs(r).max() <= 0.5 / 255 + 1e-6)
+    True
+    >>> bool(np.corrcoef(r.ravel(), (q - ramp).ravel())[0, 1] > 0.9)
+    True
+    """
+    sched = PARAMS.dequantise_schedule if schedule is None else schedule
+    v = np.asarray(gray, np.float32)
+    lo, hi = v - 0.5 * step, v + 0.5 * step
+    x = v.copy()
+    for k in sched:
+        x = cv2.blur(x, (int(k), int(k)), borderType=cv2.BORDER_REFLECT)
+        np.clip(x, lo, hi, out=x)
+    # the staircase regime only: where 3 x 3 px span at most one step (terraces and their
+    # risers); elsewhere the rounding is white (the noise model has it) and the projection
+    # would only pin the texture to +-step/2
+    k3 = np.ones((3, 3), np.uint8)
+    span = cv2.dilate(v, k3) - cv2.erode(v, k3)
+    return np.where(span <= 1.5 * step, v - x, 0.0).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -543,6 +593,7 @@ class WindowFits:
 def window_fits(img: np.ndarray, ok: np.ndarray | None, *, level: int, noise_var: float,
                 n: int = 32, stride: int = 16, min_ok: float = 1.0, detrend: bool = True,
                 within: np.ndarray | None = None, noise_shape: np.ndarray | None = None,
+                noise_img: np.ndarray | None = None,
                 params: DefocusParams = PARAMS) -> WindowFits:
     """Fit every ``n`` x ``n`` window (``stride`` apart) of one pyramid level ``img``.
 
@@ -551,8 +602,10 @@ def window_fits(img: np.ndarray, ok: np.ndarray | None, *, level: int, noise_var
     ``noise_var``: white-noise variance in working-copy units (the pyramid's filtering of it is
     in the model); with ``noise_shape`` (per ring, :func:`noise_ring_shape`), the variance of
     the white noise that ``noise_shape`` is per unit of (the original's, before a resize).
-    ``detrend``: remove a least-squares quadratic surface (a smooth gradient is not texture),
-    else the mean.
+    ``noise_img`` (the level's :func:`quantisation_residual`, or any noise field): each window's
+    noise is, ring by ring, the larger of that model and the same window of ``noise_img``'s
+    ring power. ``detrend``: remove a least-squares quadratic surface (a smooth gradient is not
+    texture), else the mean.
     """
     from numpy.lib.stride_tricks import sliding_window_view
 
@@ -583,18 +636,21 @@ def window_fits(img: np.ndarray, ok: np.ndarray | None, *, level: int, noise_var
     if not okv.any():
         return WindowFits.empty(level, n * s)
     iy, ix = np.nonzero(okv)
-    X = v[iy, ix].reshape(iy.size, n * n)
-    # (einsum and reduceat, not BLAS: a multi-threaded BLAS spins on these small products)
-    if detrend:
-        X = X - np.einsum("wj,kj->wk", np.einsum("wk,jk->wj", X, md.detrend_pinv), md.detrend_basis)
-    else:
-        X = X - X.mean(axis=1, keepdims=True)
-    X = X.reshape(-1, n, n) * md.taper
     from scipy import fft as sfft
 
-    F = sfft.rfft2(X, workers=1).reshape(iy.size, -1)
-    P = (F.real ** 2 + F.imag ** 2)[:, md.ring_order] * md.ring_weight
-    S = np.add.reduceat(P, md.ring_starts, axis=1).astype(np.float64) / md.taper_power
+    def ring_power(vv: np.ndarray) -> np.ndarray:
+        X = vv[iy, ix].reshape(iy.size, n * n)
+        # (einsum and reduceat, not BLAS: a multi-threaded BLAS spins on these small products)
+        if detrend:
+            X = X - np.einsum("wj,kj->wk", np.einsum("wk,jk->wj", X, md.detrend_pinv), md.detrend_basis)
+        else:
+            X = X - X.mean(axis=1, keepdims=True)
+        X = X.reshape(-1, n, n) * md.taper
+        F = sfft.rfft2(X, workers=1).reshape(iy.size, -1)
+        P = (F.real ** 2 + F.imag ** 2)[:, md.ring_order] * md.ring_weight
+        return np.add.reduceat(P, md.ring_starts, axis=1).astype(np.float64) / md.taper_power
+
+    S = ring_power(v)
     k = np.arange(1, S.shape[1] + 1)
     use = (k >= params.min_ring) & (k <= params.max_ring_frac * n)
     S = S[:, use]
@@ -602,6 +658,9 @@ def window_fits(img: np.ndarray, ok: np.ndarray | None, *, level: int, noise_var
     x = np.log(md.freqs[use])
     m = md.counts[use]
     N = noise_var * (md.noise_shape if noise_shape is None else np.asarray(noise_shape))[use]
+    if noise_img is not None:
+        nq = ring_power(sliding_window_view(np.asarray(noise_img, np.float32), (n, n))[::stride, ::stride])
+        N = np.maximum(N[None, :], nq[:, use])
     snr_k = np.clip((S - N) / np.maximum(S, 1e-300), 0.0, 1.0)
     w = m * snr_k ** 2
     L = np.log(np.maximum(S - N, 0.05 * N + 1e-300))
@@ -634,7 +693,7 @@ def window_fits(img: np.ndarray, ok: np.ndarray | None, *, level: int, noise_var
     dn = np.where(C <= ch[:, None] / r, prof, np.inf).min(1) - pb
     up[~good] = 0.0
     dn[~good] = 0.0
-    snr = (m * np.maximum(S - N, 0)).sum(1) / max(float((m * N).sum()), 1e-300)
+    snr = (m * np.maximum(S - N, 0)).sum(1) / np.maximum((m * N).sum(-1), 1e-300)
     band_rms = np.sqrt((2.0 * m * np.maximum(S - N, 0)).sum(1) / float(n * n))
     xs = (ix * stride + (n - 1) / 2.0 + 0.5) * s - 0.5
     ys = (iy * stride + (n - 1) / 2.0 + 0.5) * s - 0.5
@@ -1293,10 +1352,14 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
     ok_subj = subj_core & ~hl
     # ---- spectral windows, per level -----------------------------------------------------
     pyr = [g]
+    # an 8-bit file's rounding error, per window (a smooth background's false contours)
+    pyr_q = None if not quant_step else [quantisation_residual(g, quant_step, params.dequantise_schedule)]
     okp = [ok_bg.astype(np.float32)]
     bgp = [bg.astype(np.float32)]
     for lv in range(1, max(w[0] for w in params.windows) + 1):
         pyr.append(cv2.pyrDown(pyr[-1]))
+        if pyr_q is not None:
+            pyr_q.append(cv2.pyrDown(pyr_q[-1]))
         p = pyr[-1]
         okp.append(cv2.resize(okp[-1], (p.shape[1], p.shape[0]), interpolation=cv2.INTER_AREA))
         bgp.append(cv2.resize(bgp[-1], (p.shape[1], p.shape[0]), interpolation=cv2.INTER_AREA))
@@ -1323,6 +1386,7 @@ def defocus_map(gray: np.ndarray, *, luminance: np.ndarray | None = None,
             f = window_fits(img, ok, level=level, noise_var=nv_level, n=n, stride=stride,
                             min_ok=min_ok, detrend=True, params=params,
                             noise_shape=noise_ring_shape(n, level, acf),
+                            noise_img=None if pyr_q is None else pyr_q[level],
                             within=(bg_lv[level] if reg == REGION_BACKGROUND else subj_core))
             if f.x.size == 0:
                 continue
