@@ -324,7 +324,7 @@ def quantisation_residual(gray: np.ndarray, step: float,
 
     Examples
     --------
-    >>> ramp = np.tile(np.linspace(0.2, 0.21, 256, dtype=np.float32), (64, 1))
+    >>> ramp = np.tile(np.linspace(0.30, 0.34, 256, dtype=np.float32), (64, 1))  # 26 px terraces
     >>> q = np.round(ramp * 255) / 255
     >>> r = quantisation_residual(q, 1 / 255)
     >>> bool(np.abs(r).max() <= 0.5 / 255 + 1e-6)
