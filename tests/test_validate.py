@@ -43,9 +43,11 @@ SHORTFALLS: dict[str, tuple[float, float, str]] = {
     # name: (measured, guard, issue)
     # focus: re-measured 2026-12-02 after focus v4 (spectral noise model, level 1's floor);
     # guards tightened. Grass has 22 scenes, 9 of them sharp and tied at the in-focus floor: one
-    # wrong reading moving from 3.2 to 3.0 px (onto the tie) costs it 0.1 (0.817 -> 0.719)
+    # wrong reading moving from 3.2 to 3.0 px (onto the tie) costs it 0.1 (0.817 -> 0.719).
+    # Focus v5 (an 8-bit file's rounding; textures never enlarged) moved the full plan (1024 px:
+    # p90 49 -> 38.5 %, brick 0.914 -> 0.937) and left the quick plan's 512 px figures as they were
     "focus: background blur disc error (90th percentile)": (67.0, 70.0, "14"),
-    "focus: blur disc rank correlation with the true c (street)": (0.822, 0.80, "14"),
+    "focus: blur disc rank correlation with the true c (street)": (0.823, 0.80, "14"),
     "focus: blur disc rank correlation with the true c (brick)": (0.761, 0.74, "14"),
     "focus: blur disc rank correlation with the true c (grass)": (0.719, 0.70, "14"),
     "focus: blur disc rank correlation with the true c (gravel)": (0.904, 0.88, "14"),
