@@ -53,6 +53,16 @@ SHORTFALLS: dict[str, tuple[float, float, str]] = {
     "focus: blur disc rank correlation with the true c (gravel)": (0.904, 0.88, "14"),
     "focus: background blur ordered with aperture (share of sweeps)": (55.6, 55.0, "14"),
     "bokeh: recall with a detected subject": (0.875, 0.85, "15"),
+    # physics: the Kelvin checks are judged since their colour gate judges colour as colour's own
+    # target does (on the lights it reads); the quick plan's 512 px faces give colour a reading
+    # on 16 of 45 scenes, and a scene without one is a miss here (guards one scene below)
+    "physics: truthful prompts: key Kelvin error <= 15 mired": (27.8, 25.0, "18"),
+    "physics: truthful prompts: background Kelvin error <= 15 mired": (55.6, 44.0, "18"),
+    "physics: truthful prompts without roles (assignment): key Kelvin error <= 15 mired": (27.8, 25.0, "18"),
+    "physics: truthful prompts without roles (assignment): background Kelvin error <= 15 mired":
+        (55.6, 44.0, "18"),
+    "physics: prompts that lie about the key (170 mired, 2700 K vs 5000 K): error > 15 mired": (27.8, 25.0, "18"),
+    "physics: truthful prompts: key Kelvin obedience gap across skin tones": (100.0, 100.0, "18"),
     # quick plan: 5 renderer scenes and 4 London faces, one case each is 20 and 25 points; the
     # full plan passes the first two (95.2 % of 21 scenes, 91.7 % of 96 images)
     "skin: renderer: no pores reads plastic": (80.0, 80.0, "17"),

@@ -870,18 +870,29 @@ def _pct(x: Sequence[bool]) -> float:
     return 100.0 * float(np.mean(x)) if len(x) else math.nan
 
 
-def _gate(name: str, errors: Sequence[float], med_t: float, p90_t: float, unit: str) -> tuple[bool, str]:
-    """Does an upstream measurement meet its own family's target on these scenes? NaN on a
-    scene with evidence counts as a miss."""
+def _gate(name: str, errors: Sequence[float], med_t: float, p90_t: float, unit: str, *,
+          nan_is_miss: bool = True) -> tuple[bool, str]:
+    """Does an upstream measurement meet its own family's target on these scenes, judged as that
+    family judges it? Focus counts a scene without a reading as a miss (``nan_is_miss``); colour
+    judges the lights it reads (it reads a key only where the face shows a reliable highlight,
+    and says so), so its gate is the error over the readings, with their share given."""
     e = np.asarray([x if _fin(x) else np.inf for x in errors], float)
     if e.size == 0:
         return False, f"{name}: no scenes"
+    fmt = (lambda v: "inf" if not math.isfinite(v) else f"{v:.0f}")
+    read = e[np.isfinite(e)]
+    if not nan_is_miss:
+        if read.size == 0:
+            return False, f"{name}: no scene read (of {e.size})"
+        med, p90 = float(np.median(read)), float(np.quantile(read, 0.9))
+        return bool(med <= med_t and p90 <= p90_t), (
+            f"{name} median error {fmt(med)}{unit}, 90th percentile {fmt(p90)}{unit} on the "
+            f"{read.size} of {e.size} scenes it read ({100 * read.size / e.size:.0f} %; its own "
+            f"target {med_t:g}{unit} / {p90_t:g}{unit}, judged on its readings)")
     with np.errstate(invalid="ignore"):  # misses are inf: between two of them inf - inf
         med, p90 = (float(v) if not np.isnan(v) else math.inf
                     for v in (np.median(e), np.quantile(e, 0.9)))
     ok = med <= med_t and p90 <= p90_t
-    fmt = (lambda v: "inf" if not math.isfinite(v) else f"{v:.0f}")
-    read = e[np.isfinite(e)]
     among = (f"; the {read.size} read: median {fmt(float(np.median(read)))}{unit}, 90th percentile "
              f"{fmt(float(np.quantile(read, 0.9)))}{unit}") if read.size else ""
     return ok, (f"{name} median error {fmt(med)}{unit}, 90th percentile {fmt(p90)}{unit} on these "
@@ -910,9 +921,11 @@ def validate(plan: "Plan", jobs: int) -> list["Check"]:
 
     These figures are the focus and colour families' accuracy seen through the prompt: each check
     is judged only when the measurement it rests on meets its own family's target on the same
-    scenes (focus blur error median <= 15 %, 90th percentile <= 35 %, issue 14; light CCT
-    error median <= 10 mired, 90th percentile <= 25 mired, issue 16); otherwise it is N/A with the
-    figure and the reason ("not judged: ..."), never passed.
+    scenes, as that family judges it (focus blur error median <= 15 %, 90th percentile <= 35 %,
+    a scene without a reading a miss, issue 14; light CCT error median <= 10 mired, 90th
+    percentile <= 25 mired over the lights colour reads, issue 16); otherwise it is N/A with the
+    figure and the reason ("not judged: ..."), never passed. The checks themselves count a scene
+    without a reading as a miss.
     """
     import dataclasses
 
@@ -1016,7 +1029,8 @@ def validate(plan: "Plan", jobs: int) -> list["Check"]:
             bg_roleless.append(_fin(e2) and e2 <= tol)
             k = up.get("color.background_cct_k", math.nan)
             cct_err.append(abs(_mired(k) - _mired(spec.background_kelvin)) if _fin(k) and k > 0 else math.nan)
-    color_ok, color_txt = _gate("color subject/background CCT", cct_err, 10.0, 25.0, " mired")
+    color_ok, color_txt = _gate("color subject/background CCT", cct_err, 10.0, 25.0, " mired",
+                                nan_is_miss=False)
     for name, xs in (("truthful prompts: key Kelvin error <= 15 mired", key_ok),
                      ("truthful prompts: background Kelvin error <= 15 mired", bg_ok),
                      ("truthful prompts without roles (assignment): key Kelvin error <= 15 mired",
