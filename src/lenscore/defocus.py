@@ -31,11 +31,11 @@ Evidence, on the working copy (``ctx.work_gray``, long side 768 px)
    scale, where Immerkaer reads it, but not the coarser ones: levels 1 and 2 then read their
    noise on the level itself (``compressed``). An 8-bit file's rounding is white only where the
    image is textured: on a smooth, heavily blurred background it is a staircase of false
-   contours, ~100x the white floor at the coarse levels, that reads as texture with no blur
-   (a street at a 61 px disc read NaN; from the float render, 60.9 px). So each window's noise
-   is, ring by ring, the larger of the white model and the ring power of the same window of
-   :func:`quantisation_residual` (the image minus its smoothest version within half a step).
-   A window **identifies** c
+   contours (35-170x the white floor on level 2's rings for a street at a 61 px disc) that
+   reads as texture with no blur (that street read NaN; from the float render, 60.9 px). So
+   each window's noise is, ring by ring, the larger of the white model and the ring power of
+   the same window of :func:`quantisation_residual` (the image minus its smoothest version
+   within half a step). A window **identifies** c
    when the fit at c is better than every fit with a diameter 1.5x larger and 1.5x smaller by
    ``PARAMS.identify_delta`` (in units of the residual variance), its signal is
    ``PARAMS.min_snr`` times the noise and ``PARAMS.min_band_rms`` in RMS, and c is a size its
@@ -316,7 +316,7 @@ def quantisation_residual(gray: np.ndarray, step: float,
     the clip back to +-step/2).
 
     Rounding a smooth gradient leaves flat terraces whose risers are edges at every scale
-    (false contours): in a heavily blurred background that staircase carries ~100x the power
+    (false contours): in a heavily blurred background that staircase carries 35-170x the power
     of white rounding noise (step^2/12) at the coarse pyramid levels, and a window fit reads it
     as texture with no blur. Where the image is textured (3 x 3 px span more than one step) the
     rounding is white and the residual is 0 there (the projection would only pin the texture to
