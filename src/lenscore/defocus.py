@@ -318,7 +318,8 @@ def quantisation_residual(gray: np.ndarray, step: float,
     Rounding a smooth gradient leaves flat terraces whose risers are edges at every scale
     (false contours): in a heavily blurred background that staircase carries 35-170x the power
     of white rounding noise (step^2/12) at the coarse pyramid levels, and a window fit reads it
-    as texture with no blur. Where the image is textured (3 x 3 px span more than one step) the
+    as texture with no blur. Where the image is textured (3 x 3 px span more than 1.5 steps: a
+    terrace and its riser span one, with room for three channels' steps mixed into luma) the
     rounding is white and the residual is 0 there (the projection would only pin the texture to
     +-step/2).
 
@@ -339,7 +340,7 @@ def quantisation_residual(gray: np.ndarray, step: float,
     for k in sched:
         x = cv2.blur(x, (int(k), int(k)), borderType=cv2.BORDER_REFLECT)
         np.clip(x, lo, hi, out=x)
-    # the staircase regime only: where 3 x 3 px span at most one step (terraces and their
+    # the staircase regime only: where 3 x 3 px span at most 1.5 steps (terraces and their
     # risers); elsewhere the rounding is white (the noise model has it) and the projection
     # would only pin the texture to +-step/2
     k3 = np.ones((3, 3), np.uint8)

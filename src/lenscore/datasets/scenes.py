@@ -33,10 +33,12 @@ KELVIN_RANGE = (1900.0, 10000.0)   # colour scenes: every light, uniform in mire
 DUV_RANGE = 0.03                   # off-locus tints up to +-0.03
 FACE_RANGE = (0.04, 0.40)          # face width / frame width, log-uniform
 ROLL_RANGE = 30.0                  # degrees, +-
-#: focus scenes: a texture photograph (512 px) is never shown larger than this many frame px per
-#: photo px, at the plane's nearest row: enlarged, its own softness (and the interpolation's) is
-#: blur the truth does not count (an in-focus brick plane read 4.0 / 4.9 / 5.9 px at 0.8 / 1.0 /
-#: 1.2 frame px per photo px, against a true 0.6 px; gravel at 7.1 px read 6.8 / 11.2 at 0.8 / 1.08)
+#: focus scenes: on a flat plane a texture photograph (512 px) is never shown larger than this
+#: many frame px per photo px: enlarged, its own softness (and the interpolation's) is blur the
+#: truth does not count (an in-focus brick plane read 4.0 / 4.9 / 5.9 px at 0.8 / 1.0 / 1.2
+#: frame px per photo px, against a true 0.6 px; gravel at 7.1 px read 6.8 / 11.2 at 0.8 / 1.08).
+#: Depth ramps are left as drawn: capping their nearest row shrinks the far rows' texture
+#: 10-60x (their rows nearer than the far plane are still enlarged).
 MAX_TEXTURE_ENLARGEMENT = 0.8
 TEXTURE_TILE_PX = 512.0
 #: concern ids (the second entry of every sampler's seed)
@@ -193,10 +195,10 @@ def random_focus_scenes(n: int, seed: int = 0, *, size: int = 1024) -> list[Scen
     street 25 %, plain or gradient walls 35 % (which must read "no evidence", not shallow depth
     of field), textures 40 %; a receding ground (depth ramp from 1.1-1.6x the subject distance
     to the background distance) on 30 %; no lights on half, else 3-20 lights at the background
-    depth or nearer (clipped on half); key and background 2700-6500 K; noise and JPEG. A texture's
-    tile is at most as large as keeps the photograph at :data:`MAX_TEXTURE_ENLARGEMENT` frame px
-    per photo px on the plane's nearest row (so its truth, the optical disc, is all the blur
-    there is).
+    depth or nearer (clipped on half); key and background 2700-6500 K; noise and JPEG. On a flat
+    textured plane the tile is at most as large as keeps the photograph at
+    :data:`MAX_TEXTURE_ENLARGEMENT` frame px per photo px (so its truth, the optical disc, is all
+    the blur there is); depth ramps are not capped.
     """
     _check(n, size)
     out = []
