@@ -22,7 +22,8 @@ Light evidence (what counts as a light)
 ---------------------------------------
 * **Clipped pixels are not colour evidence**: a pixel with a channel at or above
   ``clip_level`` (250/255), or within ``clip_margin_px`` (2 px) of one (demosaicing and JPEG
-  4:2:0 chroma share 2 x 2 blocks), is never read. Their unclipped rims are.
+  4:2:0 chroma share 2 x 2 blocks), is never read. An orb's unclipped rim is; a face
+  highlight whose centre clips is not read at all (:func:`face_spots`).
 * **The key light: specular highlights on the face** (the dichromatic reflection model,
   Shafer 1985; the highlight branch of Klinker, Shafer & Kanade 1988). The largest face
   (``ctx.faces``) is read at ``face_px`` px wide; spot candidates are scale-space maxima of the
