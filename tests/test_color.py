@@ -523,7 +523,7 @@ def test_bad_input_raises_input_error():
 def test_outputs_have_units_and_words():
     for o in color.FAMILY.outputs:
         assert o.unit and len(o.description) > 40 and "%^2" not in o.unit
-    assert color.FAMILY.version == "3"
+    assert color.FAMILY.version == "4"
 
 
 def test_explain_draw_and_plot():
