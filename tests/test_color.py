@@ -260,6 +260,37 @@ def test_one_broad_glow_does_not_outvote_a_single_small_highlight():
     assert keep2.tolist() == [True, False] and np.allclose(key2.uv, key.uv)
 
 
+def _tinted_spot(kelvin, duv, w, sigma):
+    from lenscore.datasets.synthetic import light_xyz
+
+    rgb = w * np.linalg.solve(color._M, np.asarray(light_xyz(kelvin, duv), np.float64))
+    return color.Source("face", 0.0, 0.0, 3.0, rgb, color.xyz_to_uv(color._M @ rgb), sigma, w, 200)
+
+
+def test_the_key_is_the_coolest_highlight_and_broad_mixed_sheen_does_not_pull_it_warm():
+    # London face 096: one small specular near the flash's colour (160 mired) and three broad,
+    # heavy sheen spots the skin has pulled 40-65 mired warmer. Every spot on skin is the light
+    # mixed with some skin colour, never less, so the coolest one is the reference
+    spec = _spot(1e6 / 160.0, 24.0, 0.0017)
+    sheen = [_spot(1e6 / m, w, 0.0015) for m, w in ((200.0, 300.0), (214.0, 335.0), (225.0, 250.0))]
+    key, keep = color.combine_spots([*sheen, spec])
+    assert keep.tolist() == [False, False, False, True]
+    assert abs(color.planckian_position(key.uv)[0][0] - 160.0) < 1.0
+    # spots of one colour: all kept, whatever their order
+    same = [_spot(3000.0, w, 1e-3) for w in (5.0, 20.0, 9.0)]
+    assert color.combine_spots(same)[1].all()
+
+
+def test_a_lone_tinted_blip_is_not_taken_for_the_coolest_highlight():
+    # the astronaut at 2700 K (370 mired): four highlights at 369-384 mired and a small green
+    # blip at 243 mired, Duv +0.02. The reference is the coolest spot of the lights' own tint
+    spots = [_spot(1e6 / m, w, 8e-4) for m, w in ((373.0, 19.0), (383.5, 33.0), (371.0, 15.0), (369.0, 16.0))]
+    blip = _tinted_spot(1e6 / 243.0, 0.0195, 2.6, 0.0018)
+    key, keep = color.combine_spots([*spots, blip])
+    assert keep.tolist() == [True, True, True, True, False]
+    assert abs(color.planckian_position(key.uv)[0][0] - 375.0) < 6.0
+
+
 def test_coherence_is_given_only_where_its_call_is_decisive():
     d = color.COHERENT_MIRED
     assert not color.coherence_decisive(d, 0.1)  # on the threshold: never decisive
