@@ -600,8 +600,10 @@ def test_landmarks_place_the_excluded_eyes_and_mouth():
 def test_renderer_equal_kelvin_astronaut_and_two_lights():
     synthetic = pytest.importorskip("lenscore.datasets.synthetic")
 
-    for k in (2700.0, 8000.0):
-        r = synthetic.render(synthetic.SceneSpec(width=768, height=768, key_kelvin=k, background_kelvin=k, seed=0))
+    # (2700 K, seed 1, 1024 px: the chin glow, its fit on the white suit, once read 27 mired cool)
+    for k, seed, size in ((2700.0, 0, 768), (8000.0, 0, 768), (2700.0, 1, 1024)):
+        r = synthetic.render(synthetic.SceneSpec(width=size, height=size, key_kelvin=k, background_kelvin=k,
+                                                 seed=seed))
         ctx = ImageContext(r.rgb)
         v = ctx.result("color").values
         assert abs(v["color.delta_mired"]) < color.EQUAL_KELVIN_MIRED, (k, v)
