@@ -285,7 +285,7 @@ class ColorParams:
     #: ... and is less saturated, i.e. cooler than the skin by >= this (mired)
     spot_cooler_mired: float = 10.0
     #: robust combination: spots within this (mired) of the reference below, and this (Duv) of
-    #: their weighted median, are kept
+    #: their median Duv (one vote per spot), are kept
     spot_keep_mired: float = 25.0
     spot_keep_duv: float = 0.008
     #: ... the reference: this weighted quantile of their mired, 0 = the coolest spot (a
