@@ -769,6 +769,13 @@ def _uv_sigma(s_rgb: np.ndarray, sd_rgb: np.ndarray) -> float:
     return math.sqrt(var) if math.isfinite(var) else math.inf
 
 
+def _face_ellipse(fu: np.ndarray, fv: np.ndarray, scale: float) -> np.ndarray:
+    """The ellipse inscribed in the face box, scaled by ``scale`` about its centre (``fu``,
+    ``fv``: face-box fractions of each pixel)."""
+    rad = 0.5 * scale
+    return ((fu - 0.5) / rad) ** 2 + ((fv - 0.5) / rad) ** 2 <= 1.0
+
+
 def _face_regions(fu: np.ndarray, fv: np.ndarray, face_box: Sequence[float], p: ColorParams,
                   landmarks: Any = None) -> np.ndarray:
     """Where on the face a specular may be read: the inscribed ellipse (``face_ellipse``) minus
@@ -777,8 +784,7 @@ def _face_regions(fu: np.ndarray, fv: np.ndarray, face_box: Sequence[float], p: 
     (a mapping with ``left_eye``, ``right_eye`` and ``mouth_centre`` or ``mouth_left`` /
     ``mouth_right``, full-resolution (x, y), as the renderer's truth and the coming subject model
     name them) the features are placed from them (a rolled face too); else from the box."""
-    rad = 0.5 * p.face_ellipse
-    region = ((fu - 0.5) / rad) ** 2 + ((fv - 0.5) / rad) ** 2 <= 1.0
+    region = _face_ellipse(fu, fv, p.face_ellipse)
     fx, fy, fw, fh = (float(v) for v in face_box)
 
     def frac(pt: Any) -> tuple[float, float] | None:
@@ -888,8 +894,7 @@ def face_spots(rgb: np.ndarray, face_box: Sequence[float], *, noise_sigma: float
     region = region0 & use
     # a spot's fit and ring are read on the face only: a broad glow at the chin whose ring
     # reached the collar of a white suit read 30 mired cooler than the key
-    rad = 0.5 * p.spot_ring_face
-    on_face = use & (((fu - 0.5) / rad) ** 2 + ((fv - 0.5) / rad) ** 2 <= 1.0)
+    on_face = use & _face_ellipse(fu, fv, p.spot_ring_face)
     if region.sum() < 20:
         info["why"] = "the face is clipped or dark"
         return [], info
@@ -1122,10 +1127,6 @@ def _weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
     order = np.argsort(x)
     cw = np.cumsum(w[order])
     return float(x[order][min(len(x) - 1, np.searchsorted(cw, q * cw[-1]))])
-
-
-def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:
-    return _weighted_quantile(x, w, 0.5)
 
 
 def orb_floor_uv(clipped: bool, p: ColorParams = PARAMS) -> float:
