@@ -191,11 +191,12 @@ def _orb(r, sigma, clipped, uv=None):
     return color.Source("orb", 0.0, 0.0, r, np.ones(3), uv, sigma, 1.0, 50, clipped)
 
 
-def _spot(kelvin, w, sigma):
-    """A face highlight of a ``kelvin`` light carrying luminance ~``w`` (its weight)."""
+def _spot(kelvin, w, sigma, duv=0.0):
+    """A face highlight of a ``kelvin`` light (tinted by ``duv``) carrying luminance ~``w`` (its
+    weight)."""
     from lenscore.datasets.synthetic import light_xyz
 
-    rgb = w * np.linalg.solve(color._M, np.asarray(light_xyz(kelvin, 0.0), np.float64))
+    rgb = w * np.linalg.solve(color._M, np.asarray(light_xyz(kelvin, duv), np.float64))
     return color.Source("face", 0.0, 0.0, 3.0, rgb, color.xyz_to_uv(color._M @ rgb), sigma, w, 200)
 
 
@@ -260,13 +261,6 @@ def test_one_broad_glow_does_not_outvote_a_single_small_highlight():
     assert keep2.tolist() == [True, False] and np.allclose(key2.uv, key.uv)
 
 
-def _tinted_spot(kelvin, duv, w, sigma):
-    from lenscore.datasets.synthetic import light_xyz
-
-    rgb = w * np.linalg.solve(color._M, np.asarray(light_xyz(kelvin, duv), np.float64))
-    return color.Source("face", 0.0, 0.0, 3.0, rgb, color.xyz_to_uv(color._M @ rgb), sigma, w, 200)
-
-
 def test_the_key_is_the_coolest_highlight_and_broad_mixed_sheen_does_not_pull_it_warm():
     # London face 096: one small specular near the flash's colour (160 mired) and three broad,
     # heavy sheen spots the skin has pulled 40-65 mired warmer. Every spot on skin is the light
@@ -285,7 +279,7 @@ def test_a_lone_tinted_blip_is_not_taken_for_the_coolest_highlight():
     # the astronaut at 2700 K (370 mired): four highlights at 369-384 mired and a small green
     # blip at 243 mired, Duv +0.02. The reference is the coolest spot of the lights' own tint
     spots = [_spot(1e6 / m, w, 8e-4) for m, w in ((373.0, 19.0), (383.5, 33.0), (371.0, 15.0), (369.0, 16.0))]
-    blip = _tinted_spot(1e6 / 243.0, 0.0195, 2.6, 0.0018)
+    blip = _spot(1e6 / 243.0, 2.6, 0.0018, duv=0.0195)
     key, keep = color.combine_spots([*spots, blip])
     assert keep.tolist() == [True, True, True, True, False]
     assert abs(color.planckian_position(key.uv)[0][0] - 375.0) < 6.0
