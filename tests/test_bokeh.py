@@ -394,7 +394,7 @@ def test_outputs_and_artifacts_contract():
         assert {"x", "y", "r", "circularity", "aspect", "angle", "edge_sharpness",
                 "brightness"} <= set(o)
     fam = bokeh.FAMILY
-    assert fam.name == "bokeh" and fam.version == "4"
+    assert fam.name == "bokeh" and fam.version == "5"
     for o in fam.outputs:
         assert o.direction in ("higher", "lower", "neither") and o.unit and o.description
 

@@ -2428,7 +2428,7 @@ def _defocus_params() -> dict:
 
 
 FAMILY = register(MetricFamily(
-    name=F, version="4",
+    name=F, version="5",
     method=("whole background (subject as occluder) -> top-hat candidates on linear luminance, "
             "split by distance-transform maxima / Hough -> ray-cast rim, robust harmonic fit -> "
             "rim width on the unclipped shoulder against the width of a Gaussian glow one stop "
