@@ -159,24 +159,6 @@ def test_bokeh_discs_are_blur_evidence_on_a_plain_backdrop():
     assert res.values["focus.separation"] > 0.8
 
 
-def test_discs_wider_than_the_backgrounds_texture_blur_are_not_its_lights():
-    """Half the background is texture blurred by an 8 px disc, half a plain wall, where the
-    bokeh family reports discs with no texture around them. A point light lies at the
-    background's depth or nearer, so 64 px discs contradict the texture and are left out (the
-    background reads its 8 px); 12 px discs are kept as evidence."""
-    size = 768
-    tex = blur(dead_leaves(size, seed=6), 8.0)
-    tex[:, size // 2:] = 0.55
-    rgb, box = scene(size, 0.0, background=tex)
-    wide = [{"x": 640.0, "y": 120.0 + 130 * i, "r": 32.0} for i in range(5)]
-    res = measure(rgb, box, orbs=wide)
-    assert res.values["focus.background_blur_px"] == pytest.approx(8.0, rel=0.2)
-    assert "bokeh discs" not in res.reasons.get("focus.background_blur_px", "")
-    small = [{"x": 640.0, "y": 120.0 + 130 * i, "r": 6.0} for i in range(5)]
-    res = measure(rgb, box, orbs=small)
-    assert "bokeh discs" in res.reasons["focus.background_blur_px"]
-
-
 def test_straight_edge_gradient_ratio_known_answer():
     """The edge estimator (small blur discs) within 5 % (or 0.5 px) on an oblique straight edge."""
     yy, xx = np.mgrid[0:256, 0:256]
@@ -370,26 +352,6 @@ def test_pooled_windows_identify_what_no_window_does_alone():
     assert np.all(np.minimum(up[6:], dn[6:]) < D.PARAMS.identify_delta)  # 4 and 40 px disagree
     d, up, dn = D.pooled_margins(f, np.zeros(xs.size, bool), stride_px=32.0)
     assert np.isnan(d).all() and not up.any() and not dn.any()
-
-
-def test_pooled_windows_count_each_pixel_once():
-    """Overlapping windows (64 px, 16 apart) see the same pixels: a lone window is read as
-    itself, and a 2 x 2 cluster as its union's area (25 / 16 of one window), not as four
-    windows nor as a quarter of one."""
-    cands = np.geomspace(1.0, 96.0, 96)
-    prof = (12.0 * np.log(cands / 20.0) ** 2 / math.log(1.5) ** 2).astype(np.float32)
-    z1 = np.zeros(1)
-    one = D.WindowFits(2, 64.0, np.array([100.0]), np.array([100.0]), z1, z1, z1, z1, z1, z1,
-                       np.zeros(1, bool), prof[None], cands)
-    d, up, dn = D.pooled_margins(one, np.ones(1, bool), stride_px=16.0)
-    single = min(up[0], dn[0])
-    assert d[0] == pytest.approx(20.0, rel=0.05) and single >= D.PARAMS.identify_delta
-    xs, ys = np.array([100.0, 116.0, 100.0, 116.0]), np.array([100.0, 100.0, 116.0, 116.0])
-    z4 = np.zeros(4)
-    four = D.WindowFits(2, 64.0, xs, ys, z4, z4, z4, z4, z4, z4, np.zeros(4, bool),
-                        np.stack([prof] * 4), cands)
-    d, up, dn = D.pooled_margins(four, np.ones(4, bool), stride_px=16.0)
-    assert np.minimum(up, dn) == pytest.approx(single * 25.0 / 16.0, rel=1e-6)
 
 
 def test_a_small_original_is_measured_at_its_own_size():

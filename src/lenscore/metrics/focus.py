@@ -116,12 +116,6 @@ class FocusParams:
     #: (a lit window or speck in a sharp background is no defocus disc) and is not used.
     orb_max_over_local: float = 2.0
     orb_local_confidence: float = 0.2
-    #: where no confident texture lies around a disc, it is held against the widest blur (the
-    #: confidence-weighted 90th percentile) of the whole background's texture, when
-    #: their confidences add up to this (one sure cell's worth): a point light lies at the
-    #: background's depth or nearer, so its disc is no wider than the background's widest blur
-    #: (four 42-65 px "discs" with no light in the scene outvoted a street's 8 px texture).
-    orb_background_confidence: float = 1.0
     #: several depths: at least this many background cells with evidence, spread (p90/p10) above.
     depth_min_cells: int = 8
     depth_min_spread: float = 1.6
@@ -280,20 +274,10 @@ def _orb_units(orbs: list[dict], dm: "dfc.DefocusMap") -> list[tuple[float, floa
     disc's area in cells (at most PARAMS.orb_weight_cap) times PARAMS.orb_confidence. A disc
     more than ``PARAMS.orb_max_over_local`` times wider than the confident blur of the texture
     around it is left out: a defocused point light cannot be wider than the blur at its depth
-    behind the subject, so it is a lit window or a speck, not a defocus disc. Without confident
-    texture around it, the same holds against the whole background's widest blur
-    (``PARAMS.orb_background_confidence``)."""
+    behind the subject, so it is a lit window or a speck, not a defocus disc."""
     out = []
     s = dm.work_scale
     cell = float(np.diff(dm.cell_edges_x).mean()) if dm.cell_edges_x.size > 1 else 32.0
-    c0 = PARAMS.in_focus_frac * max(dm.shape)  # working px
-    # (texture only: edges are trusted alone for small blur only, and a heavily blurred smooth
-    # background shows false small-blur edges: a brick plane at 36 px read 6 px from them)
-    ev = (dm.region == dfc.REGION_BACKGROUND) & dm.has_evidence & (dm.source != dfc.SOURCE_EDGES)
-    widest = math.nan  # working px
-    if ev.any() and float(dm.confidence[ev].sum()) >= PARAMS.orb_background_confidence:
-        widest = weighted_quantile(np.where(dm.source[ev] == dfc.SOURCE_SHARP, c0, dm.diameter[ev]),
-                                   dm.confidence[ev], 0.9)
     for o in orbs or []:
         try:
             x, y, r = float(o["x"]), float(o["y"]), float(o["r"])
@@ -303,10 +287,8 @@ def _orb_units(orbs: list[dict], dm: "dfc.DefocusMap") -> list[tuple[float, floa
             continue
         d = 2.0 * r * s
         local, conf = dm.blur_near(x, y, radius=max(r, cell / s))
-        if conf >= PARAMS.orb_local_confidence and math.isfinite(local):
-            if 2.0 * r > PARAMS.orb_max_over_local * max(local, c0 / s):
-                continue
-        elif math.isfinite(widest) and d > PARAMS.orb_max_over_local * max(widest, c0):
+        if conf >= PARAMS.orb_local_confidence and math.isfinite(local) and \
+                2.0 * r > PARAMS.orb_max_over_local * max(local, PARAMS.in_focus_frac * max(dm.shape) / s):
             continue
         w = min(PARAMS.orb_weight_cap, math.pi * d * d / 4.0 / (cell * cell)) * PARAMS.orb_confidence
         out.append(((x + 0.5) * s - 0.5, (y + 0.5) * s - 0.5, d, max(w, 0.05)))
@@ -823,7 +805,7 @@ def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndar
 
 
 FAMILY = register(MetricFamily(
-    name="focus", version="6",
+    name="focus", version="5",
     method=("Defocus map from evidence (lenscore.defocus): disc transfer-function zeros in the "
             "spectra of textured regions (Cannon 1976; Pentland 1987) at three scales, gradient "
             "ratio after re-blur at edges for small discs (Zhuo & Sim 2011), highlights left out "
