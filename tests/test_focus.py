@@ -354,6 +354,26 @@ def test_pooled_windows_identify_what_no_window_does_alone():
     assert np.isnan(d).all() and not up.any() and not dn.any()
 
 
+def test_pooled_windows_count_each_pixel_once():
+    """Overlapping windows (64 px, 16 apart) see the same pixels: a lone window is read as
+    itself, and a 2 x 2 cluster as its union's area (25 / 16 of one window), not as four
+    windows nor as a quarter of one."""
+    cands = np.geomspace(1.0, 96.0, 96)
+    prof = (12.0 * np.log(cands / 20.0) ** 2 / math.log(1.5) ** 2).astype(np.float32)
+    z1 = np.zeros(1)
+    one = D.WindowFits(2, 64.0, np.array([100.0]), np.array([100.0]), z1, z1, z1, z1, z1, z1,
+                       np.zeros(1, bool), prof[None], cands)
+    d, up, dn = D.pooled_margins(one, np.ones(1, bool), stride_px=16.0)
+    single = min(up[0], dn[0])
+    assert d[0] == pytest.approx(20.0, rel=0.05) and single >= D.PARAMS.identify_delta
+    xs, ys = np.array([100.0, 116.0, 100.0, 116.0]), np.array([100.0, 100.0, 116.0, 116.0])
+    z4 = np.zeros(4)
+    four = D.WindowFits(2, 64.0, xs, ys, z4, z4, z4, z4, z4, z4, np.zeros(4, bool),
+                        np.stack([prof] * 4), cands)
+    d, up, dn = D.pooled_margins(four, np.ones(4, bool), stride_px=16.0)
+    assert np.minimum(up, dn) == pytest.approx(single * 25.0 / 16.0, rel=1e-6)
+
+
 def test_a_small_original_is_measured_at_its_own_size():
     """A 384 px original (enlarged to the 768 px working copy): measured on its own pixels,
     with their white noise, its blur reads within 15 % of the truth and the noise reads as

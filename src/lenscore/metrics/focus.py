@@ -805,7 +805,7 @@ def draw(rgb: np.ndarray, result: MetricResult, long_side: int = 480) -> np.ndar
 
 
 FAMILY = register(MetricFamily(
-    name="focus", version="5",
+    name="focus", version="6",
     method=("Defocus map from evidence (lenscore.defocus): disc transfer-function zeros in the "
             "spectra of textured regions (Cannon 1976; Pentland 1987) at three scales, gradient "
             "ratio after re-blur at edges for small discs (Zhuo & Sim 2011), highlights left out "
